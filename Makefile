@@ -1,0 +1,44 @@
+# shinsei: `make run` serves the API on 127.0.0.1:8000; `make test` checks everything.
+VENV   ?= .venv
+PYTHON ?= python3
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test lint typecheck pytest bench fmt clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install shinsei with its development tools
+
+run: $(STAMP) ## migrate, load the samples and serve on 127.0.0.1:8000 (embedded PostgreSQL unless DATABASE_URL)
+	$(BIN)/shinsei serve --load-samples
+
+test: lint typecheck pytest ## ruff, mypy --strict and the test suite against a real PostgreSQL
+
+lint: $(STAMP) ## ruff check and format check
+	$(BIN)/ruff check service forms signing tests bench
+	$(BIN)/ruff format --check service forms signing tests bench
+
+typecheck: $(STAMP) ## mypy --strict on the three packages
+	$(BIN)/mypy
+
+pytest: $(STAMP) ## the test suite alone
+	$(BIN)/pytest
+
+bench: $(STAMP) ## every benchmark under bench/, each printing its ratios
+	@set -e; for f in bench/*.py; do [ -e "$$f" ] || continue; echo "== $$f"; $(BIN)/python $$f; done
+
+fmt: $(STAMP) ## format and fix what ruff can
+	$(BIN)/ruff format service forms signing tests bench
+	$(BIN)/ruff check --fix service forms signing tests bench
+
+clean: ## remove caches (keeps .venv and .shinsei)
+	rm -rf .pytest_cache .mypy_cache .ruff_cache

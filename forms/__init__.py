@@ -1,0 +1,1 @@
+"""Forms: the schema language agencies write, immutable versions, and answer validation."""

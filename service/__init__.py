@@ -1,0 +1,1 @@
+"""shinsei: the HTTP service, persistence and workflow."""

@@ -1,0 +1,1 @@
+"""Agencies: the ministries and municipalities that own procedures."""

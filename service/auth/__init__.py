@@ -1,0 +1,1 @@
+"""Bearer tokens for agency staff and platform admins."""

@@ -1,0 +1,52 @@
+"""Token rules: platform admins issue, list and revoke; the secret is returned once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import asyncpg
+
+from service.agencies import queries as agency_queries
+from service.auth import queries, tokens
+from service.auth.principal import require_role
+from service.auth.schemas import IssuedToken, Principal, TokenIn, TokenOut
+from service.pagination import Page, decode_cursor, page
+from service.problems import InvalidBody, NotFound
+from service.validation import FieldProblem
+
+
+async def issue_token(conn: asyncpg.Connection, request: TokenIn) -> IssuedToken:
+    """Create a token without an authorization check: for the CLI, which runs with database rights."""
+    if (request.role == "admin") != (request.agency is None):
+        detail = "must be omitted for admin tokens" if request.role == "admin" else "is required for this role"
+        raise InvalidBody(f"agency {detail}.", errors=[FieldProblem(pointer="/agency", code="agency", detail=detail)])
+    if request.agency is not None and await agency_queries.get_agency(conn, request.agency) is None:
+        raise InvalidBody(
+            f"There is no agency {request.agency}.",
+            errors=[FieldProblem(pointer="/agency", code="unknown_agency", detail="is not a known agency")],
+        )
+    secret = tokens.generate()
+    info = await queries.insert_token(conn, tokens.digest(secret), request.role, request.agency, request.name)
+    return IssuedToken(token=secret, info=info)
+
+
+async def create_token(conn: asyncpg.Connection, who: Principal, request: TokenIn) -> IssuedToken:
+    require_role(who, "admin")
+    return await issue_token(conn, request)
+
+
+async def list_tokens(
+    conn: asyncpg.Connection, who: Principal, agency: str | None, cursor: str | None, limit: int
+) -> Page[TokenOut]:
+    require_role(who, "admin")
+    after = decode_cursor(cursor, dt.datetime, uuid.UUID)
+    rows = await queries.list_tokens(conn, after, agency, limit + 1)
+    return page(rows, limit, lambda t: (t.created_at.isoformat(), str(t.id)))
+
+
+async def revoke_token(conn: asyncpg.Connection, who: Principal, token_id: uuid.UUID) -> None:
+    """Revoking is idempotent; the revocation time of the first call is kept."""
+    require_role(who, "admin")
+    if not await queries.revoke_token(conn, token_id):
+        raise NotFound(f"There is no token {token_id}.")

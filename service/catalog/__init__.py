@@ -1,0 +1,1 @@
+"""The procedure catalogue: what the reform moved online, and the signature each procedure needs."""

@@ -1,0 +1,84 @@
+"""Wire types for the procedure catalogue."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+import msgspec
+
+from service.agencies.schemas import AgencyIn
+from service.auth.schemas import AgencyCode
+
+Slug = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=80)]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
+Note = Annotated[str, msgspec.Meta(max_length=2000)]
+Seal = Literal["none", "ordinary", "registered"]
+Requirement = Literal["paper", "seal", "in_person"]
+SignatureLevel = Literal["any-trusted", "qualified"]
+
+
+class LegacyRequirements(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """What the paper procedure demanded: a written form (書面), a seal (押印), a visit (対面).
+
+    ``seal`` is ``registered`` where the seal had to be the registered one (実印) with its
+    certificate (印鑑証明書), ``ordinary`` for any seal (認印).
+    """
+
+    paper: bool
+    seal: Seal
+    in_person: bool
+
+
+class ReformStatus(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    status: Literal["abolished", "retained", "pending"]
+    effective: dt.date | None = None
+    note: Note = ""
+
+
+class PolicyOverride(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """An agency's decision to depart from the derived policy; the reason is kept on record."""
+
+    signature: SignatureLevel
+    identity_proofing: bool
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+
+
+class DigitalPolicy(msgspec.Struct, frozen=True, kw_only=True):
+    """Which certificates count for this procedure. Every submission is signed either way."""
+
+    signature: SignatureLevel
+    identity_proofing: bool
+    source: Literal["derived", "override"]
+    reason: str | None = None
+
+
+class ProcedureIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    id: Slug
+    agency: AgencyCode
+    name_ja: Name
+    name_en: Name
+    legal_basis: Annotated[str, msgspec.Meta(max_length=500)]
+    legacy: LegacyRequirements
+    reform: ReformStatus
+    policy_override: PolicyOverride | None = None
+
+
+class ProcedureOut(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    agency: str
+    name_ja: str
+    name_en: str
+    legal_basis: str
+    legacy: LegacyRequirements
+    reform: ReformStatus
+    digital_policy: DigitalPolicy
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class CatalogFile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The data file that ``shinsei catalog load`` reads (YAML or JSON)."""
+
+    agencies: Annotated[list[AgencyIn], msgspec.Meta(max_length=1000)] = []
+    procedures: Annotated[list[ProcedureIn], msgspec.Meta(max_length=20000)] = []

@@ -1,0 +1,194 @@
+"""The ``shinsei`` command: serve, migrate, issue tokens, load the catalogue."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+import asyncpg
+import msgspec
+import structlog
+
+from service import migrate
+from service.auth import service as auth_service
+from service.auth.schemas import TokenIn
+from service.catalog import service as catalog_service
+from service.catalog.schemas import CatalogFile
+from service.db import init_connection
+from service.embedded import database_url
+from service.logs import configure_logging
+from service.problems import ProblemError
+from service.settings import SAMPLE_CATALOG, Settings
+from service.validation import collect_problems
+
+T = TypeVar("T")
+log = structlog.get_logger("shinsei.cli")
+
+
+class CommandError(Exception):
+    """A failure to report on stderr with exit status 1, without a traceback."""
+
+
+def _run_with_conn(dsn: str, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    async def run() -> T:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await init_connection(conn)
+            return await work(conn)
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
+def _migrations(settings: Settings) -> list[migrate.Migration]:
+    return migrate.discover(Path(settings.migrations_dir))
+
+
+def read_catalog(path: Path) -> CatalogFile:
+    """Parse a catalogue file (YAML or JSON), listing every problem in it rather than the first."""
+    raw = path.read_bytes()
+    try:
+        data = msgspec.yaml.decode(raw)  # YAML is a superset of JSON
+    except msgspec.DecodeError as exc:
+        raise CommandError(f"{path}: not valid YAML or JSON: {exc}") from None
+    problems = collect_problems(data, CatalogFile)
+    if problems:
+        lines = "\n".join(f"  {p.pointer or '/'}: {p.code}: {p.detail}" for p in problems)
+        raise CommandError(f"{path}: {len(problems)} problem(s):\n{lines}")
+    return msgspec.convert(data, CatalogFile)
+
+
+def _upgrade(settings: Settings, dsn: str) -> list[migrate.Migration]:
+    migrations = _migrations(settings)
+    return _run_with_conn(dsn, lambda conn: migrate.upgrade(conn, migrations))
+
+
+def _load(dsn: str, catalog: CatalogFile) -> tuple[int, int]:
+    async def load(conn: asyncpg.Connection) -> tuple[int, int]:
+        async with conn.transaction():
+            return await catalog_service.load_catalog(conn, catalog)
+
+    return _run_with_conn(dsn, load)
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from service.app import create_app
+
+    settings = msgspec.structs.replace(settings, host=args.host or settings.host, port=args.port or settings.port)
+    catalog = read_catalog(SAMPLE_CATALOG) if args.load_samples else None
+    with database_url(settings) as dsn:
+        log.info("database", embedded=settings.database_url is None)
+        applied = _upgrade(settings, dsn)
+        log.info("migrations", applied=[f"{m.version:04d}_{m.name}" for m in applied])
+        if catalog is not None:
+            agencies, procedures = _load(dsn, catalog)
+            log.info("samples_loaded", agencies=agencies, procedures=procedures)
+        app = create_app(msgspec.structs.replace(settings, database_url=dsn))
+        config = uvicorn.Config(
+            app, host=settings.host, port=settings.port, log_config=None, access_log=False, lifespan="on"
+        )
+        try:
+            uvicorn.Server(config).run()
+        except KeyboardInterrupt:
+            # uvicorn shuts down gracefully on Ctrl-C, then re-raises the signal; leaving this
+            # block stops the embedded database. A requested stop is a clean exit.
+            log.info("stopped")
+    return 0
+
+
+def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
+    with database_url(settings) as dsn:
+        applied = _upgrade(settings, dsn)
+    for m in applied:
+        print(f"applied {m.version:04d}_{m.name}")
+    if not applied:
+        print("up to date")
+    return 0
+
+
+def cmd_db_status(settings: Settings, args: argparse.Namespace) -> int:
+    migrations = _migrations(settings)
+    with database_url(settings) as dsn:
+        state = _run_with_conn(dsn, lambda conn: migrate.status(conn, migrations))
+    for a in state.applied:
+        print(f"applied  {a.version:04d}_{a.name}  {a.applied_at.isoformat()}")
+    for m in state.pending:
+        print(f"pending  {m.version:04d}_{m.name}")
+    return 0
+
+
+def cmd_token_create(settings: Settings, args: argparse.Namespace) -> int:
+    request = msgspec.convert({"role": args.role, "agency": args.agency, "name": args.name or ""}, TokenIn)
+
+    async def issue(conn: asyncpg.Connection) -> str:
+        async with conn.transaction():
+            return (await auth_service.issue_token(conn, request)).token
+
+    with database_url(settings) as dsn:
+        token = _run_with_conn(dsn, issue)
+    print(token)  # alone on stdout, so that scripts can capture it
+    return 0
+
+
+def cmd_catalog_load(settings: Settings, args: argparse.Namespace) -> int:
+    catalog = read_catalog(Path(args.file))
+    with database_url(settings) as dsn:
+        agencies, procedures = _load(dsn, catalog)
+    print(f"loaded {agencies} agencies and {procedures} procedures", file=sys.stderr)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="shinsei", description="Signed online applications (申請).")
+    commands = top.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="migrate and serve the HTTP API")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 8000)")
+    serve.add_argument("--load-samples", action="store_true", help="load the sample catalogue first")
+    serve.set_defaults(handler=cmd_serve)
+
+    db = commands.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="apply pending migrations").set_defaults(handler=cmd_db_upgrade)
+    db.add_parser("status", help="list applied and pending migrations").set_defaults(handler=cmd_db_status)
+
+    token = commands.add_parser("token", help="API tokens").add_subparsers(dest="token_command", required=True)
+    create = token.add_parser("create", help="issue a token and print it once")
+    create.add_argument("--role", required=True, choices=["admin", "agency-admin", "clerk"])
+    create.add_argument("--agency", help="agency code, for agency-admin and clerk")
+    create.add_argument("--name", help="what the token is for")
+    create.set_defaults(handler=cmd_token_create)
+
+    catalog = commands.add_parser("catalog", help="procedure catalogue")
+    catalog_commands = catalog.add_subparsers(dest="catalog_command", required=True)
+    load = catalog_commands.add_parser("load", help="upsert agencies and procedures from a YAML/JSON file")
+    load.add_argument("file")
+    load.set_defaults(handler=cmd_catalog_load)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    settings = Settings.from_env(os.environ)
+    configure_logging(settings)
+    handler: Callable[[Settings, argparse.Namespace], int] = args.handler
+    try:
+        return handler(settings, args)
+    except (CommandError, migrate.MigrationError) as exc:
+        print(f"shinsei: {exc}", file=sys.stderr)
+        return 1
+    except ProblemError as exc:
+        details = "".join(f"\n  {e.pointer or e.parameter}: {e.detail}" for e in exc.errors or [])
+        print(f"shinsei: {exc.detail}{details}", file=sys.stderr)
+        return 1
+    except msgspec.ValidationError as exc:
+        print(f"shinsei: {exc}", file=sys.stderr)
+        return 2

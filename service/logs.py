@@ -1,0 +1,107 @@
+"""Structured JSON logs, and the one log line every request gets."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import time
+import uuid
+from typing import Any, Final
+
+import msgspec
+import structlog
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.settings import Settings
+
+REQUEST_ID_HEADER: Final = b"x-request-id"
+#: A client's request id is echoed only when it is short and plain, so logs cannot be forged.
+_VALID_REQUEST_ID: Final = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
+_json: Final = msgspec.json.Encoder()
+
+access_log = structlog.get_logger("shinsei.access")
+
+
+def _render(_: Any, __: str, event: dict[str, Any]) -> str:
+    return _json.encode(event).decode()
+
+
+def configure_logging(settings: Settings) -> None:
+    """Send structlog and the standard library (uvicorn, asyncpg) to one JSON stream on stderr.
+
+    stderr rather than stdout, so that commands like ``shinsei token create`` keep stdout for their output.
+    """
+    level = logging.getLevelName(settings.log_level.upper())
+    renderer: Any = structlog.dev.ConsoleRenderer() if settings.log_format == "console" else _render
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            foreign_pre_chain=shared,
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # uvicorn's access log would duplicate ours, with the query string (which may hold personal data).
+    logging.getLogger("uvicorn.access").disabled = True
+    # pgserver narrates every pg_ctl call at INFO; its warnings and errors still come through.
+    logging.getLogger("pgserver").setLevel(max(level, logging.WARNING))
+
+
+class RequestLog:
+    """ASGI wrapper: request id in and out, one ``request`` line with status and duration.
+
+    It wraps the application's outermost handler rather than being Litestar middleware, because
+    Litestar runs middleware only for matched routes and 404/405 answers must be logged too.
+    Only the path is logged: query strings and bodies may carry personal data.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await self.app(scope, receive, send)
+            return
+        request_id = b""
+        for name, value in scope["headers"]:
+            if name == REQUEST_ID_HEADER and _VALID_REQUEST_ID.match(value):
+                request_id = value
+                break
+        request_id = request_id or uuid.uuid4().hex.encode()
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), (REQUEST_ID_HEADER, request_id)]
+            await send(message)
+
+        with structlog.contextvars.bound_contextvars(request_id=request_id.decode()):
+            try:
+                await self.app(scope, receive, send_with_id)
+            finally:
+                access_log.info(
+                    "request",
+                    method=scope["method"],
+                    path=scope["path"],
+                    status=status,
+                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                )

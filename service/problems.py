@@ -1,0 +1,231 @@
+"""RFC 9457 problem details: the one error shape of the API, and the handlers that produce it."""
+
+from __future__ import annotations
+
+import http
+import uuid
+from collections.abc import Mapping
+from typing import Any, ClassVar, Final
+
+import msgspec
+import structlog
+from litestar import Request, Response
+from litestar.exceptions import (
+    ClientException,
+    HTTPException,
+    MethodNotAllowedException,
+    NotFoundException,
+    ValidationException,
+)
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
+from litestar.types import ExceptionHandlersMap
+from litestar.utils.scope.state import ScopeState
+
+from service.validation import FieldProblem, collect_problems, problems_from_litestar
+
+PROBLEM_MEDIA_TYPE: Final = "application/problem+json"
+log = structlog.get_logger("shinsei.problems")
+
+
+class Problem(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """The body of every error response (RFC 9457 §3), with our ``errors`` extension."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str
+    errors: list[FieldProblem] | None = None
+
+
+class ProblemError(Exception):
+    """An error the API reports as a problem; the class fixes ``type``, ``status`` and ``title``."""
+
+    slug: ClassVar[str] = "internal-error"
+    status: ClassVar[int] = 500
+    title: ClassVar[str] = "The server could not complete the request."
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        errors: list[FieldProblem] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors
+        self.headers = dict(headers or {})
+
+
+class MalformedBody(ProblemError):
+    slug, status, title = "malformed-body", 400, "The request body could not be parsed."
+
+
+class InvalidParameter(ProblemError):
+    slug, status, title = "invalid-parameter", 400, "A request parameter is not valid."
+
+
+class Unauthenticated(ProblemError):
+    slug, status, title = "unauthenticated", 401, "Authentication is required."
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": 'Bearer realm="shinsei"'})
+
+
+class Forbidden(ProblemError):
+    slug, status, title = "forbidden", 403, "You are not allowed to do this."
+
+
+class NotFound(ProblemError):
+    slug, status, title = "not-found", 404, "The resource was not found."
+
+
+class MethodNotAllowed(ProblemError):
+    slug, status, title = "method-not-allowed", 405, "The method is not allowed on this resource."
+
+
+class Conflict(ProblemError):
+    slug, status, title = "conflict", 409, "The request conflicts with the current state."
+
+
+class TooLarge(ProblemError):
+    slug, status, title = "too-large", 413, "The request body is too large."
+
+
+class UnsupportedMediaType(ProblemError):
+    slug, status, title = "unsupported-media-type", 415, "The request body's media type is not supported."
+
+
+class InvalidBody(ProblemError):
+    slug, status, title = "validation", 422, "The request body is not valid."
+
+
+class ServiceUnavailable(ProblemError):
+    slug, status, title = "service-unavailable", 503, "The service is temporarily unavailable."
+
+
+class InternalError(ProblemError):
+    pass
+
+
+def _instance() -> str:
+    return f"urn:uuid:{uuid.uuid4()}"
+
+
+def problem_response(base_url: str, error: ProblemError, instance: str | None = None) -> Response[Problem]:
+    body = Problem(
+        type=base_url + error.slug,
+        title=error.title,
+        status=error.status,
+        detail=error.detail,
+        instance=instance or _instance(),
+        errors=error.errors,
+    )
+    return Response(body, status_code=error.status, media_type=PROBLEM_MEDIA_TYPE, headers=error.headers)
+
+
+def _body_problems(request: Request[Any, Any, Any]) -> list[FieldProblem] | None:
+    """Every error in the body, not just the first one msgspec stopped at.
+
+    Litestar decodes the body at C speed and stops at the first mismatch; only on that failure
+    do we walk the already-decoded JSON against the handler's ``data`` type to list them all.
+    """
+    decoded = ScopeState.from_scope(request.scope).json
+    parameter = request.route_handler.parsed_fn_signature.parameters.get("data")
+    if parameter is None or not isinstance(decoded, dict | list):
+        return None
+    return collect_problems(decoded, parameter.annotation) or None
+
+
+def exception_handlers(base_url: str) -> ExceptionHandlersMap:
+    """The four handlers: ours, Litestar's validation, other HTTP errors, and the unexpected."""
+
+    def on_problem(request: Request[Any, Any, Any], exc: ProblemError) -> Response[Problem]:
+        return problem_response(base_url, exc)
+
+    def on_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Problem]:
+        extra = exc.extra if isinstance(exc.extra, list) else []
+        if any(isinstance(e, dict) and e.get("source") == "body" for e in extra):
+            errors = _body_problems(request) or problems_from_litestar(extra)
+            count = len(errors)
+            detail = f"{count} field{'s' if count != 1 else ''} need{'s' if count == 1 else ''} attention."
+            return problem_response(base_url, InvalidBody(detail, errors=errors))
+        errors = problems_from_litestar(extra)
+        names = ", ".join(sorted({e.parameter for e in errors if e.parameter}))
+        return problem_response(base_url, InvalidParameter(f"Invalid parameter: {names}.", errors=errors))
+
+    def on_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Problem]:
+        error: ProblemError
+        if isinstance(exc, NotFoundException):
+            error = NotFound(f"No resource at {request.url.path}.")
+        elif isinstance(exc, MethodNotAllowedException):
+            allow = {k.lower(): v for k, v in (exc.headers or {}).items()}.get("allow", "")
+            error = MethodNotAllowed(
+                f"{request.method} is not allowed on {request.url.path}.",
+                headers={"Allow": allow} if allow else None,
+            )
+        elif isinstance(exc, RequestEntityTooLarge):
+            limit = request.route_handler.resolve_request_max_body_size()
+            error = TooLarge(f"The request body exceeds the limit of {limit} bytes.")
+        elif isinstance(exc, ClientException) and (reason := _decode_failure(exc)):
+            error = MalformedBody(f"The body is not valid JSON: {reason}.")
+        else:
+            status = exc.status_code
+            body = Problem(
+                type="about:blank",
+                title=http.HTTPStatus(status).phrase,
+                status=status,
+                detail=str(exc.detail),
+                instance=_instance(),
+            )
+            return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=exc.headers)
+        return problem_response(base_url, error)
+
+    def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+        instance = _instance()
+        # The message of an arbitrary exception may carry personal data (a database error echoes
+        # the values it refused), so only the type and the stack are logged, never str(exc).
+        log.error(
+            "unhandled_exception",
+            instance=instance,
+            exc_type=f"{type(exc).__module__}.{type(exc).__qualname__}",
+            frames=_frames(exc),
+        )
+        return problem_response(
+            base_url,
+            InternalError(f"An unexpected error occurred; quote {instance} when reporting it."),
+            instance,
+        )
+
+    return {
+        ProblemError: on_problem,
+        ValidationException: on_validation,
+        HTTPException: on_http,
+        Exception: on_unexpected,
+    }
+
+
+def _decode_failure(exc: BaseException) -> str | None:
+    """Why msgspec could not parse the body, if that is what this client error is about.
+
+    Litestar wraps the parser's error in a ClientException whose wording varies by code path;
+    the cause chain is the stable part.
+    """
+    cause = exc.__cause__
+    while cause is not None:
+        if isinstance(cause, msgspec.DecodeError) and not isinstance(cause, msgspec.ValidationError):
+            message = str(cause)
+            return message[:1].lower() + message[1:]
+        cause = cause.__cause__
+    return None
+
+
+def _frames(exc: BaseException) -> list[str]:
+    frames: list[str] = []
+    tb = exc.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        frames.append(f"{code.co_filename}:{tb.tb_lineno}:{code.co_name}")
+        tb = tb.tb_next
+    return frames[-12:]

@@ -1,0 +1,56 @@
+"""Settings: read from the environment once, then passed in; never read at import time."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Final
+
+import msgspec
+
+#: Environment variables are ``SHINSEI_<FIELD>``; ``DATABASE_URL`` keeps its conventional name.
+ENV_PREFIX: Final = "SHINSEI_"
+MIGRATIONS_DIR: Final = Path(__file__).resolve().parent.parent / "migrations"
+SAMPLE_CATALOG: Final = Path(__file__).resolve().parent / "samples" / "catalog.yaml"
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    database_url: str | None = None
+    """PostgreSQL DSN (``DATABASE_URL``). Unset: an embedded PostgreSQL under ``data_dir``."""
+
+    data_dir: str = ".shinsei"
+    """Where local state lives: the embedded database (``pgdata/``) and, later, development keys."""
+
+    host: str = "127.0.0.1"
+    port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 8000
+
+    problem_base_url: str = "https://shinsei.example/problems/"
+    """Prefix of every problem ``type``; the slug after it is stable and listed in docs/problems.md."""
+
+    max_body_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 1_048_576
+    """Default limit on a request body; endpoints that take uploads set their own."""
+
+    pool_min_size: Annotated[int, msgspec.Meta(ge=0)] = 1
+    pool_max_size: Annotated[int, msgspec.Meta(ge=1)] = 10
+
+    log_level: str = "info"
+    log_format: str = "json"
+    """``json`` (one object per line, the default) or ``console`` for a human at a terminal."""
+
+    migrations_dir: str = str(MIGRATIONS_DIR)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Build settings from an environment mapping (``os.environ`` in production, a dict in tests)."""
+        values: dict[str, str] = {}
+        for name in cls.__struct_fields__:
+            key = ENV_PREFIX + name.upper()
+            if key in environ:
+                values[name] = environ[key]
+        if environ.get("DATABASE_URL"):
+            values["database_url"] = environ["DATABASE_URL"]
+        return msgspec.convert(values, cls, strict=False)
+
+    @property
+    def pgdata(self) -> Path:
+        return Path(self.data_dir) / "pgdata"

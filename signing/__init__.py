@@ -1,0 +1,1 @@
+"""Signing: signature verification, the trust store, the signing client and receipts."""

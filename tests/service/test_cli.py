@@ -1,0 +1,153 @@
+"""The `shinsei` command as a user runs it: real processes, a real socket, real logs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+SHINSEI = [sys.executable, "-m", "service"]
+
+
+def env_for(dsn: str | None, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL" and not k.startswith("SHINSEI_")}
+    if dsn:
+        env["DATABASE_URL"] = dsn
+    return env | extra
+
+
+def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*SHINSEI, *args], env=env, capture_output=True, text=True, timeout=120, check=False)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def test_token_create_prints_the_token_alone(db: str) -> None:
+    result = run(["token", "create", "--role", "admin", "--name", "ops"], env_for(db))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("shs_")
+
+
+def test_token_create_refuses_a_clerk_without_agency(db: str) -> None:
+    result = run(["token", "create", "--role", "clerk"], env_for(db))
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "agency is required for this role" in result.stderr
+
+
+def test_catalog_load_reports_every_problem(db: str, tmp_path: Path) -> None:
+    bad = tmp_path / "catalog.yaml"
+    bad.write_text(
+        "agencies:\n  - {code: bad code, name_ja: x}\nprocedures:\n"
+        "  - {id: x, agency: MHLW, name_ja: a, name_en: b, legal_basis: c,\n"
+        "     legacy: {paper: true, seal: maybe, in_person: false}, reform: {status: abolished}}\n"
+    )
+    result = run(["catalog", "load", str(bad)], env_for(db))
+    assert result.returncode == 1
+    assert "3 problem(s)" in result.stderr
+    assert "/agencies/0/code: pattern" in result.stderr
+    assert "/agencies/0/name_en: required" in result.stderr
+    assert "/procedures/0/legacy/seal: choice" in result.stderr
+
+
+def test_db_commands_on_the_embedded_database(tmp_path: Path) -> None:
+    env = env_for(None, SHINSEI_DATA_DIR=str(tmp_path / "state"))
+    upgraded = run(["db", "upgrade"], env)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert "applied 0001_init" in upgraded.stdout
+    assert (tmp_path / "state" / "pgdata" / "PG_VERSION").exists()
+    status = run(["db", "status"], env)
+    assert status.returncode == 0, status.stderr
+    assert status.stdout.startswith("applied  0001_init")
+    assert run(["db", "upgrade"], env).stdout.strip() == "up to date"
+
+
+def wait_ready(base: str, process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(base + "/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    process.kill()
+    pytest.fail(f"server did not start: {process.communicate()[1]}")
+
+
+def test_ctrl_c_stops_server_and_embedded_database(tmp_path: Path) -> None:
+    port = free_port()
+    data_dir = tmp_path / "state"
+    process = subprocess.Popen(
+        [*SHINSEI, "serve", "--port", str(port)],
+        env=env_for(None, SHINSEI_DATA_DIR=str(data_dir)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_ready(f"http://127.0.0.1:{port}", process)
+    assert (data_dir / "pgdata" / "postmaster.pid").exists()
+    process.send_signal(signal.SIGINT)
+    _, logs = process.communicate(timeout=30)
+    assert process.returncode == 0, logs
+    assert not (data_dir / "pgdata" / "postmaster.pid").exists()
+
+
+@pytest.fixture
+def server(db: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    port = free_port()
+    process = subprocess.Popen(
+        [*SHINSEI, "serve", "--port", str(port), "--load-samples"],
+        env=env_for(db),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    wait_ready(base, process)
+    yield base, process
+    if process.poll() is None:
+        process.kill()
+        process.communicate()
+
+
+def test_serve_over_real_http_logs_requests_without_personal_data(
+    server: tuple[str, subprocess.Popen[str]],
+) -> None:
+    base, process = server
+    sealed = httpx.get(base + "/api/v1/procedures", params={"requires": "seal", "q": "山田太郎"})
+    assert sealed.status_code == 200
+    listing = httpx.get(base + "/api/v1/procedures", params={"requires": "seal"}, headers={"X-Request-ID": "trace-1"})
+    assert listing.headers["x-request-id"] == "trace-1"
+    assert listing.json()["items"] and all(p["legacy"]["seal"] != "none" for p in listing.json()["items"])
+    personal = {"id": "x", "name_ja": "山田太郎", "address": "埼玉県戸田市上戸田1-1"}
+    refused = httpx.post(base + "/api/v1/procedures", json=personal)
+    assert refused.status_code == 401
+
+    process.send_signal(signal.SIGINT)
+    _, logs = process.communicate(timeout=20)
+    assert process.returncode == 0
+
+    lines = [json.loads(line) for line in logs.splitlines() if line.startswith("{")]
+    requests = [entry for entry in lines if entry.get("event") == "request"]
+    assert {"method": "GET", "path": "/api/v1/procedures", "status": 200, "request_id": "trace-1"}.items() <= next(
+        r for r in requests if r["request_id"] == "trace-1"
+    ).items()
+    assert all(isinstance(r["duration_ms"], float | int) for r in requests)
+    assert any(r["status"] == 401 and r["method"] == "POST" for r in requests)
+    for secret in ("山田", "戸田市上戸田", "\\u5c71\\u7530"):
+        assert secret not in logs
