@@ -7,7 +7,8 @@ from typing import Annotated, Any
 import msgspec
 import pytest
 
-from service.validation import FieldProblem, collect_problems, escape, from_msgspec
+from forms.errors import FieldError, escape, from_msgspec
+from service.validation import collect_problems
 
 
 class Item(msgspec.Struct, forbid_unknown_fields=True):
@@ -56,19 +57,19 @@ def test_wrong_top_level_type() -> None:
     [
         (
             "Expected `int`, got `str` - at `$.a[2].b`",
-            FieldProblem(pointer="/a/2/b", code="type", detail="Expected `int`, got `str`"),
+            FieldError(pointer="/a/2/b", code="type", detail="Expected `int`, got `str`"),
         ),
         (
             "Object missing required field `x` - at `$.a`",
-            FieldProblem(pointer="/a/x", code="required", detail="Object missing required field `x`"),
+            FieldError(pointer="/a/x", code="required", detail="Object missing required field `x`"),
         ),
         (
             "Expected `str` of length <= 3",
-            FieldProblem(pointer="", code="max_length", detail="Expected `str` of length <= 3"),
+            FieldError(pointer="", code="max_length", detail="Expected `str` of length <= 3"),
         ),
     ],
 )
-def test_msgspec_messages_become_pointers(message: str, expected: FieldProblem) -> None:
+def test_msgspec_messages_become_pointers(message: str, expected: FieldError) -> None:
     assert from_msgspec(msgspec.ValidationError(message)) == expected
 
 

@@ -1,0 +1,1 @@
+"""Field types: one module each, gathered by ``registry.default_components()``."""
