@@ -14,6 +14,7 @@ import asyncpg
 import msgspec
 import structlog
 
+import forms
 from service import migrate
 from service.auth import service as auth_service
 from service.auth.schemas import TokenIn
@@ -23,7 +24,9 @@ from service.db import init_connection
 from service.embedded import database_url
 from service.logs import configure_logging
 from service.problems import ProblemError
-from service.settings import SAMPLE_CATALOG, Settings
+from service.publishing import service as publishing_service
+from service.publishing.cache import CompiledForms
+from service.settings import SAMPLE_CATALOG, SAMPLE_FORMS, Settings
 from service.validation import collect_problems
 
 T = TypeVar("T")
@@ -77,6 +80,33 @@ def _load(dsn: str, catalog: CatalogFile) -> tuple[int, int]:
     return _run_with_conn(dsn, load)
 
 
+def read_form(path: Path, registry: forms.ComponentRegistry) -> forms.FormSchema:
+    """A schema file (``.yaml``/``.yml`` or JSON), checked offline, listing every problem."""
+    fmt: forms.checks.SchemaFormat = "yaml" if path.suffix in (".yaml", ".yml") else "json"
+    try:
+        schema = forms.parse_schema(forms.decode_document(path.read_bytes(), fmt), registry)
+        forms.CompiledForm(schema, 1, registry)
+    except forms.SchemaInvalid as exc:
+        lines = "\n".join(f"  {e.pointer or '/'}: {e.code}: {e.detail}" for e in exc.errors)
+        raise CommandError(f"{path}: {len(exc.errors)} problem(s):\n{lines}") from None
+    return schema
+
+
+def _publish(dsn: str, schemas: list[forms.FormSchema]) -> list[str]:
+    """Publish each schema unless its content is already live; report what happened to each."""
+    compiled = CompiledForms(forms.default_components())
+
+    async def publish(conn: asyncpg.Connection) -> list[str]:
+        report = []
+        for schema in schemas:
+            async with conn.transaction():
+                version = await publishing_service.publish_schema(conn, schema, compiled)
+            report.append(f"{schema.id}: " + (f"published version {version.version}" if version else "unchanged"))
+        return report
+
+    return _run_with_conn(dsn, publish)
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -84,14 +114,16 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     settings = msgspec.structs.replace(settings, host=args.host or settings.host, port=args.port or settings.port)
     catalog = read_catalog(SAMPLE_CATALOG) if args.load_samples else None
+    registry = forms.default_components()
+    sample_forms = [read_form(p, registry) for p in sorted(SAMPLE_FORMS.glob("*.yaml"))] if args.load_samples else []
     with database_url(settings) as dsn:
         log.info("database", embedded=settings.database_url is None)
         applied = _upgrade(settings, dsn)
         log.info("migrations", applied=[f"{m.version:04d}_{m.name}" for m in applied])
         if catalog is not None:
             agencies, procedures = _load(dsn, catalog)
-            log.info("samples_loaded", agencies=agencies, procedures=procedures)
-        app = create_app(msgspec.structs.replace(settings, database_url=dsn))
+            log.info("samples_loaded", agencies=agencies, procedures=procedures, forms=_publish(dsn, sample_forms))
+        app = create_app(msgspec.structs.replace(settings, database_url=dsn), registry)
         config = uvicorn.Config(
             app, host=settings.host, port=settings.port, log_config=None, access_log=False, lifespan="on"
         )
@@ -146,6 +178,24 @@ def cmd_catalog_load(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_forms_check(settings: Settings, args: argparse.Namespace) -> int:
+    registry = forms.default_components()
+    for name in args.files:
+        schema = read_form(Path(name), registry)
+        count = sum(1 + len(getattr(f, "fields", ())) for f in schema.fields())
+        print(f"{name}: ok: {schema.id} for {schema.procedure}, {count} fields, sha256 {forms.fingerprint(schema)}")
+    return 0
+
+
+def cmd_forms_publish(settings: Settings, args: argparse.Namespace) -> int:
+    registry = forms.default_components()
+    schemas = [read_form(Path(name), registry) for name in args.files]
+    with database_url(settings) as dsn:
+        for line in _publish(dsn, schemas):
+            print(line)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="shinsei", description="Signed online applications (申請).")
     commands = top.add_subparsers(dest="command", required=True)
@@ -172,6 +222,15 @@ def parser() -> argparse.ArgumentParser:
     load = catalog_commands.add_parser("load", help="upsert agencies and procedures from a YAML/JSON file")
     load.add_argument("file")
     load.set_defaults(handler=cmd_catalog_load)
+
+    forms_parser = commands.add_parser("forms", help="form schemas")
+    forms_commands = forms_parser.add_subparsers(dest="forms_command", required=True)
+    check = forms_commands.add_parser("check", help="check schema files offline and print every problem")
+    check.add_argument("files", nargs="+")
+    check.set_defaults(handler=cmd_forms_check)
+    publish = forms_commands.add_parser("publish", help="create or update forms from files and publish them")
+    publish.add_argument("files", nargs="+")
+    publish.set_defaults(handler=cmd_forms_publish)
     return top
 
 

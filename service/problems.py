@@ -51,11 +51,14 @@ class ProblemError(Exception):
         *,
         errors: list[FieldProblem] | None = None,
         headers: Mapping[str, str] | None = None,
+        extensions: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = errors
         self.headers = dict(headers or {})
+        #: Extra members of the problem object (RFC 9457 §3.2), e.g. the state of a form version.
+        self.extensions = dict(extensions or {})
 
 
 class MalformedBody(ProblemError):
@@ -101,6 +104,18 @@ class InvalidBody(ProblemError):
     slug, status, title = "validation", 422, "The request body is not valid."
 
 
+class SchemaInvalid(ProblemError):
+    slug, status, title = "schema-invalid", 422, "The form schema is not valid."
+
+
+class FormInvalid(ProblemError):
+    slug, status, title = "form-invalid", 422, "The form answers are not valid."
+
+
+class VersionState(ProblemError):
+    slug, status, title = "form-version-state", 409, "The form version is not in a state that allows this."
+
+
 class ServiceUnavailable(ProblemError):
     slug, status, title = "service-unavailable", 503, "The service is temporarily unavailable."
 
@@ -113,7 +128,7 @@ def _instance() -> str:
     return f"urn:uuid:{uuid.uuid4()}"
 
 
-def problem_response(base_url: str, error: ProblemError, instance: str | None = None) -> Response[Problem]:
+def problem_response(base_url: str, error: ProblemError, instance: str | None = None) -> Response[Any]:
     body = Problem(
         type=base_url + error.slug,
         title=error.title,
@@ -122,7 +137,10 @@ def problem_response(base_url: str, error: ProblemError, instance: str | None = 
         instance=instance or _instance(),
         errors=error.errors,
     )
-    return Response(body, status_code=error.status, media_type=PROBLEM_MEDIA_TYPE, headers=error.headers)
+    content: Any = body
+    if error.extensions:
+        content = msgspec.to_builtins(body) | error.extensions
+    return Response(content, status_code=error.status, media_type=PROBLEM_MEDIA_TYPE, headers=error.headers)
 
 
 def _body_problems(request: Request[Any, Any, Any]) -> list[FieldProblem] | None:
@@ -141,10 +159,10 @@ def _body_problems(request: Request[Any, Any, Any]) -> list[FieldProblem] | None
 def exception_handlers(base_url: str) -> ExceptionHandlersMap:
     """The four handlers: ours, Litestar's validation, other HTTP errors, and the unexpected."""
 
-    def on_problem(request: Request[Any, Any, Any], exc: ProblemError) -> Response[Problem]:
+    def on_problem(request: Request[Any, Any, Any], exc: ProblemError) -> Response[Any]:
         return problem_response(base_url, exc)
 
-    def on_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Problem]:
+    def on_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
         extra = exc.extra if isinstance(exc.extra, list) else []
         if any(isinstance(e, dict) and e.get("source") == "body" for e in extra):
             errors = _body_problems(request) or problems_from_litestar(extra)
@@ -155,7 +173,7 @@ def exception_handlers(base_url: str) -> ExceptionHandlersMap:
         names = ", ".join(sorted({e.parameter for e in errors if e.parameter}))
         return problem_response(base_url, InvalidParameter(f"Invalid parameter: {names}.", errors=errors))
 
-    def on_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Problem]:
+    def on_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
         error: ProblemError
         if isinstance(exc, NotFoundException):
             error = NotFound(f"No resource at {request.url.path}.")
@@ -182,7 +200,7 @@ def exception_handlers(base_url: str) -> ExceptionHandlersMap:
             return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=exc.headers)
         return problem_response(base_url, error)
 
-    def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+    def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
         instance = _instance()
         # The message of an arbitrary exception may carry personal data (a database error echoes
         # the values it refused), so only the type and the stack are logged, never str(exc).

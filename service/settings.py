@@ -12,6 +12,7 @@ import msgspec
 ENV_PREFIX: Final = "SHINSEI_"
 MIGRATIONS_DIR: Final = Path(__file__).resolve().parent.parent / "migrations"
 SAMPLE_CATALOG: Final = Path(__file__).resolve().parent / "samples" / "catalog.yaml"
+SAMPLE_FORMS: Final = Path(__file__).resolve().parent / "samples" / "forms"
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

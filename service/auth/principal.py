@@ -12,10 +12,13 @@ from litestar.handlers import BaseRouteHandler
 
 from service.auth import queries, tokens
 from service.auth.schemas import Principal, Role
+from service.db import Conn
 from service.problems import Forbidden, NotFound, Unauthenticated
 
 #: A route parameter that receives the authenticated caller (routes guarded by ``authenticate``).
 Caller: TypeAlias = NamedDependency[Principal]
+#: A route parameter that receives the caller of a public route, if a token was sent.
+Viewer: TypeAlias = NamedDependency[Principal | None]
 
 
 async def authenticate(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
@@ -28,16 +31,30 @@ async def authenticate(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRo
     header = connection.headers.get("authorization")
     if header is None:
         raise Unauthenticated("This endpoint requires a bearer token.")
+    pool: asyncpg.Pool = connection.app.state.pool
+    async with pool.acquire() as conn:
+        connection.state.principal = await _resolve(header, conn)  # type: ignore[arg-type]
+
+
+async def _resolve(header: str, conn: asyncpg.Connection) -> Principal:
     scheme, _sep, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token or len(token) > 200:
         raise Unauthenticated("The Authorization header must be 'Bearer <token>'.")
-    pool: asyncpg.Pool = connection.app.state.pool
-    async with pool.acquire() as conn:
-        principal = await queries.principal_for(conn, tokens.digest(token))  # type: ignore[arg-type]
+    principal = await queries.principal_for(conn, tokens.digest(token))
     if principal is None:
         raise Unauthenticated("The bearer token is unknown or has been revoked.")
-    connection.state.principal = principal
+    return principal
+
+
+async def provide_viewer(request: Request[Any, Any, Any], conn: Conn) -> Principal | None:
+    """On public endpoints: the caller if a token was sent (drafts are shown to their agency), else None.
+
+    A token that is sent but wrong is a 401 here too: a client that believes it is authenticated
+    must learn that it is not, rather than silently see the public view.
+    """
+    header = request.headers.get("authorization")
+    return None if header is None else await _resolve(header, conn)
 
 
 def provide_principal(request: Request[Any, Any, Any]) -> Principal:

@@ -137,6 +137,9 @@ def test_serve_over_real_http_logs_requests_without_personal_data(
     personal = {"id": "x", "name_ja": "山田太郎", "address": "埼玉県戸田市上戸田1-1"}
     refused = httpx.post(base + "/api/v1/procedures", json=personal)
     assert refused.status_code == 401
+    sample_forms = httpx.get(base + "/api/v1/forms").json()["items"]
+    assert len(sample_forms) == 5
+    assert {f["agency"] for f in sample_forms} >= {"MHLW", "CITY-TODA"}
 
     process.send_signal(signal.SIGINT)
     _, logs = process.communicate(timeout=20)
@@ -151,3 +154,35 @@ def test_serve_over_real_http_logs_requests_without_personal_data(
     assert any(r["status"] == 401 and r["method"] == "POST" for r in requests)
     for secret in ("山田", "戸田市上戸田", "\\u5c71\\u7530"):
         assert secret not in logs
+
+
+def test_forms_check_lists_every_problem(tmp_path: Path) -> None:
+    bad = tmp_path / "form.yaml"
+    bad.write_text(
+        "id: f\nprocedure: mhlw-36-agreement\ntitle: {ja: 題}\nsections:\n"
+        "  - id: s\n    title: {ja: 節}\n    fields:\n"
+        "      - {id: a, type: integer, label: {ja: a}, min: 5, max: 1}\n"
+        "      - {id: a, type: text, label: {ja: b}, visible_if: {field: ghost, equals: x}}\n"
+    )
+    result = run(["forms", "check", str(bad)], env_for(None))
+    assert result.returncode == 1
+    assert "3 problem(s)" in result.stderr
+    for line in (
+        "/sections/0/fields/1/id: duplicate",
+        "/sections/0/fields/0/min: min_max",
+        "visible_if/field: unknown_field",
+    ):
+        assert line in result.stderr
+    good = run(["forms", "check", "service/samples/forms/mhlw-36-agreement.yaml"], env_for(None))
+    assert good.returncode == 0, good.stderr
+    assert "ok: mhlw-36-agreement" in good.stdout
+
+
+def test_forms_publish_is_idempotent(db: str) -> None:
+    env = env_for(db)
+    assert run(["catalog", "load", "service/samples/catalog.yaml"], env).returncode == 0
+    sample = "service/samples/forms/toda-hoikusho-riyo.yaml"
+    first = run(["forms", "publish", sample], env)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip() == "toda-hoikusho-riyo: published version 1"
+    assert run(["forms", "publish", sample], env).stdout.strip() == "toda-hoikusho-riyo: unchanged"

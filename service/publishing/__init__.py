@@ -1,0 +1,1 @@
+"""Publishing forms: agencies write schemas, version them, publish and retire them."""
