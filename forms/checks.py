@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from typing import Any, Literal
 
@@ -9,7 +10,7 @@ import msgspec
 import yaml
 
 from forms.components.registry import ComponentRegistry
-from forms.conditions import references, structure_errors
+from forms.conditions import children, references, structure_errors
 from forms.errors import FieldError, SchemaInvalid, collect_errors
 from forms.schema import Condition, DateField, FieldSpec, FormSchema, GroupField
 
@@ -68,7 +69,30 @@ def _condition_errors(
             errors.append(FieldError(pointer=where, code="condition_self", detail="a field cannot depend on itself"))
         elif name not in local and name not in top:
             errors.append(FieldError(pointer=where, code="unknown_field", detail=f"no field {name!r} to refer to"))
+    errors += _date_operands(cond, pointer, local, top)
     return errors
+
+
+def _date_operands(
+    cond: Condition, pointer: str, local: dict[str, FieldSpec], top: dict[str, FieldSpec]
+) -> list[FieldError]:
+    """A condition on a date field compares with dates, so its values must be ``YYYY-MM-DD``."""
+    if cond.field is None:
+        return [e for where, child in children(cond, pointer) for e in _date_operands(child, where, local, top)]
+    if not isinstance(local.get(cond.field) or top.get(cond.field), DateField):
+        return []
+    operands = [cond.equals, cond.not_equals, *(cond.in_ or ())]
+    if all(v is None or (isinstance(v, str) and _is_date(v)) for v in operands):
+        return []
+    return [FieldError(pointer=pointer, code="condition", detail=f"{cond.field} is a date: compare it with YYYY-MM-DD")]
+
+
+def _is_date(value: str) -> bool:
+    try:
+        msgspec.convert(value, dt.date)
+    except msgspec.ValidationError:
+        return False
+    return True
 
 
 def _field_errors(

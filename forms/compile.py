@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Annotated, Any, Final, Literal
 
@@ -9,9 +10,9 @@ import msgspec
 
 from forms.components.base import SHA256_PATTERN, Component, anchored, meta, no_lookup
 from forms.components.registry import ComponentRegistry
-from forms.conditions import MISSING, compile_condition, read_json
+from forms.conditions import MISSING, Locate, as_is, compile_condition, read_json
 from forms.errors import FieldError, SchemaInvalid
-from forms.schema import FieldSpec, FormSchema, GroupField
+from forms.schema import DateField, FieldSpec, FormSchema, GroupField
 
 NONCE_PATTERN: Final = anchored("[A-Za-z0-9_-]{16,128}")
 UUID_PATTERN: Final = anchored("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -36,12 +37,29 @@ class CompiledField:
     its own closures over the decoded Structs, built by ``CompiledScope``.
     """
 
-    __slots__ = ("attr", "component", "group", "has_rules", "is_string", "required_if", "spec", "visible")
+    __slots__ = (
+        "annotation",
+        "attr",
+        "component",
+        "group",
+        "has_rules",
+        "is_string",
+        "required_if",
+        "spec",
+        "visible",
+    )
 
     def __init__(
-        self, spec: FieldSpec, component: Component[Any], attr: str, group: CompiledScope | None, locate_id: Any
+        self,
+        spec: FieldSpec,
+        component: Component[Any],
+        attr: str,
+        group: CompiledScope | None,
+        locate_id: Locate,
+        annotation: Any,
     ) -> None:
         self.spec = spec
+        self.annotation = annotation
         self.component = component
         self.attr = attr
         self.group = group
@@ -62,34 +80,39 @@ class CompiledScope:
         specs: list[FieldSpec],
         registry: ComponentRegistry,
         name: str,
-        top_attrs: dict[str, str] | None,
+        top: CompiledScope | None,
     ) -> None:
         self.attrs = {spec.id: f"f{index}" for index, spec in enumerate(specs)}
-        outer = top_attrs if top_attrs is not None else self.attrs
+        self.specs = {spec.id: spec for spec in specs}
+        outer_attrs = top.attrs if top is not None else self.attrs
+        outer_specs = top.specs if top is not None else self.specs
 
-        def locate_id(field_id: str) -> tuple[bool, str]:
-            return field_id in self.attrs, field_id
+        def locate_id(field_id: str) -> tuple[bool, str, Callable[[Any], Any]]:
+            return field_id in self.attrs, field_id, as_is
 
-        def locate_attr(field_id: str) -> tuple[bool, str]:
+        def locate_attr(field_id: str) -> tuple[bool, str, Callable[[Any], Any]]:
             local = field_id in self.attrs
-            return local, self.attrs[field_id] if local else outer[field_id]
+            spec = (self.specs if local else outer_specs)[field_id]
+            # msgspec decodes date answers to ``date``: compare with dates, not their spelling.
+            coerce = dt.date.fromisoformat if isinstance(spec, DateField) else as_is
+            return local, self.attrs[field_id] if local else outer_attrs[field_id], coerce
 
         self.fields: list[CompiledField] = []
         struct_fields: list[Any] = []
         for spec in specs:
             component = registry.for_spec(spec)
             group = (
-                CompiledScope(spec.fields, registry, f"{name}_{spec.id}", outer)
+                CompiledScope(spec.fields, registry, f"{name}_{spec.id}", top or self)
                 if isinstance(spec, GroupField)
                 else None
             )
-            f = CompiledField(spec, component, self.attrs[spec.id], group, locate_id)
-            self.fields.append(f)
             if group is not None:
                 items = meta(min_length=spec.min_items, max_length=spec.max_items)  # type: ignore[union-attr]
                 annotation: Any = Annotated[list[group.struct], items]  # type: ignore[name-defined]
             else:
                 annotation = component.annotation(spec)
+            f = CompiledField(spec, component, self.attrs[spec.id], group, locate_id, annotation)
+            self.fields.append(f)
             required = spec.required and spec.visible_if is None
             default = msgspec.field(name=spec.id) if required else msgspec.field(default=MISSING, name=spec.id)
             struct_fields.append((f.attr, annotation, default))
@@ -97,7 +120,9 @@ class CompiledScope:
         self.struct = msgspec.defstruct(name, struct_fields, forbid_unknown_fields=True, kw_only=True)
         # Two lists of fast checks: without and with the rules that only newlines can break.
         self.checks = {
-            newlines: [c for f in self.fields if (c := self._fast_check(f, locate_attr, outer, newlines)) is not None]
+            newlines: [
+                c for f in self.fields if (c := self._fast_check(f, locate_attr, outer_attrs, newlines)) is not None
+            ]
             for newlines in (False, True)
         }
 

@@ -84,29 +84,31 @@ def _contains(value: Any, wanted: Scalar) -> bool:
     return same(value, wanted)
 
 
-def compile_condition(
-    cond: Condition, locate: Callable[[str], tuple[bool, str]], read: Callable[[Any, str], Any]
-) -> Evaluator:
+Locate = Callable[[str], tuple[bool, str, Callable[[Scalar], Any]]]
+
+
+def compile_condition(cond: Condition, locate: Locate, read: Callable[[Any, str], Any]) -> Evaluator:
     """A closure over the condition tree, called as ``evaluate(local_object, top_object)``.
 
-    ``locate(name)`` says, once at compile time, whether a name is a sibling (local) and under
-    which key to read it; ``read`` is ``getattr`` for decoded Structs (the fast path) or a dict
-    lookup for plain JSON (the collecting path), so both paths share one meaning.
+    ``locate(name)`` says, once at compile time, whether a name is a sibling (local), under which
+    key to read it, and how to turn a condition's value into what that read returns (a date field
+    decoded by msgspec holds a ``date``); ``read`` is ``getattr`` for decoded Structs (the fast
+    path) or a dict lookup for plain JSON (the collecting path), so both paths share one meaning.
     """
     if cond.field is not None:
-        local, key = locate(cond.field)
+        local, key, coerce = locate(cond.field)
         if cond.present is not None:
             wanted = cond.present
             return lambda lo, to: (read(lo if local else to, key) is not MISSING) is wanted
         if cond.in_ is not None:
-            options = tuple(cond.in_)
+            options = tuple(coerce(v) for v in cond.in_)
             return lambda lo, to: (
                 (v := read(lo if local else to, key)) is not MISSING and any(_contains(v, o) for o in options)
             )
         if cond.not_equals is not None:
-            other = cond.not_equals
+            other = coerce(cond.not_equals)
             return lambda lo, to: (v := read(lo if local else to, key)) is MISSING or not _contains(v, other)
-        target: Scalar = cond.equals  # type: ignore[assignment]  # structure_errors guarantees an operator
+        target = coerce(cond.equals)  # type: ignore[arg-type]  # structure_errors guarantees an operator
         if isinstance(target, str):
             # The common case, specialised: a string never equals a bool, so == is JSON equality here.
             return lambda lo, to: (
@@ -124,6 +126,10 @@ def compile_condition(
     assert cond.not_ is not None  # structure_errors guarantees one operator
     inner = compile_condition(cond.not_, locate, read)
     return lambda lo, to: not inner(lo, to)
+
+
+def as_is(value: Scalar) -> Any:
+    return value
 
 
 def read_json(container: Any, key: str) -> Any:

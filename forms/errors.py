@@ -119,6 +119,12 @@ def collect_errors(value: Any, annotation: Any, pointer: str = "") -> list[Field
     field does not hide the next; everything else, and each whole once its parts pass, goes to
     ``msgspec.convert``, so the rules are exactly the ones the fast path enforces.
     """
+    try:
+        msgspec.convert(value, annotation, strict=True)
+    except msgspec.ValidationError as exc:
+        first = from_msgspec(exc, pointer)
+    else:
+        return []  # the common case, at C speed: nothing to walk
     errors: list[FieldError] = []
     struct = _struct_for(annotation, value) if isinstance(value, dict) else None
     if struct is not None:
@@ -141,10 +147,5 @@ def collect_errors(value: Any, annotation: Any, pointer: str = "") -> list[Field
     elif (item := _item_type(annotation)) is not None and isinstance(value, list):
         for index, element in enumerate(value):
             errors.extend(collect_errors(element, item, f"{pointer}/{index}"))
-    if errors:
-        return errors
-    try:
-        msgspec.convert(value, annotation, strict=True)
-    except msgspec.ValidationError as exc:
-        return [from_msgspec(exc, pointer)]
-    return []
+    # Members all passed but the whole did not (a list's length, a tagged union's tag): msgspec's word.
+    return errors or [first]

@@ -76,7 +76,7 @@ def collect_scope(
         if f.group is not None:
             errors.extend(_collect_group(f.group, f.spec, value, here, top_get))
         else:
-            errors.extend(f.component.check(f.spec, value, here, lookup))
+            errors.extend(f.component.check(f.spec, value, here, lookup, f.annotation))
     return errors
 
 

@@ -49,9 +49,11 @@ class Attachment(Component[AttachmentField]):
             "additionalProperties": False,
         }
 
-    def check(self, spec: AttachmentField, value: Any, pointer: str, lookup: Lookup) -> list[FieldError]:
+    def check(
+        self, spec: AttachmentField, value: Any, pointer: str, lookup: Lookup, annotation: Any = None
+    ) -> list[FieldError]:
         errors = []
-        for error in collect_errors(value, self.annotation(spec), pointer):
+        for error in collect_errors(value, annotation or self.annotation(spec), pointer):
             if error.pointer == f"{pointer}/media_type" and error.code == "choice":
                 error = FieldError(
                     pointer=error.pointer, code="media_type", detail=f"must be one of {', '.join(spec.media_types)}"

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+import re
+from typing import Any
 
 import msgspec
 
@@ -16,7 +17,10 @@ MISSING = msgspec.UNSET
 
 
 def parse(value: Any) -> dt.date | None:
-    if not isinstance(value, str):
+    """The day an answer names: a ``date`` on the fast path (msgspec parsed it), a string on the slow one."""
+    if isinstance(value, dt.date):
+        return value
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
         return None
     try:
         return dt.date.fromisoformat(value)
@@ -26,17 +30,18 @@ def parse(value: Any) -> dt.date | None:
 
 class Date(Component[DateField]):
     spec_type = DateField
-    pattern_hint = "must be a date written YYYY-MM-DD"
+    is_string = True
 
     def annotation(self, spec: DateField) -> Any:
-        # Kept a string (not msgspec's date) so that both paths see the JSON value as sent.
-        return Annotated[str, msgspec.Meta(pattern=PATTERN)]
+        # msgspec parses RFC 3339 full-dates in C, calendar included: exactly JSON Schema's "date"
+        # format with our pattern. Fast-path checks then compare date objects.
+        return dt.date
 
     def json_schema(self, spec: DateField) -> dict[str, Any]:
         return {"type": "string", "pattern": PATTERN, "format": "date"}
 
     def has_rules(self, spec: DateField) -> bool:
-        return True
+        return any(bound is not None for bound in (spec.min, spec.max, spec.min_field, spec.max_field))
 
     def reads_fields(self, spec: DateField) -> bool:
         return spec.min_field is not None or spec.max_field is not None

@@ -32,8 +32,8 @@ CASES: list[tuple[dict[str, Any], list[Any], list[tuple[Any, str]]]] = [
             ("2019-12-31", "min"),
             ("2031-01-01", "max"),
             ("2023-02-29", "format"),
-            ("2024/01/01", "pattern"),
-            ("2024-1-1", "pattern"),
+            ("2024/01/01", "format"),
+            ("2024-1-1", "format"),
         ],
     ),
     (

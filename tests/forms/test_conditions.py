@@ -130,3 +130,14 @@ def test_date_order_between_fields_and_in_groups() -> None:
         ("/answers/periods/0/b", "date_order"),
         ("/answers/periods/1/b", "date_order"),
     ]
+
+
+def test_conditions_on_dates_compare_days() -> None:
+    form = compile_fields(
+        field("day", "date"),
+        field("new_year", "text", required=True, visible_if={"field": "day", "in": ["2027-01-01", "2028-01-01"]}),
+        field("not_xmas", "boolean", visible_if={"field": "day", "not_equals": "2026-12-25"}),
+    )
+    assert errors(form, {"day": "2027-01-01", "new_year": "あけおめ"}) == []
+    assert errors(form, {"day": "2027-01-02", "new_year": "x"}) == [("/answers/new_year", "not_applicable")]
+    assert errors(form, {"day": "2026-12-25", "not_xmas": True}) == [("/answers/not_xmas", "not_applicable")]

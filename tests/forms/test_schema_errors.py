@@ -80,3 +80,10 @@ def test_malformed_bytes() -> None:
     with pytest.raises(SchemaInvalid) as caught:
         decode_document(b"{", "json")
     assert caught.value.errors[0].code == "malformed"
+
+
+def test_conditions_on_dates_need_dates() -> None:
+    data = schema_data(
+        field("d", "date"), field("x", "text", visible_if={"any": [{"field": "d", "equals": "tomorrow"}]})
+    )
+    assert problems(data) == [("/sections/0/fields/1/visible_if/any/0", "condition")]
