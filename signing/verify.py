@@ -1,0 +1,363 @@
+"""Verify a detached CMS (CAdES-BES) over the exact bytes, with an ETSI EN 319 102-1 verdict.
+
+Per signature only the cheap work runs: parse, digest, and the public-key check over the signed
+attributes. The chain, key usage, certificate policy and revocation status of a signer certificate are
+assessed once and cached until the earlier of the CRL's nextUpdate and the certificate's notAfter (the
+trust store's ``generation`` is part of the key, so a newer CRL replaces the entry). The time-bound
+rules are applied per signature, because they depend on when it was made:
+
+* ``signed_after`` (L): the signature is younger than this (the nonce the applicant signed was issued
+  then); ``signed_before`` (U): it existed by then (receipt time; defaults to the validation time).
+* revoked or expired before L → TOTAL_FAILED (REVOKED / EXPIRED); notBefore after U →
+  TOTAL_FAILED/NOT_YET_VALID; revoked within (L, U] or expired before U without better proof → the
+  ``_NO_POE`` indeterminates; no CRL, or one not current or older than L → INDETERMINATE/TRY_LATER.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+from collections import OrderedDict
+from typing import Any, Final
+
+import msgspec
+from asn1crypto import cms, x509
+
+from signing import crypto, jpki
+from signing.jpki import CertificateClass
+from signing.report import Check, RevocationSource, SignerCertificate, SubIndication, VerificationReport
+from signing.trust import Chain, CRLInfo, TrustStore, fingerprint, key_id
+
+CACHE_SIZE: Final = 10_000
+
+
+class Policy(msgspec.Struct, frozen=True, kw_only=True):
+    """Which certificates count: the classes a procedure accepts, and whether test cards do."""
+
+    classes: frozenset[CertificateClass]
+    accept_test: bool = False
+
+
+class Bounds(msgspec.Struct, frozen=True, kw_only=True):
+    validation_time: dt.datetime
+    signed_after: dt.datetime | None = None
+    signed_before: dt.datetime | None = None
+
+    @property
+    def upper(self) -> dt.datetime:
+        return self.signed_before or self.validation_time
+
+
+class Assessment(msgspec.Struct, frozen=True, kw_only=True):
+    """What holds for a signer certificate whatever the signature: cached."""
+
+    chain: Chain | None
+    problem: tuple[SubIndication, str] | None
+    checks: list[Check]
+    valid_from: dt.datetime
+    valid_to: dt.datetime
+    crl: CRLInfo | None
+    revoked: tuple[dt.datetime, str | None] | None
+    expires: dt.datetime
+
+
+class Parsed(msgspec.Struct, frozen=True, kw_only=True):
+    """A CMS that passed the structural checks."""
+
+    signer_info: cms.SignerInfo
+    signer: x509.Certificate
+    certificates: list[x509.Certificate]
+    signing_time: dt.datetime | None
+
+
+class Rejected(Exception):
+    def __init__(self, sub_indication: SubIndication, detail: str, checks: list[Check]) -> None:
+        super().__init__(detail)
+        self.sub_indication = sub_indication
+        self.checks = checks
+
+
+def parse(signature: bytes, checks: list[Check]) -> Parsed:
+    """Structure first: a detached SignedData with exactly one signer, whose certificate it carries."""
+    try:
+        info = cms.ContentInfo.load(signature, strict=True)
+        if info["content_type"].native != "signed_data":
+            raise ValueError("not SignedData")
+        signed = info["content"]
+        signer_infos = list(signed["signer_infos"])
+        encapsulated = signed["encap_content_info"]
+        detached = encapsulated["content"].native is None
+        certificates = [c.chosen for c in signed["certificates"] if c.name == "certificate"]
+        for cert in certificates:
+            cert.native  # noqa: B018 - forces a full parse, so broken DER fails here, not later
+    except (ValueError, TypeError, KeyError) as exc:
+        checks.append(Check(name="format", passed=False, detail=f"not a CMS SignedData: {exc}"))
+        raise Rejected("FORMAT_FAILURE", "not a CMS SignedData", checks) from None
+    if not detached:
+        checks.append(Check(name="format", passed=False, detail="the signature must be detached (no eContent)"))
+        raise Rejected("FORMAT_FAILURE", "not detached", checks)
+    if len(signer_infos) != 1:
+        checks.append(Check(name="format", passed=False, detail=f"{len(signer_infos)} signers; exactly one per CMS"))
+        raise Rejected("FORMAT_FAILURE", "not exactly one signer", checks)
+    signer_info = signer_infos[0]
+    if not signer_info["signed_attrs"]:
+        checks.append(Check(name="format", passed=False, detail="no signed attributes (CAdES requires them)"))
+        raise Rejected("FORMAT_FAILURE", "no signed attributes", checks)
+    checks.append(Check(name="format", passed=True, detail="detached CMS SignedData, one signer"))
+    signer = _signer(signer_info["sid"], certificates)
+    attrs = {a["type"].native: a["values"] for a in signer_info["signed_attrs"]}
+    if signer is None or not _certificate_attribute_matches(attrs, signer):
+        detail = (
+            "the CMS does not carry the signer's certificate"
+            if signer is None
+            else "the signingCertificate attribute names another certificate"
+        )
+        checks.append(Check(name="signing_certificate", passed=False, detail=detail))
+        raise Rejected("NO_SIGNING_CERTIFICATE_FOUND", detail, checks)
+    checks.append(Check(name="signing_certificate", passed=True, detail="carried in the CMS, matching the signer id"))
+    signing_time = attrs["signing_time"][0].native if "signing_time" in attrs else None
+    return Parsed(signer_info=signer_info, signer=signer, certificates=certificates, signing_time=signing_time)
+
+
+def _signer(sid: cms.SignerIdentifier, certificates: list[x509.Certificate]) -> x509.Certificate | None:
+    for cert in certificates:
+        if sid.name == "issuer_and_serial_number":
+            if cert.issuer == sid.chosen["issuer"] and cert.serial_number == sid.chosen["serial_number"].native:
+                return cert
+        elif cert.key_identifier == sid.chosen.native:
+            return cert
+    return None
+
+
+def _certificate_attribute_matches(attrs: dict[str, Any], signer: x509.Certificate) -> bool:
+    """ESS signingCertificate(V2), when present, must name the certificate that verifies (CAdES)."""
+    for name in ("signing_certificate_v2", "signing_certificate"):
+        if name not in attrs:
+            continue
+        ids = attrs[name][0]["certs"]
+        if not ids:
+            return False
+        algorithm = "sha1" if name == "signing_certificate" else ids[0]["hash_algorithm"]["algorithm"].native
+        return bool(ids[0]["cert_hash"].native == hashlib.new(algorithm, signer.dump()).digest())
+    return True
+
+
+def check_cryptography(document: bytes, parsed: Parsed, checks: list[Check]) -> None:
+    """Digest, then the signature over the signed attributes; the allow-list decides what is weak."""
+    si = parsed.signer_info
+    digest_name = si["digest_algorithm"]["algorithm"].native
+    attrs = {a["type"].native: a["values"] for a in si["signed_attrs"]}
+    try:
+        computed = crypto.digest(digest_name, document)
+        crypto.public_key(parsed.signer.public_key)
+    except crypto.WeakAlgorithm as exc:
+        checks.append(Check(name="algorithms", passed=False, detail=str(exc)))
+        raise Rejected("CRYPTO_CONSTRAINTS_FAILURE_NO_POE", str(exc), checks) from None
+    if "message_digest" not in attrs or "content_type" not in attrs:
+        checks.append(Check(name="format", passed=False, detail="messageDigest and contentType are required"))
+        raise Rejected("FORMAT_FAILURE", "missing attributes", checks)
+    if attrs["message_digest"][0].native != computed:
+        checks.append(Check(name="digest", passed=False, detail=f"the document's {digest_name} is not the signed one"))
+        raise Rejected("HASH_FAILURE", "digest mismatch", checks)
+    checks.append(Check(name="digest", passed=True, detail=f"{digest_name} of the document matches"))
+    try:
+        ok = crypto.verify(
+            parsed.signer.public_key,
+            si["signature_algorithm"],
+            si["signature"].native,
+            si["signed_attrs"].untag().dump(),
+            digest_name,
+        )
+    except crypto.WeakAlgorithm as exc:
+        checks.append(Check(name="algorithms", passed=False, detail=str(exc)))
+        raise Rejected("CRYPTO_CONSTRAINTS_FAILURE_NO_POE", str(exc), checks) from None
+    checks.append(
+        Check(name="algorithms", passed=True, detail=f"{si['signature_algorithm'].signature_algo} with {digest_name}")
+    )
+    if not ok:
+        checks.append(Check(name="signature", passed=False, detail="the signature value does not verify"))
+        raise Rejected("SIG_CRYPTO_FAILURE", "bad signature", checks)
+    checks.append(Check(name="signature", passed=True, detail="verifies with the signer's public key"))
+
+
+def policy_problem(cert: x509.Certificate, chain: Chain) -> str | None:
+    """Why the certificate's policy does not make it a signing certificate of its class, if it does not."""
+    if chain.anchor.certificate_class != "jpki":
+        return None
+    found = jpki.policies(cert)
+    if jpki.AUTHENTICATION_POLICY in found:
+        return "a user-authentication certificate (利用者証明用) cannot sign"
+    wanted = jpki.TEST_SIGNING_POLICY if chain.anchor.test else jpki.SIGNING_POLICY
+    return None if wanted in found else f"policy {wanted} is required"
+
+
+def assess(store: TrustStore, cert: x509.Certificate, extra: list[x509.Certificate], policy: Policy) -> Assessment:
+    """Chain, constraints and revocation for one certificate (the cached, from-the-store part)."""
+    checks: list[Check] = []
+    chains = store.chains(cert, extra)
+    usable = [
+        c for c in chains if c.anchor.certificate_class in policy.classes and (not c.anchor.test or policy.accept_test)
+    ]
+    problem: tuple[SubIndication, str] | None = None
+    chain = usable[0] if usable else (chains[0] if chains else None)
+    if not chains:
+        problem = ("NO_CERTIFICATE_CHAIN_FOUND", "no path to a trust anchor")
+    elif not usable:
+        kind = "a test anchor" if chains[0].anchor.test else f"a {chains[0].anchor.certificate_class} anchor"
+        problem = ("CHAIN_CONSTRAINTS_FAILURE", f"the chain ends in {kind}, which this policy does not accept")
+    checks.append(Check(name="chain", passed=bool(usable), detail=problem[1] if problem else "to a trusted anchor"))
+    if chain is not None and problem is None:
+        usage = cert.key_usage_value.native if cert.key_usage_value is not None else set()
+        usage_ok = "non_repudiation" in usage
+        detail = "nonRepudiation" if usage_ok else "keyUsage lacks nonRepudiation"
+        checks.append(Check(name="key_usage", passed=usage_ok, detail=detail))
+        reason = policy_problem(cert, chain) if usage_ok else None
+        if usage_ok:
+            checks.append(Check(name="policy", passed=reason is None, detail=reason or "the policy fits the class"))
+        if not usage_ok:
+            problem = ("CHAIN_CONSTRAINTS_FAILURE", detail)
+        elif reason is not None:
+            problem = ("CHAIN_CONSTRAINTS_FAILURE", reason)
+    path = chain.certificates if chain else [cert]
+    valid_from = max(c["tbs_certificate"]["validity"]["not_before"].native for c in path)
+    valid_to = min(c["tbs_certificate"]["validity"]["not_after"].native for c in path)
+    crl = revoked = None
+    if chain is not None:
+        issuer = chain.certificates[1] if len(chain.certificates) > 1 else chain.anchor.certificate
+        crl = store.crl_for(issuer)
+        if crl is not None:
+            revoked = crl.revoked.get(cert.serial_number)
+    expires = min(valid_to, crl.next_update) if crl is not None and crl.next_update else valid_to
+    return Assessment(
+        chain=chain,
+        problem=problem,
+        checks=checks,
+        valid_from=valid_from,
+        valid_to=valid_to,
+        crl=crl,
+        revoked=revoked,
+        expires=expires,
+    )
+
+
+def judge(assessment: Assessment, bounds: Bounds) -> tuple[SubIndication | None, str]:
+    """The time-bound rules (see the module docstring); ``None`` means TOTAL_PASSED."""
+    if assessment.problem is not None:
+        return assessment.problem
+    low, high, now = bounds.signed_after, bounds.upper, bounds.validation_time
+    if assessment.valid_from > high:
+        return "NOT_YET_VALID", f"the certificate is valid only from {assessment.valid_from.isoformat()}"
+    if low is not None and assessment.valid_to < low:
+        return "EXPIRED", f"the certificate expired on {assessment.valid_to.isoformat()}, before the signature was made"
+    if assessment.revoked is not None:
+        revoked_at = assessment.revoked[0]
+        if low is not None and revoked_at <= low:
+            return "REVOKED", f"revoked on {revoked_at.isoformat()}, before the signature was made"
+        if revoked_at <= high:
+            return "REVOKED_NO_POE", f"revoked on {revoked_at.isoformat()}; nothing proves the signature is older"
+    if assessment.valid_to < high:
+        return "OUT_OF_BOUNDS_NO_POE", f"the certificate expired on {assessment.valid_to.isoformat()}"
+    crl = assessment.crl
+    if crl is None:
+        return "TRY_LATER", "no revocation data for the issuing CA"
+    if crl.this_update > now or (crl.next_update is not None and crl.next_update < now):
+        return "TRY_LATER", "the CRL is not current"
+    if low is not None and crl.this_update < low:
+        return "TRY_LATER", "the CRL predates the signature; wait for the next one"
+    return None, "the certificate counted when the signature was made"
+
+
+def report_for(
+    sub: SubIndication | None,
+    checks: list[Check],
+    bounds: Bounds,
+    parsed: Parsed | None = None,
+    assessment: Assessment | None = None,
+) -> VerificationReport:
+    from signing.report import FAILED_SUBINDICATIONS
+
+    indication = (
+        "TOTAL_PASSED" if sub is None else ("TOTAL_FAILED" if sub in FAILED_SUBINDICATIONS else "INDETERMINATE")
+    )
+    signer = holder = revocation = None
+    revoked_at = None
+    if parsed is not None:
+        cert = parsed.signer
+        chain = assessment.chain if assessment else None
+        signer = SignerCertificate(
+            issuer=cert.issuer.human_friendly,
+            serial=format(cert.serial_number, "x"),
+            sha256=fingerprint(cert),
+            certificate_class=chain.anchor.certificate_class if chain else None,
+            ca_generation=key_id(chain.anchor.certificate).hex() if chain else None,
+            not_before=cert["tbs_certificate"]["validity"]["not_before"].native,
+            not_after=cert["tbs_certificate"]["validity"]["not_after"].native,
+            subject=cert.subject.human_friendly,
+        )
+        holder = jpki.holder(cert)
+    if assessment is not None and assessment.crl is not None:
+        crl = assessment.crl
+        revocation = RevocationSource(
+            kind="crl",
+            issuer_key_id=crl.issuer_key_id.hex(),
+            crl_number=crl.number,
+            this_update=crl.this_update,
+            next_update=crl.next_update,
+        )
+        revoked_at = assessment.revoked[0] if assessment.revoked else None
+    return VerificationReport(
+        indication=indication,  # type: ignore[arg-type]
+        sub_indication=sub,
+        checks=checks,
+        signer=signer,
+        holder=holder,
+        claimed_signing_time=parsed.signing_time if parsed else None,
+        revocation=revocation,
+        revoked_at=revoked_at,
+        validation_time=bounds.validation_time,
+        signed_after=bounds.signed_after,
+    )
+
+
+class Verifier:
+    """The fast path: structural and cryptographic checks per call, certificate assessments cached."""
+
+    def __init__(self, store: TrustStore, cache_size: int = CACHE_SIZE) -> None:
+        self.store = store
+        self._size = cache_size
+        self._cache: OrderedDict[tuple[str, str, Policy, str], Assessment] = OrderedDict()
+        self.hits = self.misses = 0
+
+    def _assessment(self, parsed: Parsed, policy: Policy, now: dt.datetime) -> Assessment:
+        extras = "".join(sorted(fingerprint(c) for c in parsed.certificates))
+        key = (fingerprint(parsed.signer), extras, policy, self.store.generation)
+        cached = self._cache.get(key)
+        if cached is not None and cached.expires > now:
+            self.hits += 1
+            self._cache.move_to_end(key)
+            return cached
+        self.misses += 1
+        assessment = assess(self.store, parsed.signer, parsed.certificates, policy)
+        self._cache[key] = assessment
+        if len(self._cache) > self._size:
+            self._cache.popitem(last=False)
+        return assessment
+
+    def verify(self, document: bytes, signature: bytes, policy: Policy, bounds: Bounds) -> VerificationReport:
+        checks: list[Check] = []
+        parsed = None
+        try:
+            parsed = parse(signature, checks)
+            check_cryptography(document, parsed, checks)
+        except Rejected as rejected:
+            return report_for(rejected.sub_indication, rejected.checks, bounds, parsed)
+        assessment = self._assessment(parsed, policy, bounds.validation_time)
+        sub, detail = judge(assessment, bounds)
+        checks += assessment.checks
+        checks.append(Check(name="time_and_revocation", passed=sub is None, detail=detail))
+        return report_for(sub, checks, bounds, parsed, assessment)
+
+    async def averify(self, document: bytes, signature: bytes, policy: Policy, bounds: Bounds) -> VerificationReport:
+        """Off the event loop: RSA and hashing hold the GIL only in short stretches."""
+        return await asyncio.to_thread(self.verify, document, signature, policy, bounds)
