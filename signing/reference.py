@@ -18,10 +18,11 @@ from pyhanko.sign.validation import async_validate_detached_cms
 from pyhanko.sign.validation.settings import KeyUsageConstraints
 from pyhanko.sign.validation.status import StandardCMSSignatureStatus
 from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.authority import CertTrustAnchor
 
 from signing import crypto
 from signing.report import Check, SubIndication, VerificationReport
-from signing.trust import Anchor, TrustStore, fingerprint, key_digest, key_id
+from signing.trust import Anchor, TrustStore
 from signing.verify import Assessment, Bounds, Policy, Rejected, judge, parse, policy_problem, report_for
 
 # pyHanko logs signer distinguished names at WARNING: personal data stays out of our logs.
@@ -59,7 +60,8 @@ def _anchor_of(status: StandardCMSSignatureStatus, store: TrustStore) -> Anchor 
     path = status.validation_path
     if path is None:
         return None
-    return store.anchor_for(path.trust_anchor.authority.certificate) if path.trust_anchor.authority else None
+    anchor = path.trust_anchor
+    return store.anchor_for(anchor.certificate) if isinstance(anchor, CertTrustAnchor) else None
 
 
 async def reference_verify(
@@ -103,7 +105,7 @@ async def reference_verify(
             problem = ("CHAIN_CONSTRAINTS_FAILURE", "pyHanko: chain or key usage outside the policy")
         else:
             problem = ("NO_CERTIFICATE_CHAIN_FOUND", "pyHanko: no chain")
-    elif (reason := policy_problem(signer, _chain_like(status, anchor))) is not None:
+    elif (reason := policy_problem(signer, anchor)) is not None:
         problem = ("CHAIN_CONSTRAINTS_FAILURE", reason)
     crl = revoked = None
     if problem is None and anchor is not None:
@@ -138,17 +140,3 @@ def _issuer(status: StandardCMSSignatureStatus) -> x509.Certificate:
     assert path is not None
     certificates = list(path)
     return certificates[-2]
-
-
-def _chain_like(status: StandardCMSSignatureStatus, anchor: Anchor) -> object:
-    """What ``policy_problem`` reads: the anchor the chain ends in."""
-
-    class _Chain:
-        pass
-
-    chain = _Chain()
-    chain.anchor = anchor  # type: ignore[attr-defined]
-    return chain
-
-
-__all__ = ["fingerprint", "key_digest", "key_id", "reference_verify"]

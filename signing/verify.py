@@ -27,7 +27,7 @@ from asn1crypto import cms, x509
 from signing import crypto, jpki
 from signing.jpki import CertificateClass
 from signing.report import Check, RevocationSource, SignerCertificate, SubIndication, VerificationReport
-from signing.trust import Chain, CRLInfo, TrustStore, fingerprint, key_id
+from signing.trust import Anchor, Chain, CRLInfo, TrustStore, fingerprint, key_id
 
 CACHE_SIZE: Final = 10_000
 
@@ -181,14 +181,14 @@ def check_cryptography(document: bytes, parsed: Parsed, checks: list[Check]) -> 
     checks.append(Check(name="signature", passed=True, detail="verifies with the signer's public key"))
 
 
-def policy_problem(cert: x509.Certificate, chain: Chain) -> str | None:
+def policy_problem(cert: x509.Certificate, anchor: Anchor) -> str | None:
     """Why the certificate's policy does not make it a signing certificate of its class, if it does not."""
-    if chain.anchor.certificate_class != "jpki":
+    if anchor.certificate_class != "jpki":
         return None
     found = jpki.policies(cert)
     if jpki.AUTHENTICATION_POLICY in found:
         return "a user-authentication certificate (利用者証明用) cannot sign"
-    wanted = jpki.TEST_SIGNING_POLICY if chain.anchor.test else jpki.SIGNING_POLICY
+    wanted = jpki.TEST_SIGNING_POLICY if anchor.test else jpki.SIGNING_POLICY
     return None if wanted in found else f"policy {wanted} is required"
 
 
@@ -212,7 +212,7 @@ def assess(store: TrustStore, cert: x509.Certificate, extra: list[x509.Certifica
         usage_ok = "non_repudiation" in usage
         detail = "nonRepudiation" if usage_ok else "keyUsage lacks nonRepudiation"
         checks.append(Check(name="key_usage", passed=usage_ok, detail=detail))
-        reason = policy_problem(cert, chain) if usage_ok else None
+        reason = policy_problem(cert, chain.anchor) if usage_ok else None
         if usage_ok:
             checks.append(Check(name="policy", passed=reason is None, detail=reason or "the policy fits the class"))
         if not usage_ok:
