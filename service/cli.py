@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
+import getpass
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -13,6 +15,9 @@ from typing import TypeVar
 import asyncpg
 import msgspec
 import structlog
+from asn1crypto import crl as asn1_crl
+from asn1crypto import pem
+from asn1crypto import x509 as asn1_x509
 
 import forms
 from service import migrate
@@ -28,6 +33,11 @@ from service.publishing import service as publishing_service
 from service.publishing.cache import CompiledForms
 from service.settings import SAMPLE_CATALOG, SAMPLE_FORMS, Settings
 from service.validation import collect_problems
+from signing.client import p12_signer, pkcs11_signer, sign_detached
+from signing.jpki import CertificateClass
+from signing.report import exit_status
+from signing.trust import Anchor, TrustStore
+from signing.verify import Bounds, Policy, Verifier
 
 T = TypeVar("T")
 log = structlog.get_logger("shinsei.cli")
@@ -196,6 +206,71 @@ def cmd_forms_publish(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_pem_or_der(path: str, kind: str) -> list[bytes]:
+    """The DER items in a file that is either PEM (one or more blocks) or a single DER item."""
+    data = Path(path).read_bytes()
+    if pem.detect(data):
+        return [der for found, _, der in pem.unarmor(data, multiple=True) if kind in found]
+    return [data]
+
+
+def _datetime(value: str) -> dt.datetime:
+    parsed = dt.datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
+    """Verify offline: anchors, extra certificates and CRLs come from files; nothing is fetched."""
+    classes: tuple[CertificateClass, ...] = (
+        ("jpki", "corporate", "accredited") if args.cert_class == "any" else (args.cert_class,)
+    )
+    anchor_class: CertificateClass = "accredited" if args.cert_class == "any" else args.cert_class
+    anchors = [
+        Anchor(certificate=asn1_x509.Certificate.load(der), certificate_class=anchor_class, test=args.test_anchor)
+        for path in args.trust
+        for der in _read_pem_or_der(path, "CERTIFICATE")
+    ]
+    extra = [asn1_x509.Certificate.load(der) for path in args.cert for der in _read_pem_or_der(path, "CERTIFICATE")]
+    crls = [asn1_crl.CertificateList.load(der) for path in args.crl for der in _read_pem_or_der(path, "CRL")]
+    try:
+        store = TrustStore(anchors, extra, crls)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    bounds = Bounds(
+        validation_time=_datetime(args.at) if args.at else dt.datetime.now(dt.UTC),
+        signed_after=_datetime(args.signed_after) if args.signed_after else None,
+    )
+    policy = Policy(classes=frozenset(classes), accept_test=args.test_anchor)
+    report = Verifier(store).verify(Path(args.document).read_bytes(), Path(args.signature).read_bytes(), policy, bounds)
+    sys.stdout.write(msgspec.json.format(msgspec.json.encode(report).decode(), indent=2) + "\n")
+    return exit_status(report)
+
+
+def _secret(env: str | None, prompt: str) -> str:
+    if env:
+        value = os.environ.get(env)
+        if value is None:
+            raise CommandError(f"{env} is not set")
+        return value
+    return getpass.getpass(prompt)
+
+
+def cmd_sign(settings: Settings, args: argparse.Namespace) -> int:
+    document = Path(args.document).read_bytes()
+    if args.p12:
+        password = _secret(args.password_env, "PKCS#12 password: ")
+        signature = sign_detached(document, p12_signer(Path(args.p12).read_bytes(), password.encode() or None))
+    else:
+        if not (args.token_label and args.key_label):
+            raise CommandError("--pkcs11-module needs --token-label and --key-label")
+        pin = _secret(args.pin_env, "PIN: ")
+        with pkcs11_signer(args.pkcs11_module, args.token_label, args.key_label, pin) as signer:
+            signature = sign_detached(document, signer)
+    Path(args.output).write_bytes(signature)
+    print(f"signed {len(document)} bytes; detached CMS written to {args.output}", file=sys.stderr)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="shinsei", description="Signed online applications (申請).")
     commands = top.add_subparsers(dest="command", required=True)
@@ -231,6 +306,30 @@ def parser() -> argparse.ArgumentParser:
     publish = forms_commands.add_parser("publish", help="create or update forms from files and publish them")
     publish.add_argument("files", nargs="+")
     publish.set_defaults(handler=cmd_forms_publish)
+
+    verify = commands.add_parser("verify", help="verify a detached CMS offline; the report is JSON on stdout")
+    verify.add_argument("document")
+    verify.add_argument("signature")
+    verify.add_argument("--trust", action="append", required=True, help="trust anchor(s), PEM or DER")
+    verify.add_argument("--cert", action="append", default=[], help="extra (link, rollover) certificates")
+    verify.add_argument("--crl", action="append", default=[], help="CRL files, PEM or DER")
+    verify.add_argument("--class", dest="cert_class", default="any", choices=["jpki", "corporate", "accredited", "any"])
+    verify.add_argument("--test-anchor", action="store_true", help="the anchors are test anchors (J-LIS test cards)")
+    verify.add_argument("--at", help="validation time, ISO 8601 (default now)")
+    verify.add_argument("--signed-after", help="the signature is known to be younger than this, ISO 8601")
+    verify.set_defaults(handler=cmd_verify)
+
+    sign = commands.add_parser("sign", help="sign a document's exact bytes: a detached CMS")
+    sign.add_argument("document")
+    sign.add_argument("-o", "--output", required=True)
+    key = sign.add_mutually_exclusive_group(required=True)
+    key.add_argument("--p12", help="PKCS#12 file")
+    key.add_argument("--pkcs11-module", help="PKCS#11 module (opensc-pkcs11.so for a My Number card)")
+    sign.add_argument("--password-env", help="environment variable holding the PKCS#12 password")
+    sign.add_argument("--token-label")
+    sign.add_argument("--key-label")
+    sign.add_argument("--pin-env", help="environment variable holding the PIN")
+    sign.set_defaults(handler=cmd_sign)
     return top
 
 
