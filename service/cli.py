@@ -35,6 +35,7 @@ from service.settings import SAMPLE_CATALOG, SAMPLE_FORMS, Settings
 from service.validation import collect_problems
 from signing.client import p12_signer, pkcs11_signer, sign_detached
 from signing.jpki import CertificateClass
+from signing.receipts import Receipt, verify_receipt
 from signing.report import exit_status
 from signing.trust import Anchor, TrustStore
 from signing.verify import Bounds, Policy, Verifier
@@ -246,6 +247,21 @@ def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
     return exit_status(report)
 
 
+def cmd_verify_receipt(settings: Settings, args: argparse.Namespace) -> int:
+    """Check a receipt offline against the agency's root (the last certificate of the given PEM)."""
+    roots = [asn1_x509.Certificate.load(der) for path in args.trust for der in _read_pem_or_der(path, "CERTIFICATE")]
+    self_signed = [r for r in roots if r.self_signed != "no"] or roots
+    data = Path(args.receipt).read_bytes()
+    report = verify_receipt(data, Path(args.signature).read_bytes(), self_signed)
+    try:
+        receipt = msgspec.json.decode(data, type=Receipt)
+    except msgspec.DecodeError as exc:
+        raise CommandError(f"{args.receipt} is not a receipt: {exc}") from None
+    output = {"receipt": msgspec.to_builtins(receipt), "verification": msgspec.to_builtins(report)}
+    sys.stdout.write(msgspec.json.format(msgspec.json.encode(output).decode(), indent=2) + "\n")
+    return exit_status(report)
+
+
 def _secret(env: str | None, prompt: str) -> str:
     if env:
         value = os.environ.get(env)
@@ -330,6 +346,12 @@ def parser() -> argparse.ArgumentParser:
     sign.add_argument("--key-label")
     sign.add_argument("--pin-env", help="environment variable holding the PIN")
     sign.set_defaults(handler=cmd_sign)
+
+    check = commands.add_parser("verify-receipt", help="check an agency's receipt offline")
+    check.add_argument("receipt", help="RECEIPT.json")
+    check.add_argument("signature", help="RECEIPT.p7s")
+    check.add_argument("--trust", action="append", required=True, help="the agency chain or root, PEM")
+    check.set_defaults(handler=cmd_verify_receipt)
     return top
 
 

@@ -37,6 +37,8 @@ class Policy(msgspec.Struct, frozen=True, kw_only=True):
 
     classes: frozenset[CertificateClass]
     accept_test: bool = False
+    check_revocation: bool = True
+    """Off only for the agency's own receipts, whose root the checker pins (see ``receipts``)."""
 
 
 class Bounds(msgspec.Struct, frozen=True, kw_only=True):
@@ -270,7 +272,7 @@ def assess(store: TrustStore, cert: x509.Certificate, extra: list[x509.Certifica
     )
 
 
-def judge(assessment: Assessment, bounds: Bounds) -> tuple[SubIndication | None, str]:
+def judge(assessment: Assessment, bounds: Bounds, check_revocation: bool = True) -> tuple[SubIndication | None, str]:
     """The time-bound rules (see the module docstring); ``None`` means TOTAL_PASSED."""
     if assessment.problem is not None:
         return assessment.problem
@@ -288,6 +290,8 @@ def judge(assessment: Assessment, bounds: Bounds) -> tuple[SubIndication | None,
     if assessment.valid_to < high:
         return "OUT_OF_BOUNDS_NO_POE", f"the certificate expired on {assessment.valid_to.isoformat()}"
     crl = assessment.crl
+    if not check_revocation:
+        return None, "valid; revocation is not checked for this policy"
     if crl is None:
         return "TRY_LATER", "no revocation data for the issuing CA"
     if crl.this_update > now or (crl.next_update is not None and crl.next_update < now):
@@ -389,7 +393,7 @@ class Verifier:
             # asn1crypto parses lazily: malformed DER inside the CMS surfaces where it is read.
             checks.append(Check(name="format", passed=False, detail=f"malformed CMS: {exc}"))
             return report_for("FORMAT_FAILURE", checks, bounds)
-        sub, detail = judge(assessment, bounds)
+        sub, detail = judge(assessment, bounds, policy.check_revocation)
         checks += assessment.checks
         checks.append(Check(name="time_and_revocation", passed=sub is None, detail=detail))
         return report_for(sub, checks, bounds, parsed, assessment)
