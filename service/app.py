@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import datetime as dt
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
+import asyncpg
+import structlog
 from litestar import Litestar
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -22,7 +29,42 @@ from service.logs import RequestLog
 from service.problems import exception_handlers
 from service.publishing.cache import CompiledForms
 from service.publishing.routes import FormController, provide_compiled_forms
+from service.receipts.routes import receipt_certificate
 from service.settings import Settings
+from service.trust.fetch import fetch_crl
+from service.trust.routes import TrustController
+from service.trust.service import Verifiers, refresh_crls
+from signing.receipts import ReceiptKey, development_receipt_key, receipt_key_from_p12
+
+log = structlog.get_logger("shinsei.app")
+
+
+def load_receipt_key(settings: Settings) -> ReceiptKey:
+    """The configured PKCS#12, or (saying so in the log) the development key kept under ``data_dir``."""
+    if settings.receipt_p12:
+        password = os.environ.get(settings.receipt_p12_password_env or "", "")
+        return receipt_key_from_p12(Path(settings.receipt_p12).read_bytes(), password.encode() or None)
+    key = development_receipt_key(Path(settings.data_dir) / "receipts")
+    log.warning(
+        "development_receipt_key",
+        detail="no SHINSEI_RECEIPT_P12: receipts are signed by a DEVELOPMENT agency root, not for production",
+        root=str(Path(settings.data_dir) / "receipts" / "agency-root.pem"),
+    )
+    return key
+
+
+async def refresh_crls_periodically(pool: asyncpg.Pool, interval: int) -> None:
+    """Fetch CRLs from the anchors' URLs every ``interval`` seconds (0: never); failures are logged, not fatal."""
+    if interval <= 0:
+        return
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            async with pool.acquire() as conn:
+                outcomes = await refresh_crls(conn, fetch_crl, dt.datetime.now(dt.UTC))  # type: ignore[arg-type]
+            log.info("crl_refresh", outcomes=outcomes)
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("crl_refresh_failed", error=type(exc).__name__)
 
 
 def create_app(settings: Settings, components: ComponentRegistry | None = None) -> Litestar:
@@ -38,13 +80,28 @@ def create_app(settings: Settings, components: ComponentRegistry | None = None) 
     async def database(app: Litestar) -> AsyncIterator[None]:
         app.state.pool = await create_pool(settings, dsn)
         app.state.compiled_forms = CompiledForms(components or default_components())
+        app.state.verifiers = Verifiers()
+        app.state.receipt_key = load_receipt_key(settings)
+        refresh = asyncio.create_task(refresh_crls_periodically(app.state.pool, settings.crl_refresh_seconds))
         try:
             yield
         finally:
+            refresh.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await refresh
             await app.state.pool.close()
 
     app = Litestar(
-        route_handlers=[healthz, readyz, AgencyController, ProcedureController, FormController, TokenController],
+        route_handlers=[
+            healthz,
+            readyz,
+            AgencyController,
+            ProcedureController,
+            FormController,
+            TokenController,
+            TrustController,
+            receipt_certificate,
+        ],
         dependencies={
             "conn": Provide(provide_conn),
             "principal": Provide(provide_principal, sync_to_thread=False),

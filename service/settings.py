@@ -40,6 +40,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 
     migrations_dir: str = str(MIGRATIONS_DIR)
 
+    receipt_p12: str | None = None
+    """PKCS#12 with the agency's receipt key and chain. Unset: a development key under ``data_dir``."""
+
+    receipt_p12_password_env: str | None = None
+    """Name of the environment variable holding that file's password (the password is not a setting)."""
+
+    crl_refresh_seconds: Annotated[int, msgspec.Meta(ge=0)] = 3600
+    """How often to fetch CRLs from the anchors' configured URLs; 0 turns the refresh off."""
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
         """Build settings from an environment mapping (``os.environ`` in production, a dict in tests)."""

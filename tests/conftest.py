@@ -10,6 +10,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -120,9 +121,15 @@ async def conn(db: str) -> AsyncIterator[asyncpg.Connection]:
     await connection.close()
 
 
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Local state for the app under test (its development receipt key), shared by the session."""
+    return tmp_path_factory.mktemp("shinsei-data")
+
+
 @pytest.fixture
-def settings(db: str) -> Settings:
-    return Settings(database_url=db, pool_min_size=1, pool_max_size=4)
+def settings(db: str, data_dir: Path) -> Settings:
+    return Settings(database_url=db, pool_min_size=1, pool_max_size=4, data_dir=str(data_dir), crl_refresh_seconds=0)
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""Receipts: the agency's signing key and the chain anyone needs to check a receipt offline."""

@@ -1,0 +1,15 @@
+"""``GET /api/v1/receipts/certificate``: the receipt chain, ending in the agency root."""
+
+from __future__ import annotations
+
+from litestar import Response, get
+from litestar.datastructures import State
+
+from signing.receipts import ReceiptKey
+
+
+@get("/api/v1/receipts/certificate", tags=["receipts"], summary="The receipt signing chain (PEM)")
+async def receipt_certificate(state: State) -> Response[bytes]:
+    """Receipt certificate first, self-signed agency root last: ``openssl cms -verify -CAfile`` takes it as is."""
+    key: ReceiptKey = state.receipt_key
+    return Response(key.chain_pem(), media_type="application/pem-certificate-chain")

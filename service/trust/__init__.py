@@ -1,0 +1,1 @@
+"""The trust store, administered: anchors, extra certificates and CRLs, kept in the database."""

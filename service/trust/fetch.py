@@ -1,0 +1,28 @@
+"""Fetching CRLs over HTTP(S), with a size limit: only from URLs an admin configured."""
+
+from __future__ import annotations
+
+import httpx
+
+from service.trust.service import MAX_CRL_BYTES, FetchFailed
+
+
+async def fetch_crl(url: str) -> bytes:
+    try:
+        async with (
+            httpx.AsyncClient(timeout=30, follow_redirects=False) as client,
+            client.stream("GET", url) as response,
+        ):
+            response.raise_for_status()
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > MAX_CRL_BYTES:
+                    raise FetchFailed(f"larger than {MAX_CRL_BYTES} bytes")
+                chunks.append(chunk)
+            return b"".join(chunks)
+    except httpx.HTTPStatusError as exc:
+        raise FetchFailed(f"HTTP {exc.response.status_code}") from None
+    except httpx.HTTPError as exc:
+        raise FetchFailed(type(exc).__name__) from None

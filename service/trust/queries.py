@@ -1,0 +1,116 @@
+"""SQL for the trust store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Final, LiteralString
+
+import asyncpg
+
+from service.trust.schemas import AnchorOut, CertificateOut, CRLOut
+
+_ANCHOR_COLUMNS: Final = (
+    "id, certificate_class, test, subject, encode(sha256, 'hex') AS sha256, encode(key_id, 'hex') AS key_id, "
+    "not_after, crl_url, created_at"
+)
+INSERT_ANCHOR: Final[LiteralString] = f"""
+    INSERT INTO trust_anchor (certificate_class, test, certificate, sha256, subject, key_id, not_after, crl_url)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+    ON CONFLICT (sha256) DO NOTHING
+    RETURNING {_ANCHOR_COLUMNS}"""  # noqa: S608
+LIST_ANCHORS: Final[LiteralString] = f"""
+    SELECT {_ANCHOR_COLUMNS} FROM trust_anchor
+    WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2"""  # noqa: S608
+DELETE_ANCHOR: Final[LiteralString] = "DELETE FROM trust_anchor WHERE id = $1 RETURNING id"
+ANCHOR_MATERIAL: Final[LiteralString] = "SELECT certificate_class, test, certificate, crl_url FROM trust_anchor"
+
+_CERT_COLUMNS: Final = "id, subject, encode(sha256, 'hex') AS sha256, created_at"
+INSERT_CERTIFICATE: Final[LiteralString] = f"""
+    INSERT INTO trust_certificate (certificate, sha256, subject) VALUES ($1, $2, $3)
+    ON CONFLICT (sha256) DO NOTHING RETURNING {_CERT_COLUMNS}"""  # noqa: S608
+LIST_CERTIFICATES: Final[LiteralString] = f"""
+    SELECT {_CERT_COLUMNS} FROM trust_certificate WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2"""  # noqa: S608
+CERTIFICATE_MATERIAL: Final[LiteralString] = "SELECT certificate FROM trust_certificate"
+
+_CRL_COLUMNS: Final = (
+    "id, encode(issuer_key_id, 'hex') AS issuer_key_id, encode(sha256, 'hex') AS sha256, "
+    "crl_number::bigint AS crl_number, this_update, next_update, revoked_count, created_at"
+)
+INSERT_CRL: Final[LiteralString] = f"""
+    INSERT INTO trust_crl (issuer_key_id, crl, sha256, crl_number, this_update, next_update, revoked_count)
+    VALUES ($1, $2, $3, $4, $5, $6, $7)
+    ON CONFLICT (sha256) DO NOTHING RETURNING {_CRL_COLUMNS}"""  # noqa: S608
+LIST_CRLS: Final[LiteralString] = f"""
+    SELECT {_CRL_COLUMNS} FROM trust_crl WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2"""  # noqa: S608
+#: The newest CRL per issuing key: older ones stay for the record, only these are used.
+CRL_MATERIAL: Final[LiteralString] = """
+    SELECT DISTINCT ON (issuer_key_id) crl FROM trust_crl ORDER BY issuer_key_id, this_update DESC"""
+TRUST_GENERATION: Final[LiteralString] = """
+    SELECT (SELECT count(*) FROM trust_anchor) || ':' || (SELECT count(*) FROM trust_certificate) || ':' ||
+           coalesce((SELECT max(created_at)::text FROM trust_crl), '') || ':' ||
+           coalesce((SELECT max(created_at)::text FROM trust_anchor), '')"""
+
+
+async def insert_anchor(
+    conn: asyncpg.Connection,
+    certificate_class: str,
+    test: bool,
+    der: bytes,
+    sha256: bytes,
+    subject: str,
+    key_id: bytes,
+    not_after: dt.datetime,
+    crl_url: str | None,
+) -> AnchorOut | None:
+    row = await conn.fetchrow(INSERT_ANCHOR, certificate_class, test, der, sha256, subject, key_id, not_after, crl_url)
+    return None if row is None else AnchorOut(**dict(row))
+
+
+async def list_anchors(conn: asyncpg.Connection, after: uuid.UUID | None, limit: int) -> list[AnchorOut]:
+    return [AnchorOut(**dict(r)) for r in await conn.fetch(LIST_ANCHORS, after, limit)]
+
+
+async def delete_anchor(conn: asyncpg.Connection, anchor_id: uuid.UUID) -> bool:
+    return await conn.fetchval(DELETE_ANCHOR, anchor_id) is not None
+
+
+async def insert_certificate(
+    conn: asyncpg.Connection, der: bytes, sha256: bytes, subject: str
+) -> CertificateOut | None:
+    row = await conn.fetchrow(INSERT_CERTIFICATE, der, sha256, subject)
+    return None if row is None else CertificateOut(**dict(row))
+
+
+async def list_certificates(conn: asyncpg.Connection, after: uuid.UUID | None, limit: int) -> list[CertificateOut]:
+    return [CertificateOut(**dict(r)) for r in await conn.fetch(LIST_CERTIFICATES, after, limit)]
+
+
+async def insert_crl(
+    conn: asyncpg.Connection,
+    issuer_key_id: bytes,
+    der: bytes,
+    sha256: bytes,
+    number: int | None,
+    this_update: dt.datetime,
+    next_update: dt.datetime | None,
+    revoked_count: int,
+) -> CRLOut | None:
+    row = await conn.fetchrow(INSERT_CRL, issuer_key_id, der, sha256, number, this_update, next_update, revoked_count)
+    return None if row is None else CRLOut(**dict(row))
+
+
+async def list_crls(conn: asyncpg.Connection, after: uuid.UUID | None, limit: int) -> list[CRLOut]:
+    return [CRLOut(**dict(r)) for r in await conn.fetch(LIST_CRLS, after, limit)]
+
+
+async def material(conn: asyncpg.Connection) -> tuple[list[asyncpg.Record], list[bytes], list[bytes]]:
+    anchors = list(await conn.fetch(ANCHOR_MATERIAL))
+    certificates = [r["certificate"] for r in await conn.fetch(CERTIFICATE_MATERIAL)]
+    crls = [r["crl"] for r in await conn.fetch(CRL_MATERIAL)]
+    return anchors, certificates, crls
+
+
+async def generation(conn: asyncpg.Connection) -> str:
+    value: str = await conn.fetchval(TRUST_GENERATION)
+    return value

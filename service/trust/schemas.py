@@ -1,0 +1,57 @@
+"""Wire types for trust administration."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Literal
+
+import msgspec
+
+PEM = Annotated[str, msgspec.Meta(min_length=1, max_length=200_000)]
+CertificateClass = Literal["jpki", "corporate", "accredited"]
+
+
+class AnchorIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    certificate_class: CertificateClass = msgspec.field(name="class")
+    certificate: PEM
+    test: bool = False
+    crl_url: Annotated[str, msgspec.Meta(pattern=r"^https?://", max_length=2000)] | None = None
+
+
+class AnchorOut(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    certificate_class: CertificateClass = msgspec.field(name="class")
+    test: bool
+    subject: str
+    sha256: str
+    key_id: str
+    not_after: dt.datetime
+    crl_url: str | None
+    created_at: dt.datetime
+
+
+class CertificateIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    certificate: PEM
+
+
+class CertificateOut(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    subject: str
+    sha256: str
+    created_at: dt.datetime
+
+
+class CRLIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    crl: PEM
+
+
+class CRLOut(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    issuer_key_id: str
+    sha256: str
+    crl_number: int | None
+    this_update: dt.datetime
+    next_update: dt.datetime | None
+    revoked_count: int
+    created_at: dt.datetime
