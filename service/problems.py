@@ -116,6 +116,10 @@ class VersionState(ProblemError):
     slug, status, title = "form-version-state", 409, "The form version is not in a state that allows this."
 
 
+class UpstreamFailed(ProblemError):
+    slug, status, title = "upstream-failed", 502, "A service shinsei relies on did not give a usable answer."
+
+
 class ServiceUnavailable(ProblemError):
     slug, status, title = "service-unavailable", 503, "The service is temporarily unavailable."
 

@@ -22,8 +22,8 @@ from pyhanko_certvalidator.authority import CertTrustAnchor
 
 from signing import crypto
 from signing.report import Check, SubIndication, VerificationReport
-from signing.trust import Anchor, TrustStore
-from signing.verify import Assessment, Bounds, Policy, Rejected, judge, parse, policy_problem, report_for
+from signing.trust import Anchor, CRLInfo, OCSPInfo, TrustStore
+from signing.verify import Assessment, Bounds, Policy, Rejected, freshest, judge, parse, policy_problem, report_for
 
 # pyHanko logs signer distinguished names at WARNING: personal data stays out of our logs.
 logging.getLogger("pyhanko").setLevel(logging.ERROR)
@@ -44,6 +44,7 @@ async def _validate(
         trust_roots=roots,
         other_certs=store.certificates,
         crls=list(store.crl_lists.values()) if with_crls else [],
+        ocsps=list(store.ocsp_responses.values()) if with_crls else [],
         moment=moment,
         revocation_mode="require" if with_crls else "soft-fail",
         allow_fetching=False,
@@ -107,10 +108,11 @@ async def reference_verify(
             problem = ("NO_CERTIFICATE_CHAIN_FOUND", "pyHanko: no chain")
     elif (reason := policy_problem(signer, anchor)) is not None:
         problem = ("CHAIN_CONSTRAINTS_FAILURE", reason)
-    crl = revoked = None
+    source: CRLInfo | OCSPInfo | None = None
+    revoked = None
     if problem is None and anchor is not None:
         issuer = _issuer(status)
-        crl = store.crl_for(issuer)
+        source = freshest(store.crl_for(issuer), store.ocsp_for(issuer, signer.serial_number))
         # Revocation is judged when the CRLs speak: at the validation time, if the certificate is
         # valid then (if it is not, the time rules decide before revocation can matter).
         current = bounds.validation_time if not_before <= bounds.validation_time <= not_after else inside
@@ -118,7 +120,7 @@ async def reference_verify(
         if revocation.revocation_details is not None:
             revoked = (revocation.revocation_details.revocation_date, None)
         elif revocation.trust_problem_indic is not None:
-            crl = None  # pyHanko found no usable revocation data
+            source = None  # pyHanko found no usable revocation data
     path = list(status.validation_path) if status.validation_path is not None and problem is None else [signer]
     non_anchors = [c for c in path if store.anchor_for(c) is None] or [signer]
     assessment = Assessment(
@@ -127,7 +129,7 @@ async def reference_verify(
         checks=[],
         valid_from=max(c["tbs_certificate"]["validity"]["not_before"].native for c in non_anchors),
         valid_to=min(c["tbs_certificate"]["validity"]["not_after"].native for c in non_anchors),
-        crl=crl,
+        source=source,
         revoked=revoked,
         expires=not_after,
     )

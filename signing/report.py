@@ -54,9 +54,12 @@ class SignerCertificate(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class RevocationSource(msgspec.Struct, frozen=True, kw_only=True):
-    kind: Literal["crl"]
+    kind: Literal["crl", "ocsp"]
     issuer_key_id: str
     crl_number: int | None
+    """For a CRL."""
+    produced_at: dt.datetime | None
+    """For an OCSP response."""
     this_update: dt.datetime
     next_update: dt.datetime | None
 

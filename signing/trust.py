@@ -13,11 +13,11 @@ import contextlib
 import datetime as dt
 import hashlib
 from collections.abc import Iterable
-from typing import Final
+from typing import Final, Literal
 
 import msgspec
 from asn1crypto import crl as asn1_crl
-from asn1crypto import x509
+from asn1crypto import ocsp, x509
 
 from signing import crypto
 from signing.jpki import CertificateClass
@@ -71,6 +71,52 @@ def signed_by(cert: x509.Certificate | asn1_crl.CertificateList, issuer: x509.Ce
         return False
 
 
+class OCSPRejected(Exception):
+    """An OCSP response that cannot be used: unsuccessful, unsigned by an authorised responder."""
+
+
+class OCSPInfo(msgspec.Struct, frozen=True, kw_only=True):
+    issuer_key_id: bytes
+    serial: int
+    status: Literal["good", "revoked", "unknown"]
+    revoked: tuple[dt.datetime, str | None] | None
+    produced_at: dt.datetime
+    this_update: dt.datetime
+    next_update: dt.datetime | None
+    sha256: str
+
+
+def _ocsp_signer(basic: ocsp.BasicOCSPResponse, known: list[x509.Certificate]) -> x509.Certificate | None:
+    responder_id = basic["tbs_response_data"]["responder_id"]
+    for cert in [*(basic["certs"] or []), *known]:
+        if responder_id.name == "by_key" and cert.public_key.sha1 == responder_id.chosen.native:
+            return cert
+        if responder_id.name == "by_name" and cert.subject == responder_id.chosen:
+            return cert
+    return None
+
+
+def _authorised(responder: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """The CA itself, or a responder it certified for OCSP signing (RFC 6960 §4.2.2.2)."""
+    if key_digest(responder) == key_digest(issuer):
+        return True
+    usage = responder.extended_key_usage_value
+    return usage is not None and "ocsp_signing" in usage.native and signed_by(responder, issuer)
+
+
+def ocsp_request(cert: x509.Certificate, issuer: x509.Certificate) -> ocsp.OCSPRequest:
+    """An RFC 6960 request about ``cert`` (CertID with SHA-1, which RFC 5019 responders expect)."""
+    cert_id = ocsp.CertId(
+        {
+            "hash_algorithm": {"algorithm": "sha1"},
+            "issuer_name_hash": hashlib.sha1(cert.issuer.dump()).digest(),  # noqa: S324 - identifiers, not signatures
+            "issuer_key_hash": issuer.public_key.sha1,
+            "serial_number": cert.serial_number,
+        }
+    )
+    return ocsp.OCSPRequest({"tbs_request": {"request_list": [{"req_cert": cert_id}]}})
+
+
 class Chain(msgspec.Struct, frozen=True):
     certificates: list[x509.Certificate]
     """Signer first, up to (not including) the anchor."""
@@ -85,6 +131,7 @@ class TrustStore:
         anchors: Iterable[Anchor],
         certificates: Iterable[x509.Certificate] = (),
         crls: Iterable[asn1_crl.CertificateList] = (),
+        ocsp_responses: Iterable[ocsp.OCSPResponse] = (),
     ) -> None:
         self.anchors = list(anchors)
         for anchor in self.anchors:
@@ -99,6 +146,11 @@ class TrustStore:
             # no chain any more: it is left out rather than failing the whole store.
             with contextlib.suppress(CRLRejected):
                 self.add_crl(item)
+        self.ocsp: dict[tuple[bytes, int], OCSPInfo] = {}
+        self.ocsp_responses: dict[str, ocsp.OCSPResponse] = {}
+        for response in ocsp_responses:
+            with contextlib.suppress(OCSPRejected):
+                self.add_ocsp(response)
         parts = sorted(fingerprint(c) for c in self._certificates)
         parts += sorted(f"{a.certificate_class}:{a.test}:{fingerprint(a.certificate)}" for a in self.anchors)
         self._base_generation = hashlib.sha256("|".join(parts).encode()).hexdigest()
@@ -107,7 +159,8 @@ class TrustStore:
     def generation(self) -> str:
         """Changes whenever the anchors, certificates or CRLs in use change: the cache's key."""
         crls = "|".join(sorted(c.sha256 for c in self.crls.values()))
-        return hashlib.sha256(f"{self._base_generation}|{crls}".encode()).hexdigest()
+        answers = "|".join(sorted(o.sha256 for o in self.ocsp.values()))
+        return hashlib.sha256(f"{self._base_generation}|{crls}|{answers}".encode()).hexdigest()
 
     def issuers_of(self, cert: x509.Certificate, extra: Iterable[x509.Certificate] = ()) -> list[x509.Certificate]:
         """Certificates whose key signed ``cert``: matched by key identifier (or name), proven by signature."""
@@ -190,3 +243,60 @@ class TrustStore:
 
     def crl_for(self, issuer: x509.Certificate) -> CRLInfo | None:
         return self.crls.get(key_id(issuer))
+
+    def add_ocsp(self, response: ocsp.OCSPResponse, now: dt.datetime | None = None) -> list[OCSPInfo]:
+        """Check an OCSP response (successful, signed by the CA or its delegated responder) and keep its answers."""
+        if response["response_status"].native != "successful":
+            raise OCSPRejected(f"the responder answered {response['response_status'].native}")
+        basic = response.basic_ocsp_response
+        tbs = basic["tbs_response_data"]
+        responder = _ocsp_signer(basic, self._certificates)
+        if responder is None:
+            raise OCSPRejected("the responder's certificate is not known")
+        try:
+            ok = crypto.verify(
+                responder.public_key, basic["signature_algorithm"], basic["signature"].native, tbs.dump()
+            )
+        except crypto.WeakAlgorithm as exc:
+            raise OCSPRejected(str(exc)) from None
+        if not ok:
+            raise OCSPRejected("the response's signature does not verify")
+        produced_at = tbs["produced_at"].native
+        if now is not None and produced_at > now + dt.timedelta(minutes=5):
+            raise OCSPRejected("producedAt is in the future")
+        digest = hashlib.sha256(response.dump()).hexdigest()
+        answers = []
+        for single in tbs["responses"]:
+            cert_id = single["cert_id"]
+            issuers = [c for c in self._certificates if c.public_key.sha1 == cert_id["issuer_key_hash"].native]
+            if not issuers or not _authorised(responder, issuers[0]):
+                continue
+            status = single["cert_status"]
+            revoked = None
+            if status.name == "revoked":
+                reason = status.chosen["revocation_reason"]
+                revoked = (
+                    status.chosen["revocation_time"].native,
+                    reason.native if reason.native is not None else None,
+                )
+            info = OCSPInfo(
+                issuer_key_id=key_id(issuers[0]),
+                serial=cert_id["serial_number"].native,
+                status=status.name if status.name in ("good", "revoked") else "unknown",
+                revoked=revoked,
+                produced_at=produced_at,
+                this_update=single["this_update"].native,
+                next_update=single["next_update"].native,
+                sha256=digest,
+            )
+            current = self.ocsp.get((info.issuer_key_id, info.serial))
+            if current is None or current.this_update < info.this_update:
+                self.ocsp[(info.issuer_key_id, info.serial)] = info
+                self.ocsp_responses[digest] = response
+            answers.append(info)
+        if not answers:
+            raise OCSPRejected("the response answers for no certificate of a trusted CA")
+        return answers
+
+    def ocsp_for(self, issuer: x509.Certificate, serial: int) -> OCSPInfo | None:
+        return self.ocsp.get((key_id(issuer), serial))

@@ -27,7 +27,7 @@ from asn1crypto import cms, x509
 from signing import crypto, jpki
 from signing.jpki import CertificateClass
 from signing.report import Check, RevocationSource, SignerCertificate, SubIndication, VerificationReport
-from signing.trust import Anchor, Chain, CRLInfo, TrustStore, fingerprint, key_id
+from signing.trust import Anchor, Chain, CRLInfo, OCSPInfo, TrustStore, fingerprint, key_id
 
 CACHE_SIZE: Final = 10_000
 
@@ -59,7 +59,8 @@ class Assessment(msgspec.Struct, frozen=True, kw_only=True):
     checks: list[Check]
     valid_from: dt.datetime
     valid_to: dt.datetime
-    crl: CRLInfo | None
+    source: CRLInfo | OCSPInfo | None
+    """The freshest revocation data about the certificate: a CRL or an OCSP response."""
     revoked: tuple[dt.datetime, str | None] | None
     expires: dt.datetime
     signer: SignerCertificate | None = None
@@ -251,13 +252,16 @@ def assess(store: TrustStore, cert: x509.Certificate, extra: list[x509.Certifica
     path = chain.certificates if chain else [cert]
     valid_from = max(c["tbs_certificate"]["validity"]["not_before"].native for c in path)
     valid_to = min(c["tbs_certificate"]["validity"]["not_after"].native for c in path)
-    crl = revoked = None
+    source: CRLInfo | OCSPInfo | None = None
+    revoked = None
     if chain is not None:
         issuer = chain.certificates[1] if len(chain.certificates) > 1 else chain.anchor.certificate
-        crl = store.crl_for(issuer)
-        if crl is not None:
-            revoked = crl.revoked.get(cert.serial_number)
-    expires = min(valid_to, crl.next_update) if crl is not None and crl.next_update else valid_to
+        source = freshest(store.crl_for(issuer), store.ocsp_for(issuer, cert.serial_number))
+        if isinstance(source, CRLInfo):
+            revoked = source.revoked.get(cert.serial_number)
+        elif source is not None:
+            revoked = source.revoked
+    expires = min(valid_to, source.next_update) if source is not None and source.next_update else valid_to
     return Assessment(
         signer=summarise(cert, chain),
         holder=jpki.holder(cert),
@@ -266,10 +270,17 @@ def assess(store: TrustStore, cert: x509.Certificate, extra: list[x509.Certifica
         checks=checks,
         valid_from=valid_from,
         valid_to=valid_to,
-        crl=crl,
+        source=source,
         revoked=revoked,
         expires=expires,
     )
+
+
+def freshest(crl: CRLInfo | None, answer: OCSPInfo | None) -> CRLInfo | OCSPInfo | None:
+    """The more recent of a CRL and an OCSP answer (an ``unknown`` answer says nothing)."""
+    usable: list[CRLInfo | OCSPInfo] = [s for s in (crl, answer) if s is not None]
+    usable = [s for s in usable if not isinstance(s, OCSPInfo) or s.status != "unknown"]
+    return max(usable, key=lambda s: s.this_update) if usable else None
 
 
 def judge(assessment: Assessment, bounds: Bounds, check_revocation: bool = True) -> tuple[SubIndication | None, str]:
@@ -289,15 +300,16 @@ def judge(assessment: Assessment, bounds: Bounds, check_revocation: bool = True)
             return "REVOKED_NO_POE", f"revoked on {revoked_at.isoformat()}; nothing proves the signature is older"
     if assessment.valid_to < high:
         return "OUT_OF_BOUNDS_NO_POE", f"the certificate expired on {assessment.valid_to.isoformat()}"
-    crl = assessment.crl
+    source = assessment.source
     if not check_revocation:
         return None, "valid; revocation is not checked for this policy"
-    if crl is None:
+    if source is None:
         return "TRY_LATER", "no revocation data for the issuing CA"
-    if crl.this_update > now or (crl.next_update is not None and crl.next_update < now):
-        return "TRY_LATER", "the CRL is not current"
-    if low is not None and crl.this_update < low:
-        return "TRY_LATER", "the CRL predates the signature; wait for the next one"
+    kind = "CRL" if isinstance(source, CRLInfo) else "OCSP response"
+    if source.this_update > now or (source.next_update is not None and source.next_update < now):
+        return "TRY_LATER", f"the {kind} is not current"
+    if low is not None and source.this_update < low:
+        return "TRY_LATER", f"the {kind} predates the signature; wait for fresher revocation data"
     return None, "the certificate counted when the signature was made"
 
 
@@ -332,14 +344,16 @@ def report_for(
         signer, holder = assessment.signer, assessment.holder
     elif parsed is not None:
         signer, holder = summarise(parsed.signer, None), jpki.holder(parsed.signer)
-    if assessment is not None and assessment.crl is not None:
-        crl = assessment.crl
+    if assessment is not None and assessment.source is not None:
+        source = assessment.source
+        crl = isinstance(source, CRLInfo)
         revocation = RevocationSource(
-            kind="crl",
-            issuer_key_id=crl.issuer_key_id.hex(),
-            crl_number=crl.number,
-            this_update=crl.this_update,
-            next_update=crl.next_update,
+            kind="crl" if crl else "ocsp",
+            issuer_key_id=source.issuer_key_id.hex(),
+            crl_number=source.number if isinstance(source, CRLInfo) else None,
+            produced_at=source.produced_at if isinstance(source, OCSPInfo) else None,
+            this_update=source.this_update,
+            next_update=source.next_update,
         )
         revoked_at = assessment.revoked[0] if assessment.revoked else None
     return VerificationReport(

@@ -26,3 +26,18 @@ async def fetch_crl(url: str) -> bytes:
         raise FetchFailed(f"HTTP {exc.response.status_code}") from None
     except httpx.HTTPError as exc:
         raise FetchFailed(type(exc).__name__) from None
+
+
+async def ask_ocsp(url: str, request: bytes) -> bytes:
+    """POST an OCSP request (RFC 6960 appendix A.1) and return the response's bytes."""
+    try:
+        async with httpx.AsyncClient(timeout=30, follow_redirects=False) as client:
+            response = await client.post(url, content=request, headers={"Content-Type": "application/ocsp-request"})
+            response.raise_for_status()
+    except httpx.HTTPStatusError as exc:
+        raise FetchFailed(f"HTTP {exc.response.status_code}") from None
+    except httpx.HTTPError as exc:
+        raise FetchFailed(type(exc).__name__) from None
+    if len(response.content) > MAX_CRL_BYTES:
+        raise FetchFailed("the response is too large")
+    return response.content

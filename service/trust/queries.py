@@ -7,23 +7,27 @@ import uuid
 from typing import Final, LiteralString
 
 import asyncpg
+import msgspec
 
 from service.trust.schemas import AnchorOut, CertificateOut, CRLOut
 
 _ANCHOR_COLUMNS: Final = (
     "id, certificate_class, test, subject, encode(sha256, 'hex') AS sha256, encode(key_id, 'hex') AS key_id, "
-    "not_after, crl_url, created_at"
+    "not_after, crl_url, ocsp_url, created_at"
 )
 INSERT_ANCHOR: Final[LiteralString] = f"""
-    INSERT INTO trust_anchor (certificate_class, test, certificate, sha256, subject, key_id, not_after, crl_url)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+    INSERT INTO trust_anchor
+        (certificate_class, test, certificate, sha256, subject, key_id, not_after, crl_url, ocsp_url)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
     ON CONFLICT (sha256) DO NOTHING
     RETURNING {_ANCHOR_COLUMNS}"""  # noqa: S608
 LIST_ANCHORS: Final[LiteralString] = f"""
     SELECT {_ANCHOR_COLUMNS} FROM trust_anchor
     WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2"""  # noqa: S608
 DELETE_ANCHOR: Final[LiteralString] = "DELETE FROM trust_anchor WHERE id = $1 RETURNING id"
-ANCHOR_MATERIAL: Final[LiteralString] = "SELECT certificate_class, test, certificate, crl_url FROM trust_anchor"
+ANCHOR_MATERIAL: Final[LiteralString] = (
+    "SELECT certificate_class, test, certificate, crl_url, ocsp_url FROM trust_anchor"
+)
 
 _CERT_COLUMNS: Final = "id, subject, encode(sha256, 'hex') AS sha256, created_at"
 INSERT_CERTIFICATE: Final[LiteralString] = f"""
@@ -46,10 +50,18 @@ LIST_CRLS: Final[LiteralString] = f"""
 #: The newest CRL per issuing key: older ones stay for the record, only these are used.
 CRL_MATERIAL: Final[LiteralString] = """
     SELECT DISTINCT ON (issuer_key_id) crl FROM trust_crl ORDER BY issuer_key_id, this_update DESC"""
+#: The newest answer per certificate.
+OCSP_MATERIAL: Final[LiteralString] = """
+    SELECT DISTINCT ON (issuer_key_id, serial) response FROM trust_ocsp
+    ORDER BY issuer_key_id, serial, this_update DESC"""
+INSERT_OCSP: Final[LiteralString] = """
+    INSERT INTO trust_ocsp (issuer_key_id, serial, response, sha256, status, produced_at, this_update, next_update)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (sha256) DO NOTHING"""
 TRUST_GENERATION: Final[LiteralString] = """
     SELECT (SELECT count(*) FROM trust_anchor) || ':' || (SELECT count(*) FROM trust_certificate) || ':' ||
            coalesce((SELECT max(created_at)::text FROM trust_crl), '') || ':' ||
-           coalesce((SELECT max(created_at)::text FROM trust_anchor), '')"""
+           coalesce((SELECT max(created_at)::text FROM trust_anchor), '') || ':' ||
+           coalesce((SELECT max(created_at)::text FROM trust_ocsp), '')"""
 
 
 async def insert_anchor(
@@ -62,8 +74,11 @@ async def insert_anchor(
     key_id: bytes,
     not_after: dt.datetime,
     crl_url: str | None,
+    ocsp_url: str | None,
 ) -> AnchorOut | None:
-    row = await conn.fetchrow(INSERT_ANCHOR, certificate_class, test, der, sha256, subject, key_id, not_after, crl_url)
+    row = await conn.fetchrow(
+        INSERT_ANCHOR, certificate_class, test, der, sha256, subject, key_id, not_after, crl_url, ocsp_url
+    )
     return None if row is None else AnchorOut(**dict(row))
 
 
@@ -104,11 +119,34 @@ async def list_crls(conn: asyncpg.Connection, after: uuid.UUID | None, limit: in
     return [CRLOut(**dict(r)) for r in await conn.fetch(LIST_CRLS, after, limit)]
 
 
-async def material(conn: asyncpg.Connection) -> tuple[list[asyncpg.Record], list[bytes], list[bytes]]:
-    anchors = list(await conn.fetch(ANCHOR_MATERIAL))
-    certificates = [r["certificate"] for r in await conn.fetch(CERTIFICATE_MATERIAL)]
-    crls = [r["crl"] for r in await conn.fetch(CRL_MATERIAL)]
-    return anchors, certificates, crls
+class Material(msgspec.Struct, frozen=True):
+    anchors: list[asyncpg.Record]
+    certificates: list[bytes]
+    crls: list[bytes]
+    ocsp_responses: list[bytes]
+
+
+async def material(conn: asyncpg.Connection) -> Material:
+    return Material(
+        list(await conn.fetch(ANCHOR_MATERIAL)),
+        [r["certificate"] for r in await conn.fetch(CERTIFICATE_MATERIAL)],
+        [r["crl"] for r in await conn.fetch(CRL_MATERIAL)],
+        [r["response"] for r in await conn.fetch(OCSP_MATERIAL)],
+    )
+
+
+async def insert_ocsp(
+    conn: asyncpg.Connection,
+    issuer_key_id: bytes,
+    serial: int,
+    der: bytes,
+    sha256: bytes,
+    status: str,
+    produced_at: dt.datetime,
+    this_update: dt.datetime,
+    next_update: dt.datetime | None,
+) -> None:
+    await conn.execute(INSERT_OCSP, issuer_key_id, serial, der, sha256, status, produced_at, this_update, next_update)
 
 
 async def generation(conn: asyncpg.Connection) -> str:

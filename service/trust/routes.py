@@ -14,8 +14,8 @@ from service.auth.principal import Caller, authenticate, require_role
 from service.db import Conn
 from service.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from service.trust import service
-from service.trust.fetch import fetch_crl
-from service.trust.schemas import AnchorIn, AnchorOut, CertificateIn, CertificateOut, CRLOut
+from service.trust.fetch import ask_ocsp, fetch_crl
+from service.trust.schemas import AnchorIn, AnchorOut, CertificateIn, CertificateOut, CRLOut, OCSPOut, OCSPQuery
 
 
 class TrustController(Controller):
@@ -62,6 +62,10 @@ class TrustController(Controller):
     async def add_crl(self, request: Request[Any, Any, Any], conn: Conn, principal: Caller) -> CRLOut:
         data = service.crl_body(await request.body(), request.headers.get("content-type", "application/json"))
         return await service.add_crl(conn, principal, data, dt.datetime.now(dt.UTC))
+
+    @post("/ocsp", summary="Ask the anchor's OCSP responder about a certificate now", status_code=HTTP_200_OK)
+    async def query_ocsp(self, conn: Conn, principal: Caller, data: JSONBody[OCSPQuery]) -> OCSPOut:
+        return await service.query_ocsp(conn, principal, data, ask_ocsp, dt.datetime.now(dt.UTC))
 
     @post("/crls/refresh", summary="Fetch CRLs from the anchors' URLs now", status_code=HTTP_200_OK)
     async def refresh(self, conn: Conn, principal: Caller) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ class AnchorIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     certificate: PEM
     test: bool = False
     crl_url: Annotated[str, msgspec.Meta(pattern=r"^https?://", max_length=2000)] | None = None
+    ocsp_url: Annotated[str, msgspec.Meta(pattern=r"^https?://", max_length=2000)] | None = None
 
 
 class AnchorOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -28,6 +29,7 @@ class AnchorOut(msgspec.Struct, frozen=True, kw_only=True):
     key_id: str
     not_after: dt.datetime
     crl_url: str | None
+    ocsp_url: str | None
     created_at: dt.datetime
 
 
@@ -55,3 +57,20 @@ class CRLOut(msgspec.Struct, frozen=True, kw_only=True):
     next_update: dt.datetime | None
     revoked_count: int
     created_at: dt.datetime
+
+
+class OCSPQuery(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Ask the responder of the certificate's anchor about it now."""
+
+    certificate: PEM
+
+
+class OCSPOut(msgspec.Struct, frozen=True, kw_only=True):
+    status: Literal["good", "revoked", "unknown"]
+    serial: str
+    """Hexadecimal."""
+    issuer_key_id: str
+    produced_at: dt.datetime
+    this_update: dt.datetime
+    next_update: dt.datetime | None
+    revoked_at: dt.datetime | None

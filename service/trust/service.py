@@ -11,20 +11,31 @@ from typing import Any, Final
 import asyncpg
 import msgspec
 from asn1crypto import crl as asn1_crl
-from asn1crypto import pem, x509
+from asn1crypto import ocsp, pem, x509
 
 from service.auth.principal import require_role
 from service.auth.schemas import Principal
 from service.pagination import Page, decode_cursor, page
-from service.problems import Conflict, InvalidBody, NotFound, UnsupportedMediaType
+from service.problems import Conflict, InvalidBody, NotFound, UnsupportedMediaType, UpstreamFailed
 from service.trust import queries
-from service.trust.schemas import AnchorIn, AnchorOut, CertificateIn, CertificateOut, CRLIn, CRLOut
+from service.trust.schemas import (
+    AnchorIn,
+    AnchorOut,
+    CertificateIn,
+    CertificateOut,
+    CRLIn,
+    CRLOut,
+    OCSPOut,
+    OCSPQuery,
+)
 from service.validation import FieldProblem, collect_problems
-from signing.trust import Anchor, CRLRejected, TrustStore, key_id
+from signing.trust import Anchor, CRLRejected, OCSPRejected, TrustStore, key_id, ocsp_request
 from signing.verify import Verifier
 
 MAX_CRL_BYTES: Final = 50 * 1024 * 1024
 Fetch = Callable[[str], Awaitable[bytes]]
+#: ``ask(url, request_der) -> response_der``
+Ask = Callable[[str, bytes], Awaitable[bytes]]
 
 
 class FetchFailed(Exception):
@@ -58,20 +69,25 @@ def parse_crl(data: bytes, pointer: str = "/crl") -> asn1_crl.CertificateList:
     return item
 
 
-async def load_store(conn: asyncpg.Connection) -> TrustStore:
-    anchors, certificates, crls = await queries.material(conn)
+def _store(material: queries.Material) -> TrustStore:
+    anchors = [
+        Anchor(
+            certificate=x509.Certificate.load(r["certificate"]),
+            certificate_class=r["certificate_class"],
+            test=r["test"],
+        )
+        for r in material.anchors
+    ]
     return TrustStore(
-        [
-            Anchor(
-                certificate=x509.Certificate.load(r["certificate"]),
-                certificate_class=r["certificate_class"],
-                test=r["test"],
-            )
-            for r in anchors
-        ],
-        [x509.Certificate.load(c) for c in certificates],
-        [asn1_crl.CertificateList.load(c) for c in crls],
+        anchors,
+        [x509.Certificate.load(c) for c in material.certificates],
+        [asn1_crl.CertificateList.load(c) for c in material.crls],
+        [ocsp.OCSPResponse.load(r) for r in material.ocsp_responses],
     )
+
+
+async def load_store(conn: asyncpg.Connection) -> TrustStore:
+    return _store(await queries.material(conn))
 
 
 class Verifiers:
@@ -104,6 +120,7 @@ async def add_anchor(conn: asyncpg.Connection, who: Principal, data: AnchorIn) -
         key_id(certificate),
         certificate["tbs_certificate"]["validity"]["not_after"].native,
         data.crl_url,
+        data.ocsp_url,
     )
     if added is None:
         raise Conflict("That certificate is already a trust anchor.")
@@ -191,7 +208,7 @@ async def list_crls(conn: asyncpg.Connection, who: Principal, cursor: str | None
 
 async def refresh_crls(conn: asyncpg.Connection, fetch: Fetch, now: dt.datetime) -> list[dict[str, Any]]:
     """Fetch each anchor's configured CRL URL and keep what verifies; one outcome per URL (no personal data)."""
-    anchors, _, _ = await queries.material(conn)
+    anchors = (await queries.material(conn)).anchors
     outcomes = []
     for url in sorted({r["crl_url"] for r in anchors if r["crl_url"]}):
         try:
@@ -204,3 +221,45 @@ async def refresh_crls(conn: asyncpg.Connection, fetch: Fetch, now: dt.datetime)
         except FetchFailed as exc:
             outcomes.append({"url": url, "outcome": "unreachable", "detail": str(exc)})
     return outcomes
+
+
+async def query_ocsp(conn: asyncpg.Connection, who: Principal, data: OCSPQuery, ask: Ask, now: dt.datetime) -> OCSPOut:
+    """Ask the responder configured on the certificate's anchor, check the answer, keep it."""
+    require_role(who, "admin")
+    certificate = parse_certificate(data.certificate)
+    material = await queries.material(conn)
+    store = _store(material)
+    chains = store.chains(certificate)
+    if not chains:
+        raise _invalid("/certificate", "no_chain", "the certificate does not chain to a trust anchor")
+    chain = chains[0]
+    issuer = chain.certificates[1] if len(chain.certificates) > 1 else chain.anchor.certificate
+    anchor_der = chain.anchor.certificate.dump()
+    url = next((r["ocsp_url"] for r in material.anchors if r["certificate"] == anchor_der), None)
+    if not url:
+        raise _invalid("/certificate", "no_responder", "its trust anchor has no OCSP responder configured")
+    try:
+        response = ocsp.OCSPResponse.load(await ask(url, ocsp_request(certificate, issuer).dump()), strict=True)
+        answers = store.add_ocsp(response, now)
+    except FetchFailed as exc:
+        raise UpstreamFailed(f"The OCSP responder did not answer: {exc}.") from None
+    except (OCSPRejected, ValueError) as exc:
+        raise UpstreamFailed(f"The OCSP response cannot be used: {exc}.") from None
+    answer = next(
+        (a for a in answers if a.serial == certificate.serial_number and a.issuer_key_id == key_id(issuer)), None
+    )
+    if answer is None:
+        raise UpstreamFailed("The OCSP response does not answer for this certificate.")
+    await queries.insert_ocsp(
+        conn, answer.issuer_key_id, answer.serial, response.dump(), bytes.fromhex(answer.sha256), answer.status,
+        answer.produced_at, answer.this_update, answer.next_update,
+    )  # fmt: skip
+    return OCSPOut(
+        status=answer.status,
+        serial=format(answer.serial, "x"),
+        issuer_key_id=answer.issuer_key_id.hex(),
+        produced_at=answer.produced_at,
+        this_update=answer.this_update,
+        next_update=answer.next_update,
+        revoked_at=answer.revoked[0] if answer.revoked else None,
+    )

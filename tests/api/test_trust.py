@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import http.server
 import threading
 from collections.abc import Iterator
@@ -9,7 +10,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from asn1crypto import pem
+from asn1crypto import ocsp, pem
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
@@ -146,3 +147,64 @@ async def test_receipt_chain_is_published(client: AsyncTestClient[Litestar]) -> 
     assert response.headers["content-type"].startswith("application/pem-certificate-chain")
     blocks = pem.unarmor(response.content, multiple=True)
     assert [kind for kind, _, _ in blocks] == ["CERTIFICATE", "CERTIFICATE"]
+
+
+@pytest.fixture
+def ocsp_server() -> Iterator[str]:
+    """A J-LIS-like OCSP responder over HTTP, answering about the present (certomancer builds the answers)."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            request = ocsp.OCSPRequest.load(self.rfile.read(int(self.headers["Content-Length"])))
+            responder = pki.arch().service_registry.summon_responder("jlis-gen2", at_time=dt.datetime.now(dt.UTC))
+            body = responder.build_ocsp_response(request).dump()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/ocsp-response")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/ocsp"
+    server.shutdown()
+    server.server_close()
+
+
+async def test_ocsp_query_and_use(
+    client: AsyncTestClient[Litestar], tokens: Tokens, conn: asyncpg.Connection, ocsp_server: str
+) -> None:
+    admin = await tokens.header("admin")
+    anchor = {"class": "jpki", "certificate": pem_of("jlis-root-gen2"), "ocsp_url": ocsp_server}
+    assert (await client.post("/api/v1/trust/anchors", json=anchor, headers=admin)).status_code == 201
+    good = await client.post("/api/v1/trust/ocsp", json={"certificate": pem_of("applicant")}, headers=admin)
+    assert good.status_code == 200, good.text
+    assert (good.json()["status"], good.json()["revoked_at"]) == ("good", None)
+    revoked = await client.post("/api/v1/trust/ocsp", json={"certificate": pem_of("revoked-applicant")}, headers=admin)
+    assert (revoked.json()["status"], revoked.json()["revoked_at"]) == ("revoked", "2026-06-01T00:00:00Z")
+
+    now = dt.datetime.now(dt.UTC)
+    document = b'{"form_id":"x","form_version":1,"answers":{}}'
+    verifier = await Verifiers().current(conn)
+    bounds = Bounds(validation_time=now, signed_after=now - dt.timedelta(minutes=1))
+    report = verifier.verify(
+        document, pki.sign_openssl("applicant", document), Policy(classes=frozenset({"jpki"})), bounds
+    )
+    assert report.passed, report.checks
+    assert report.revocation is not None and report.revocation.kind == "ocsp"
+
+    no_responder = {"class": "corporate", "certificate": pem_of("corporate-root")}
+    assert (await client.post("/api/v1/trust/anchors", json=no_responder, headers=admin)).status_code == 201
+    missing = await client.post("/api/v1/trust/ocsp", json={"certificate": pem_of("corporate-rep")}, headers=admin)
+    assert (missing.status_code, missing.json()["errors"][0]["code"]) == (422, "no_responder")
+
+
+async def test_ocsp_responder_down(client: AsyncTestClient[Litestar], tokens: Tokens) -> None:
+    admin = await tokens.header("admin")
+    anchor = {"class": "jpki", "certificate": pem_of("jlis-root-gen2"), "ocsp_url": "http://127.0.0.1:9/ocsp"}
+    await client.post("/api/v1/trust/anchors", json=anchor, headers=admin)
+    down = await client.post("/api/v1/trust/ocsp", json={"certificate": pem_of("applicant")}, headers=admin)
+    assert down.status_code == 502
+    assert down.json()["type"].endswith("/upstream-failed")

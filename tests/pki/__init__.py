@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Final
 
 from asn1crypto import crl as asn1_crl
-from asn1crypto import keys, pem, x509
+from asn1crypto import keys, ocsp, pem, x509
 from certomancer.registry import CertomancerConfig, PKIArchitecture
 from pyhanko.sign import signers
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from signing.trust import Anchor, TrustStore
+from signing.trust import Anchor, TrustStore, ocsp_request
 
 HERE: Final = Path(__file__).parent
 UTC: Final = dt.UTC
@@ -71,6 +71,12 @@ def store(crl_time: dt.datetime | None = CRL_DAY, repos: tuple[str, ...] = CRL_R
 def issuer_chain(label: str) -> list[x509.Certificate]:
     issuer = arch().get_cert_spec(label).resolve_issuer_cert(arch())
     return [cert(issuer)]
+
+
+def ocsp_response(label: str, at: dt.datetime = NOW, issuer_label: str = "jlis-root-gen2") -> ocsp.OCSPResponse:
+    """The J-LIS-like responder's answer about ``label`` at ``at`` (in-process; nothing is served)."""
+    responder = arch().service_registry.summon_responder("jlis-gen2", at_time=at)
+    return responder.build_ocsp_response(ocsp_request(cert(label), cert(issuer_label)))
 
 
 def sign_pyhanko(label: str, document: bytes, *, digest: str = "sha256") -> bytes:

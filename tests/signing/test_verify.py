@@ -16,7 +16,7 @@ from asn1crypto import cms
 
 from signing.reference import reference_verify
 from signing.report import VerificationReport, exit_status
-from signing.trust import TrustStore, key_id
+from signing.trust import OCSPRejected, TrustStore, key_id
 from signing.verify import Bounds, Policy, Verifier
 from tests import pki
 
@@ -35,15 +35,15 @@ def signature(maker: str, label: str, digest: str = "sha256") -> bytes:
 
 
 @cache
-def store(crl_time: dt.datetime | None = pki.CRL_DAY, links: bool = True, gen1_anchor: bool = True) -> TrustStore:
+def store(
+    crl_time: dt.datetime | None = pki.CRL_DAY, links: bool = True, gen1_anchor: bool = True, ocsp: tuple[str, ...] = ()
+) -> TrustStore:
     built = pki.store(crl_time, links=links)
-    if not gen1_anchor:
-        return TrustStore(
-            [a for a in built.anchors if a.certificate != pki.cert("jlis-root-gen1")],
-            built.certificates,
-            built.crl_lists.values(),
-        )
-    return built
+    anchors = (
+        built.anchors if gen1_anchor else [a for a in built.anchors if a.certificate != pki.cert("jlis-root-gen1")]
+    )
+    responses = [pki.ocsp_response(label) for label in ocsp]
+    return TrustStore(anchors, built.certificates, built.crl_lists.values(), responses)
 
 
 CASES: list[tuple[str, str, Policy, Bounds, dict[str, Any], tuple[str, str | None]]] = [
@@ -158,6 +158,38 @@ CASES: list[tuple[str, str, Policy, Bounds, dict[str, Any], tuple[str, str | Non
     ("corporate", "corporate-rep", Policy(classes=frozenset({"corporate"})), AT_NOW, {}, ("TOTAL_PASSED", None)),
     ("accredited, ECDSA", "accredited-signer", ANY, AT_NOW, {}, ("TOTAL_PASSED", None)),
     ("RSA-1024", "weak-applicant", JPKI, AT_NOW, {}, ("INDETERMINATE", "CRYPTO_CONSTRAINTS_FAILURE_NO_POE")),
+    (
+        "ocsp good, answered after the nonce",
+        "applicant",
+        JPKI,
+        Bounds(validation_time=pki.NOW, signed_after=pki.NONCE_ISSUED),
+        {"crl_time": None, "ocsp": ("applicant",)},
+        ("TOTAL_PASSED", None),
+    ),
+    (
+        "ocsp fresher than the crl",
+        "applicant",
+        JPKI,
+        Bounds(validation_time=pki.NOW, signed_after=pki.NONCE_ISSUED),
+        {"ocsp": ("applicant",)},
+        ("TOTAL_PASSED", None),
+    ),
+    (
+        "ocsp revoked before the nonce",
+        "revoked-applicant",
+        JPKI,
+        Bounds(validation_time=pki.NOW, signed_after=pki.NONCE_ISSUED),
+        {"crl_time": None, "ocsp": ("revoked-applicant",)},
+        ("TOTAL_FAILED", "REVOKED"),
+    ),
+    (
+        "ocsp answer past its nextUpdate",
+        "applicant",
+        JPKI,
+        Bounds(validation_time=pki.NOW + dt.timedelta(hours=1)),
+        {"crl_time": None, "ocsp": ("applicant",)},
+        ("INDETERMINATE", "TRY_LATER"),
+    ),
 ]
 
 
@@ -269,6 +301,20 @@ def test_report_details_and_jpki_items() -> None:
     corporate = Verifier(store()).verify(DOCUMENT, signature("openssl", "corporate-rep"), ANY, AT_NOW)
     assert corporate.holder is None and corporate.signer is not None
     assert "Sato Hanako" in corporate.signer.subject
+
+
+def test_ocsp_is_reported_as_the_source() -> None:
+    report = Verifier(store(None, ocsp=("applicant",))).verify(
+        DOCUMENT, signature("openssl", "applicant"), JPKI, AT_NOW
+    )
+    assert report.passed and report.revocation is not None
+    assert (report.revocation.kind, report.revocation.produced_at) == ("ocsp", pki.NOW)
+
+
+def test_ocsp_from_an_unknown_responder_is_ignored() -> None:
+    trust = TrustStore([a for a in pki.anchors() if a.certificate_class != "jpki"])
+    with pytest.raises(OCSPRejected):
+        trust.add_ocsp(pki.ocsp_response("applicant"))
 
 
 def test_cache_is_used_and_refreshed_by_a_new_crl() -> None:
