@@ -6,16 +6,18 @@ import asyncio
 import contextlib
 import datetime as dt
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
 import structlog
+from asn1crypto import pem, x509
 from litestar import Litestar
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
+from pyhanko.sign.timestamps import HTTPTimeStamper
 
 from forms import ComponentRegistry, default_components
 from service import __doc__ as description
@@ -34,13 +36,24 @@ from service.settings import Settings
 from service.trust.fetch import fetch_crl
 from service.trust.routes import TrustController
 from service.trust.service import Verifiers, refresh_crls
-from signing.receipts import ReceiptKey, development_receipt_key, receipt_key_from_p12
+from signing.receipts import ReceiptKey, development_receipt_key, receipt_key_from_p12, receipt_key_from_pkcs11
 
 log = structlog.get_logger("shinsei.app")
 
 
-def load_receipt_key(settings: Settings) -> ReceiptKey:
-    """The configured PKCS#12, or (saying so in the log) the development key kept under ``data_dir``."""
+def load_receipt_key(settings: Settings, closers: list[Callable[[], object]]) -> ReceiptKey:
+    """The configured PKCS#11 key or PKCS#12, or (saying so in the log) a development key under ``data_dir``."""
+    if settings.receipt_pkcs11_module:
+        if not (settings.receipt_pkcs11_token and settings.receipt_pkcs11_key):
+            raise ValueError("SHINSEI_RECEIPT_PKCS11_MODULE needs SHINSEI_RECEIPT_PKCS11_TOKEN and _KEY")
+        pin = os.environ.get(settings.receipt_pkcs11_pin_env or "", "")
+        chain_pem = Path(settings.receipt_chain).read_bytes() if settings.receipt_chain else b""
+        chain = [x509.Certificate.load(der) for _, _, der in pem.unarmor(chain_pem, multiple=True)] if chain_pem else []
+        key, session = receipt_key_from_pkcs11(
+            settings.receipt_pkcs11_module, settings.receipt_pkcs11_token, settings.receipt_pkcs11_key, pin, chain
+        )
+        closers.append(session.close)
+        return key
     if settings.receipt_p12:
         password = os.environ.get(settings.receipt_p12_password_env or "", "")
         return receipt_key_from_p12(Path(settings.receipt_p12).read_bytes(), password.encode() or None)
@@ -81,7 +94,9 @@ def create_app(settings: Settings, components: ComponentRegistry | None = None) 
         app.state.pool = await create_pool(settings, dsn)
         app.state.compiled_forms = CompiledForms(components or default_components())
         app.state.verifiers = Verifiers()
-        app.state.receipt_key = load_receipt_key(settings)
+        closers: list[Callable[[], object]] = []
+        app.state.receipt_key = load_receipt_key(settings, closers)
+        app.state.timestamper = HTTPTimeStamper(settings.tsa_url) if settings.tsa_url else None
         refresh = asyncio.create_task(refresh_crls_periodically(app.state.pool, settings.crl_refresh_seconds))
         try:
             yield
@@ -89,6 +104,8 @@ def create_app(settings: Settings, components: ComponentRegistry | None = None) 
             refresh.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await refresh
+            for close in closers:
+                close()
             await app.state.pool.close()
 
     app = Litestar(

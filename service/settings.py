@@ -46,6 +46,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     receipt_p12_password_env: str | None = None
     """Name of the environment variable holding that file's password (the password is not a setting)."""
 
+    receipt_pkcs11_module: str | None = None
+    """A PKCS#11 module holding the receipt key instead (an HSM); with the three settings below."""
+    receipt_pkcs11_token: str | None = None
+    receipt_pkcs11_key: str | None = None
+    """Label of the key, and of its certificate on the token."""
+    receipt_pkcs11_pin_env: str | None = None
+    receipt_chain: str | None = None
+    """PEM file with the CA certificates above the receipt certificate, root last (PKCS#11 only)."""
+
+    tsa_url: str | None = None
+    """An RFC 3161 time-stamping service for receipts; unset: receipts carry no timestamp."""
+
     crl_refresh_seconds: Annotated[int, msgspec.Meta(ge=0)] = 3600
     """How often to fetch CRLs from the anchors' configured URLs; 0 turns the refresh off."""
 

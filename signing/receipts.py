@@ -23,11 +23,13 @@ from cryptography import x509 as cx509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
+from pyhanko.config.pkcs11 import TokenCriteria
 from pyhanko.pdf_utils import generic, layout
 from pyhanko.pdf_utils.font.opentype import GlyphAccumulator, GlyphAccumulatorFactory
 from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
 from pyhanko.sign import fields, signers
+from pyhanko.sign.pkcs11 import PKCS11Signer, open_pkcs11_session
 from pyhanko.sign.timestamps import TimeStamper
 from pyhanko.stamp import TextStamp, TextStampStyle
 from pyhanko_certvalidator.registry import SimpleCertificateStore
@@ -198,6 +200,16 @@ def receipt_key_from_p12(data: bytes, password: bytes | None) -> ReceiptKey:
     signer = signers.SimpleSigner.load_pkcs12_data(data, other_certs=[], passphrase=password)
     chain = [signer.signing_cert, *[c for c in signer.cert_registry if c != signer.signing_cert]]
     return ReceiptKey(signer=signer, chain=chain, development=False)
+
+
+def receipt_key_from_pkcs11(
+    module: str, token: str, key_label: str, pin: str, chain: list[x509.Certificate]
+) -> tuple[ReceiptKey, Any]:
+    """A receipt signer on an HSM; returns the key and the session to close at shutdown."""
+    session = open_pkcs11_session(module, token_criteria=TokenCriteria(label=token), user_pin=pin)
+    signer = PKCS11Signer(session, key_label=key_label, cert_label=key_label, ca_chain=chain)
+    certificate = signer.signing_cert
+    return ReceiptKey(signer=signer, chain=[certificate, *chain], development=False), session
 
 
 def _name(common_name: str) -> cx509.Name:

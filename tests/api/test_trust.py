@@ -6,18 +6,25 @@ import datetime as dt
 import http.server
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import asyncpg
+import msgspec
 import pytest
-from asn1crypto import ocsp, pem
+from asn1crypto import ocsp, pem, x509
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from service.app import create_app
+from service.settings import Settings
 from service.trust.service import Verifiers
+from signing.receipts import ReceiptKey, sign_receipt, verify_receipt
 from signing.verify import Bounds, Policy
 from tests import pki
 from tests.conftest import Tokens
+from tests.pki import softhsm
+from tests.signing.test_receipts import RECEIPT
 
 
 def pem_of(label: str) -> str:
@@ -208,3 +215,29 @@ async def test_ocsp_responder_down(client: AsyncTestClient[Litestar], tokens: To
     down = await client.post("/api/v1/trust/ocsp", json={"certificate": pem_of("applicant")}, headers=admin)
     assert down.status_code == 502
     assert down.json()["type"].endswith("/upstream-failed")
+
+
+async def test_receipts_from_a_pkcs11_key(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = softhsm.make_token(tmp_path / "hsm", "agency-hsm", "agency-receipt", "receipt")
+    monkeypatch.setenv("SOFTHSM2_CONF", env["SOFTHSM2_CONF"])
+    monkeypatch.setenv("RECEIPT_PIN", softhsm.PIN)
+    (tmp_path / "chain.pem").write_bytes(pem.armor("CERTIFICATE", pki.cert("agency-root").dump()))
+    configured = msgspec.structs.replace(
+        settings,
+        receipt_pkcs11_module=softhsm.MODULE,
+        receipt_pkcs11_token="agency-hsm",
+        receipt_pkcs11_key="receipt",
+        receipt_pkcs11_pin_env="RECEIPT_PIN",
+        receipt_chain=str(tmp_path / "chain.pem"),
+    )
+    app = create_app(configured)
+    async with AsyncTestClient(app) as client:
+        chain = pem.unarmor((await client.get("/api/v1/receipts/certificate")).content, multiple=True)
+        assert [x509.Certificate.load(der).subject for _, _, der in chain] == [
+            pki.cert("agency-receipt").subject,
+            pki.cert("agency-root").subject,
+        ]
+        key: ReceiptKey = app.state.receipt_key
+        assert key.development is False
+        data, signature = await sign_receipt(RECEIPT, key.signer)
+    assert verify_receipt(data, signature, [pki.cert("agency-root")]).passed

@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pkcs11
 import pytest
 from asn1crypto import pem
 from cryptography.hazmat.primitives import serialization
@@ -17,8 +16,8 @@ from cryptography.x509 import load_der_x509_certificate
 
 from signing.trust import fingerprint
 from tests import pki
+from tests.pki import softhsm
 
-SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"  # Debian's softhsm2 (.ci/run installs it)
 SHINSEI = [sys.executable, "-m", "service"]
 AT = "2026-11-27T12:00:00+00:00"
 
@@ -81,42 +80,12 @@ def test_exit_statuses(files: Path) -> None:
 @pytest.fixture
 def token(tmp_path: Path) -> dict[str, str]:
     """A SoftHSM2 token standing in for a My Number card: the applicant's key and certificate on it."""
-    tokens = tmp_path / "tokens"
-    tokens.mkdir()
-    (tmp_path / "softhsm2.conf").write_text(f"directories.tokendir = {tokens}\nobjectstore.backend = file\n")
-    env = os.environ | {"SOFTHSM2_CONF": str(tmp_path / "softhsm2.conf"), "CARD_PIN": "1234"}
-    util = ["softhsm2-util"]
-    subprocess.run(
-        [*util, "--init-token", "--free", "--label", "card", "--pin", "1234", "--so-pin", "5678"],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    (tmp_path / "key.pem").write_bytes(pem.armor("PRIVATE KEY", pki.private_key("applicant").dump()))
-    key = ["--import", str(tmp_path / "key.pem"), "--token", "card", "--label", "signing", "--id", "01"]
-    subprocess.run([*util, *key, "--pin", "1234"], env=env, check=True, capture_output=True)
-    os.environ["SOFTHSM2_CONF"] = env["SOFTHSM2_CONF"]
-    try:
-        library = pkcs11.lib(SOFTHSM_MODULE)
-        with library.get_token(token_label="card").open(rw=True, user_pin="1234") as session:
-            certificate = pki.cert("applicant")
-            session.create_object({
-                pkcs11.Attribute.CLASS: pkcs11.ObjectClass.CERTIFICATE,
-                pkcs11.Attribute.CERTIFICATE_TYPE: pkcs11.CertificateType.X_509,
-                pkcs11.Attribute.TOKEN: True,
-                pkcs11.Attribute.LABEL: "signing",
-                pkcs11.Attribute.ID: b"\x01",
-                pkcs11.Attribute.SUBJECT: certificate.subject.dump(),
-                pkcs11.Attribute.VALUE: certificate.dump(),
-            })  # fmt: skip
-    finally:
-        del os.environ["SOFTHSM2_CONF"]
-    return env
+    return softhsm.make_token(tmp_path / "card", "card", "applicant", "signing") | {"CARD_PIN": softhsm.PIN}
 
 
 def test_sign_with_a_pkcs11_token(files: Path, token: dict[str, str]) -> None:
     signed = run(
-        "sign", str(files / "application.json"), "-o", str(files / "card.p7s"), "--pkcs11-module", SOFTHSM_MODULE,
+        "sign", str(files / "application.json"), "-o", str(files / "card.p7s"), "--pkcs11-module", softhsm.MODULE,
         "--token-label", "card", "--key-label", "signing", "--pin-env", "CARD_PIN", env=token,
     )  # fmt: skip
     assert signed.returncode == 0, signed.stderr
