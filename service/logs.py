@@ -59,6 +59,9 @@ def configure_logging(settings: Settings) -> None:
     root.setLevel(level)
     # uvicorn's access log would duplicate ours, with the query string (which may hold personal data).
     logging.getLogger("uvicorn.access").disabled = True
+    # pyHanko and certvalidator log signers' distinguished names at WARNING: personal data.
+    for name in ("pyhanko", "pyhanko_certvalidator"):
+        logging.getLogger(name).setLevel(logging.ERROR)
     # pgserver narrates every pg_ctl call at INFO; its warnings and errors still come through.
     logging.getLogger("pgserver").setLevel(max(level, logging.WARNING))
 

@@ -13,6 +13,8 @@ from typing import Any
 import msgspec
 import pytest
 from asn1crypto import cms
+from pyhanko.sign import signers
+from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from signing.reference import reference_verify
 from signing.report import VerificationReport, exit_status
@@ -236,6 +238,20 @@ def test_tampered_document_and_flipped_signature(maker: str) -> None:
     flipped = sig.replace(bytes(info["content"]["signer_infos"][0]["signature"].native), bytes(value))
     report = both_paths(store(), DOCUMENT, flipped, JPKI, AT_NOW)
     assert (report.indication, report.sub_indication) == ("TOTAL_FAILED", "SIG_CRYPTO_FAILURE")
+
+
+def test_rsa_pss_signatures_verify() -> None:
+    signer = signers.SimpleSigner(
+        signing_cert=pki.cert("applicant"),
+        signing_key=pki.private_key("applicant"),
+        cert_registry=SimpleCertificateStore.from_certs(pki.issuer_chain("applicant")),
+        prefer_pss=True,
+    )
+    content = asyncio.run(signer.async_sign_general_data(DOCUMENT, "sha256", detached=True))
+    algorithm = content["content"]["signer_infos"][0]["signature_algorithm"].signature_algo
+    assert algorithm == "rsassa_pss"
+    report = both_paths(store(), DOCUMENT, content.dump(), JPKI, AT_NOW)
+    assert report.passed, report.checks
 
 
 def test_sha1_is_refused() -> None:
