@@ -48,24 +48,27 @@ def _invalid(pointer: str, code: str, detail: str) -> InvalidBody:
     )
 
 
-def parse_certificate(text: str, pointer: str = "/certificate") -> x509.Certificate:
+def _load_der(data: bytes, loader: Callable[..., Any], pointer: str, code: str, what: str) -> Any:
+    """PEM or DER, fully parsed, so that a broken item is refused here rather than failing later."""
     try:
-        data = text.encode()
-        der = pem.unarmor(data)[2] if pem.detect(data) else data
-        certificate = x509.Certificate.load(der, strict=True)
-        certificate.native  # noqa: B018 - a full parse, so a broken certificate is refused here
+        item = loader(pem.unarmor(data)[2] if pem.detect(data) else data, strict=True)
+        item.native  # noqa: B018 - forces the full parse
     except (ValueError, TypeError) as exc:
-        raise _invalid(pointer, "certificate", f"not an X.509 certificate in PEM: {exc}") from None
+        raise _invalid(pointer, code, f"not {what}: {exc}") from None
+    return item
+
+
+def parse_certificate(text: str, pointer: str = "/certificate") -> x509.Certificate:
+    certificate: x509.Certificate = _load_der(
+        text.encode(), x509.Certificate.load, pointer, "certificate", "an X.509 certificate in PEM"
+    )
     return certificate
 
 
 def parse_crl(data: bytes, pointer: str = "/crl") -> asn1_crl.CertificateList:
-    try:
-        der = pem.unarmor(data)[2] if pem.detect(data) else data
-        item = asn1_crl.CertificateList.load(der, strict=True)
-        item.native  # noqa: B018 - a full parse, so a broken CRL is refused here
-    except (ValueError, TypeError) as exc:
-        raise _invalid(pointer, "crl", f"not a CRL (PEM or DER): {exc}") from None
+    item: asn1_crl.CertificateList = _load_der(
+        data, asn1_crl.CertificateList.load, pointer, "crl", "a CRL (PEM or DER)"
+    )
     return item
 
 
