@@ -52,6 +52,8 @@ class FieldBase(Spec, tag_field="type", kw_only=True, frozen=True):
     required: bool = False
     visible_if: Condition | None = None
     required_if: Condition | None = None
+    binds: Literal["signer.name", "signer.birth_date", "signer.address"] | None = None
+    """The answer should match what the signer's certificate says (JPKI); a mismatch is flagged, not refused."""
 
 
 class TextField(FieldBase, tag="text", kw_only=True, frozen=True):

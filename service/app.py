@@ -33,6 +33,9 @@ from service.publishing.cache import CompiledForms
 from service.publishing.routes import FormController, provide_compiled_forms
 from service.receipts.routes import receipt_certificate
 from service.settings import Settings
+from service.submissions.attachments import PostgresAttachments
+from service.submissions.routes import create_nonce, submissions_controller
+from service.submissions.service import reverify_pending
 from service.trust.fetch import fetch_crl
 from service.trust.routes import TrustController
 from service.trust.service import Verifiers, refresh_crls
@@ -80,6 +83,20 @@ async def refresh_crls_periodically(pool: asyncpg.Pool, interval: int) -> None:
             log.warning("crl_refresh_failed", error=type(exc).__name__)
 
 
+async def reverify_periodically(pool: asyncpg.Pool, verifiers: Verifiers, interval: int) -> None:
+    """Judge again the signatures that waited for revocation data (0: never)."""
+    if interval <= 0:
+        return
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                outcome = await reverify_pending(conn, await verifiers.current(conn), dt.datetime.now(dt.UTC))  # type: ignore[arg-type]
+            log.info("reverification", **outcome)
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("reverification_failed", error=type(exc).__name__)
+
+
 def create_app(settings: Settings, components: ComponentRegistry | None = None) -> Litestar:
     """Build the app; ``settings.database_url`` must name the database (the CLI resolves it).
 
@@ -97,13 +114,19 @@ def create_app(settings: Settings, components: ComponentRegistry | None = None) 
         closers: list[Callable[[], object]] = []
         app.state.receipt_key = load_receipt_key(settings, closers)
         app.state.timestamper = HTTPTimeStamper(settings.tsa_url) if settings.tsa_url else None
-        refresh = asyncio.create_task(refresh_crls_periodically(app.state.pool, settings.crl_refresh_seconds))
+        app.state.attachments = PostgresAttachments()
+        app.state.settings = settings
+        tasks = [
+            asyncio.create_task(refresh_crls_periodically(app.state.pool, settings.crl_refresh_seconds)),
+            asyncio.create_task(reverify_periodically(app.state.pool, app.state.verifiers, settings.reverify_seconds)),
+        ]
         try:
             yield
         finally:
-            refresh.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await refresh
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             for close in closers:
                 close()
             await app.state.pool.close()
@@ -118,6 +141,8 @@ def create_app(settings: Settings, components: ComponentRegistry | None = None) 
             TokenController,
             TrustController,
             receipt_certificate,
+            create_nonce,
+            submissions_controller(settings),
         ],
         dependencies={
             "conn": Provide(provide_conn),

@@ -116,6 +116,26 @@ class VersionState(ProblemError):
     slug, status, title = "form-version-state", 409, "The form version is not in a state that allows this."
 
 
+class NonceInvalid(ProblemError):
+    slug, status, title = "nonce-invalid", 409, "The nonce is used, expired or not for this form version."
+
+
+class DuplicateSubmission(ProblemError):
+    slug, status, title = "duplicate-submission", 409, "These exact document bytes were already submitted."
+
+
+class SignatureRejected(ProblemError):
+    slug, status, title = "signature-rejected", 422, "The signatures do not meet the procedure's requirements."
+
+
+class IdempotencyMismatch(ProblemError):
+    slug, status, title = "idempotency-mismatch", 422, "The Idempotency-Key was used for a different request."
+
+
+class StateConflict(ProblemError):
+    slug, status, title = "state-conflict", 409, "The application is not in a state that allows this."
+
+
 class UpstreamFailed(ProblemError):
     slug, status, title = "upstream-failed", 502, "A service shinsei relies on did not give a usable answer."
 

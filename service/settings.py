@@ -31,6 +31,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     max_body_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 1_048_576
     """Default limit on a request body; endpoints that take uploads set their own."""
 
+    max_document_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 1_048_576
+    """Limit on the signed document (and on each signature) of a submission."""
+    max_file_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 20 * 1_048_576
+    """Limit on each attached file."""
+    max_submission_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 50 * 1_048_576
+    """Limit on a whole submission request."""
+    nonce_lifetime_seconds: Annotated[int, msgspec.Meta(ge=60)] = 86_400
+    reverify_seconds: Annotated[int, msgspec.Meta(ge=0)] = 300
+    """How often signatures waiting for revocation data are judged again; 0 turns it off."""
+
     pool_min_size: Annotated[int, msgspec.Meta(ge=0)] = 1
     pool_max_size: Annotated[int, msgspec.Meta(ge=1)] = 10
 

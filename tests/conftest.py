@@ -129,7 +129,14 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def settings(db: str, data_dir: Path) -> Settings:
-    return Settings(database_url=db, pool_min_size=1, pool_max_size=4, data_dir=str(data_dir), crl_refresh_seconds=0)
+    return Settings(
+        database_url=db,
+        pool_min_size=1,
+        pool_max_size=4,
+        data_dir=str(data_dir),
+        crl_refresh_seconds=0,
+        reverify_seconds=0,
+    )
 
 
 @pytest.fixture

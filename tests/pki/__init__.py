@@ -7,6 +7,7 @@ after the expired one's notAfter (2026-01-01), before the future one's notBefore
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime as dt
 import subprocess
 import tempfile
@@ -88,6 +89,12 @@ def sign_pyhanko(label: str, document: bytes, *, digest: str = "sha256") -> byte
     )
     content = asyncio.run(signer.async_sign_general_data(document, digest, detached=True))
     return bytes(content.dump())
+
+
+def sign_pyhanko_sync(label: str, document: bytes) -> bytes:
+    """``sign_pyhanko`` from inside a running event loop (it runs its own loop in a thread)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(sign_pyhanko, label, document).result()
 
 
 def sign_openssl(label: str, document: bytes, *, digest: str = "sha256") -> bytes:

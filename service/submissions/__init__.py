@@ -1,0 +1,1 @@
+"""Submissions: signed applications in, signed receipts out, nothing lost, nothing replayed."""

@@ -1,0 +1,62 @@
+"""Attachment storage behind a small interface (PostgreSQL now; object storage can be added) and sniffing."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from typing import Final, LiteralString, Protocol
+
+import asyncpg
+from pyhanko.pdf_utils.misc import PdfReadError
+from pyhanko.pdf_utils.reader import PdfFileReader
+
+#: Leading bytes of the types we can recognise; others are accepted as declared.
+MAGIC: Final = (
+    (b"%PDF-", "application/pdf"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"PK\x03\x04", "application/zip"),
+)
+RECOGNISABLE: Final = frozenset(kind for _, kind in MAGIC)
+
+
+def sniff(content: bytes) -> str | None:
+    return next((kind for magic, kind in MAGIC if content.startswith(magic)), None)
+
+
+def content_problem(declared: str, content: bytes) -> str | None:
+    """Why the bytes are not what the applicant declared (and signed), if they are not."""
+    found = sniff(content)
+    if found is not None and found != declared:
+        return f"the file is {found}, not {declared}"
+    if found is None and declared in RECOGNISABLE:
+        return f"the file is not {declared}"
+    if declared == "application/pdf":
+        try:
+            PdfFileReader(io.BytesIO(content), strict=False)
+        except (PdfReadError, ValueError, KeyError, IndexError) as exc:
+            return f"the PDF cannot be read: {type(exc).__name__}"
+    return None
+
+
+class AttachmentStore(Protocol):
+    async def put(self, conn: asyncpg.Connection, revision_id: uuid.UUID, field: str, content: bytes) -> None: ...
+
+    async def get(self, conn: asyncpg.Connection, revision_id: uuid.UUID, field: str) -> bytes | None: ...
+
+
+PUT_CONTENT: Final[LiteralString] = "UPDATE attachment SET content = $3 WHERE revision_id = $1 AND field = $2"
+GET_CONTENT: Final[LiteralString] = "SELECT content FROM attachment WHERE revision_id = $1 AND field = $2"
+
+
+class PostgresAttachments:
+    """Content in the ``attachment`` row itself: inside the submission's transaction, so never half-written."""
+
+    async def put(self, conn: asyncpg.Connection, revision_id: uuid.UUID, field: str, content: bytes) -> None:
+        await conn.execute(PUT_CONTENT, revision_id, field, content)
+
+    async def get(self, conn: asyncpg.Connection, revision_id: uuid.UUID, field: str) -> bytes | None:
+        content: bytes | None = await conn.fetchval(GET_CONTENT, revision_id, field)
+        return content

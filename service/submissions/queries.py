@@ -1,0 +1,145 @@
+"""SQL for nonces, submissions, revisions and their parts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any, Final, LiteralString
+
+import asyncpg
+import msgspec
+
+INSERT_NONCE: Final[LiteralString] = """
+    INSERT INTO nonce (nonce, form_version_id, expires_at) VALUES ($1, $2, now() + $3::interval)
+    RETURNING nonce, issued_at, expires_at"""
+CONSUME_NONCE: Final[LiteralString] = """
+    UPDATE nonce SET consumed_at = now()
+    WHERE nonce = $1 AND form_version_id = $2 AND consumed_at IS NULL AND expires_at > now()
+    RETURNING issued_at"""
+SELECT_NONCE: Final[LiteralString] = (
+    "SELECT issued_at, expires_at, consumed_at, form_version_id FROM nonce WHERE nonce = $1"
+)
+
+PUBLISHED_VERSION: Final[LiteralString] = """
+    SELECT v.id, v.version, v.status, v.schema, v.sha256, f.agency_code, f.procedure_id
+    FROM form_version v JOIN form f ON f.id = v.form_id
+    WHERE v.form_id = $1 AND v.version = $2"""
+
+NEXT_RECEIPT_NUMBER: Final[LiteralString] = """
+    INSERT INTO receipt_counter (agency_code, year, last) VALUES ($1, $2, 1)
+    ON CONFLICT (agency_code, year) DO UPDATE SET last = receipt_counter.last + 1
+    RETURNING last"""
+
+SELECT_DUPLICATE: Final[LiteralString] = "SELECT submission_id FROM revision WHERE document_sha256 = $1"
+
+INSERT_SUBMISSION: Final[LiteralString] = """
+    INSERT INTO submission (id, agency_code, procedure_id, form_id, status, access_token_hash, signer_identity)
+    VALUES ($1, $2, $3, $4, 'received', $5, $6)"""
+INSERT_REVISION: Final[LiteralString] = """
+    INSERT INTO revision (id, submission_id, number, form_version_id, nonce, document, document_sha256, received_at,
+                          verification_status, verification, flags, receipt_number, receipt_json, receipt_cms)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"""
+INSERT_SIGNATURE: Final[LiteralString] = """
+    INSERT INTO revision_signature (revision_id, position, cms, sha256, report) VALUES ($1, $2, $3, $4, $5)"""
+INSERT_ATTACHMENT: Final[LiteralString] = """
+    INSERT INTO attachment (revision_id, field, filename, media_type, size, sha256, content, report)
+    VALUES ($1, $2, $3, $4, $5, $6, ''::bytea, $7)"""
+INSERT_EVENT: Final[LiteralString] = """
+    INSERT INTO submission_event (submission_id, revision_id, kind, message, fields) VALUES ($1, $2, $3, $4, $5)"""
+
+SELECT_SUBMISSION: Final[LiteralString] = """
+    SELECT id, agency_code, procedure_id, form_id, status, access_token_hash, signer_identity
+    FROM submission WHERE id = $1"""
+LOCK_SUBMISSION: Final[LiteralString] = """
+    SELECT id, agency_code, procedure_id, form_id, status, access_token_hash, signer_identity
+    FROM submission WHERE id = $1 FOR UPDATE"""
+SET_STATUS: Final[LiteralString] = "UPDATE submission SET status = $2, updated_at = now() WHERE id = $1"
+SELECT_REVISIONS: Final[LiteralString] = """
+    SELECT id, number, receipt_number, received_at, document_sha256, verification_status, verification, flags
+    FROM revision WHERE submission_id = $1 ORDER BY number"""
+SELECT_LATEST_REVISION: Final[LiteralString] = """
+    SELECT id, number, document_sha256, receipt_number, receipt_json, receipt_cms, receipt_pdf
+    FROM revision WHERE submission_id = $1 ORDER BY number DESC LIMIT 1"""
+SET_RECEIPT_PDF: Final[LiteralString] = "UPDATE revision SET receipt_pdf = $2 WHERE id = $1 AND receipt_pdf IS NULL"
+SELECT_EVENTS: Final[LiteralString] = """
+    SELECT e.kind, e.at, e.message, e.fields, r.number AS revision
+    FROM submission_event e LEFT JOIN revision r ON r.id = e.revision_id
+    WHERE e.submission_id = $1 ORDER BY e.id"""
+
+SELECT_IDEMPOTENT: Final[LiteralString] = "SELECT request_sha256, status, response FROM idempotency WHERE key = $1"
+INSERT_IDEMPOTENT: Final[LiteralString] = """
+    INSERT INTO idempotency (key, request_sha256, status, response) VALUES ($1, $2, $3, $4)"""
+
+SELECT_PENDING: Final[LiteralString] = """
+    SELECT r.id, r.submission_id, r.document, r.received_at, r.verification, n.issued_at AS nonce_issued_at,
+           v.schema, f.procedure_id
+    FROM revision r JOIN nonce n ON n.nonce = r.nonce
+    JOIN form_version v ON v.id = r.form_version_id JOIN form f ON f.id = v.form_id
+    WHERE r.verification_status = 'pending' ORDER BY r.received_at LIMIT $1 FOR UPDATE OF r SKIP LOCKED"""
+SELECT_SIGNATURES: Final[LiteralString] = "SELECT cms FROM revision_signature WHERE revision_id = $1 ORDER BY position"
+SET_VERIFICATION: Final[LiteralString] = """
+    UPDATE revision SET verification_status = $2, verification = $3 WHERE id = $1"""
+
+
+class VersionRow(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    version: int
+    status: str
+    schema: dict[str, Any]
+    sha256: bytes | None
+    agency_code: str
+    procedure_id: str
+
+
+class SubmissionRow(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    agency_code: str
+    procedure_id: str
+    form_id: str
+    status: str
+    access_token_hash: bytes
+    signer_identity: list[dict[str, Any]]
+
+
+async def form_version(conn: asyncpg.Connection, form_id: str, number: int) -> VersionRow | None:
+    row = await conn.fetchrow(PUBLISHED_VERSION, form_id, number)
+    return None if row is None else VersionRow(**dict(row))
+
+
+async def insert_nonce(
+    conn: asyncpg.Connection, nonce: str, version_id: uuid.UUID, lifetime: dt.timedelta
+) -> asyncpg.Record:
+    row = await conn.fetchrow(INSERT_NONCE, nonce, version_id, lifetime)
+    assert row is not None  # RETURNING always yields a row
+    return row
+
+
+async def consume_nonce(conn: asyncpg.Connection, nonce: str, version_id: uuid.UUID) -> dt.datetime | None:
+    issued: dt.datetime | None = await conn.fetchval(CONSUME_NONCE, nonce, version_id)
+    return issued
+
+
+async def next_receipt_number(conn: asyncpg.Connection, agency: str, year: int) -> int:
+    number: int = await conn.fetchval(NEXT_RECEIPT_NUMBER, agency, year)
+    return number
+
+
+async def duplicate_of(conn: asyncpg.Connection, document_sha256: bytes) -> uuid.UUID | None:
+    found: uuid.UUID | None = await conn.fetchval(SELECT_DUPLICATE, document_sha256)
+    return found
+
+
+async def submission(conn: asyncpg.Connection, submission_id: uuid.UUID, *, lock: bool = False) -> SubmissionRow | None:
+    row = await conn.fetchrow(LOCK_SUBMISSION if lock else SELECT_SUBMISSION, submission_id)
+    return None if row is None else SubmissionRow(**dict(row))
+
+
+async def event(
+    conn: asyncpg.Connection,
+    submission_id: uuid.UUID,
+    revision_id: uuid.UUID | None,
+    kind: str,
+    message: str | None = None,
+    fields: list[str] | None = None,
+) -> None:
+    await conn.execute(INSERT_EVENT, submission_id, revision_id, kind, message, fields)

@@ -1,0 +1,171 @@
+"""Applicant endpoints: nonces, submission, status, receipts, withdrawal."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import State, UploadFile
+from litestar.params import FromPath
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+
+from service.db import Conn
+from service.problems import InvalidBody, TooLarge, UnsupportedMediaType
+from service.settings import Settings
+from service.submissions import queries, service
+from service.submissions.schemas import NonceOut, SubmissionOut
+from service.validation import FieldProblem
+from signing.receipts import Receipt, render_pdf
+
+
+def _bearer(request: Request[Any, Any, Any]) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+async def read_parts(request: Request[Any, Any, Any], settings: Settings) -> service.Parts:
+    """The multipart body: one ``document``, ``signature`` parts, ``attachment`` parts; each within its limit."""
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise UnsupportedMediaType(
+            "Send a submission as multipart/form-data with document, signature and attachment parts."
+        )
+    form = await request.form()
+
+    async def content(part: Any, name: str, limit: int) -> bytes:
+        data: bytes = await part.read() if isinstance(part, UploadFile) else str(part).encode()
+        if len(data) > limit:
+            raise TooLarge(f"The {name} part is {len(data)} bytes; the limit is {limit}.")
+        return data
+
+    documents = form.getall("document") if "document" in form else []
+    if len(documents) != 1:
+        raise InvalidBody(
+            "Send exactly one document part.",
+            errors=[FieldProblem(pointer="", code="document", detail=f"{len(documents)} document parts")],
+        )
+    document = await content(documents[0], "document", settings.max_document_bytes)
+    signatures = [
+        await content(p, "signature", settings.max_document_bytes)
+        for p in (form.getall("signature") if "signature" in form else [])
+    ]
+    uploads = []
+    for part in form.getall("attachment") if "attachment" in form else []:
+        data = await content(part, "attachment", settings.max_file_bytes)
+        filename = part.filename if isinstance(part, UploadFile) else ""
+        content_type = part.content_type if isinstance(part, UploadFile) else "application/octet-stream"
+        uploads.append(service.Upload(filename=filename, content_type=content_type, content=data))
+    return service.Parts(document=document, signatures=signatures, attachments=uploads)
+
+
+async def intake(state: State, conn: Conn) -> service.Intake:
+    return service.Intake(
+        compiled=state.compiled_forms,
+        verifier=await state.verifiers.current(conn),
+        receipt_key=state.receipt_key,
+        attachments=state.attachments,
+        now=dt.datetime.now(dt.UTC),
+    )
+
+
+@post(
+    "/api/v1/forms/{form_id:str}/versions/{number:int}/nonces",
+    tags=["submissions"],
+    summary="A single-use nonce to sign into the document",
+    status_code=HTTP_201_CREATED,
+)
+async def create_nonce(conn: Conn, state: State, form_id: FromPath[str], number: FromPath[int]) -> NonceOut:
+    settings: Settings = state.settings
+    return await service.issue_nonce(conn, form_id, number, dt.timedelta(seconds=settings.nonce_lifetime_seconds))
+
+
+def submissions_controller(settings: Settings) -> type[Controller]:
+    """The controller, with the body limit of the settings (a route's limit is fixed when it is declared)."""
+    limit = settings.max_submission_bytes
+
+    class SubmissionController(Controller):
+        path = "/api/v1/submissions"
+        tags = ("submissions",)
+
+        @post(
+            "/",
+            summary="Submit a signed application",
+            description="multipart/form-data: `document` (the signed bytes), `signature` (a detached CMS per signer), "
+            "`attachment` (one per declared file). Optional `Idempotency-Key` header.",
+            request_max_body_size=limit,
+            status_code=HTTP_201_CREATED,
+        )
+        async def submit(self, request: Request[Any, Any, Any], conn: Conn, state: State) -> Response[Any]:
+            parts = await read_parts(request, state.settings)
+            body = await service.submit(conn, parts, await intake(state, conn), request.headers.get("idempotency-key"))
+            return Response(body, status_code=HTTP_201_CREATED)
+
+        @get("/{submission_id:uuid}", summary="Status, timeline and receipts (applicant's access token)")
+        async def get_submission(
+            self, request: Request[Any, Any, Any], conn: Conn, submission_id: FromPath[uuid.UUID]
+        ) -> SubmissionOut:
+            row = await service.authorised(conn, submission_id, _bearer(request))
+            return await service.view(conn, row)
+
+        @post(
+            "/{submission_id:uuid}/nonces",
+            summary="A nonce for a withdrawal or an amendment",
+            status_code=HTTP_201_CREATED,
+        )
+        async def nonce(
+            self, request: Request[Any, Any, Any], conn: Conn, state: State, submission_id: FromPath[uuid.UUID]
+        ) -> NonceOut:
+            row = await service.authorised(conn, submission_id, _bearer(request))
+            return await service.submission_nonce(
+                conn, row, dt.timedelta(seconds=state.settings.nonce_lifetime_seconds)
+            )
+
+        @post(
+            "/{submission_id:uuid}/withdraw",
+            summary="Withdraw (取下げ): a signed request by the same applicant",
+            request_max_body_size=limit,
+            status_code=HTTP_200_OK,
+        )
+        async def withdraw(
+            self, request: Request[Any, Any, Any], conn: Conn, state: State, submission_id: FromPath[uuid.UUID]
+        ) -> SubmissionOut:
+            row = await service.authorised(conn, submission_id, _bearer(request))
+            parts = await read_parts(request, state.settings)
+            return await service.withdraw(conn, row, parts, await intake(state, conn))
+
+        @get("/{submission_id:uuid}/receipt.json", summary="The receipt (canonical JSON)")
+        async def receipt_json(
+            self, request: Request[Any, Any, Any], conn: Conn, submission_id: FromPath[uuid.UUID]
+        ) -> Response[bytes]:
+            latest = await _latest(conn, request, submission_id)
+            return Response(latest["receipt_json"], media_type="application/json")
+
+        @get("/{submission_id:uuid}/receipt.p7s", summary="The agency's detached CMS over the receipt")
+        async def receipt_p7s(
+            self, request: Request[Any, Any, Any], conn: Conn, submission_id: FromPath[uuid.UUID]
+        ) -> Response[bytes]:
+            latest = await _latest(conn, request, submission_id)
+            return Response(latest["receipt_cms"], media_type="application/pkcs7-signature")
+
+        @get("/{submission_id:uuid}/receipt.pdf", summary="The receipt as a PAdES-signed PDF (受付票)")
+        async def receipt_pdf(
+            self, request: Request[Any, Any, Any], conn: Conn, state: State, submission_id: FromPath[uuid.UUID]
+        ) -> Response[bytes]:
+            latest = await _latest(conn, request, submission_id)
+            pdf = latest["receipt_pdf"]
+            if pdf is None:
+                # Rendered on first request, then kept: the JSON and its CMS are the receipt; this is its print.
+                receipt = msgspec.json.decode(latest["receipt_json"], type=Receipt)
+                agency = await conn.fetchval("SELECT name_ja FROM agency WHERE code = $1", receipt.agency)
+                pdf = await render_pdf(receipt, agency or receipt.agency, state.receipt_key.signer)
+                await conn.execute(queries.SET_RECEIPT_PDF, latest["id"], pdf)
+            return Response(pdf, media_type="application/pdf")
+
+    return SubmissionController
+
+
+async def _latest(conn: Conn, request: Request[Any, Any, Any], submission_id: uuid.UUID) -> Any:
+    row = await service.authorised(conn, submission_id, _bearer(request))
+    return await conn.fetchrow(queries.SELECT_LATEST_REVISION, row.id)
