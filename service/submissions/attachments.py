@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import io
 import uuid
-from typing import Final, LiteralString, Protocol
+from typing import Any, Final, LiteralString, Protocol
 
 import asyncpg
 from pyhanko.pdf_utils.misc import PdfReadError
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.validation import async_validate_pdf_signature
+from pyhanko_certvalidator import ValidationContext
+
+from signing.trust import TrustStore
 
 #: Leading bytes of the types we can recognise; others are accepted as declared.
 MAGIC: Final = (
@@ -60,3 +64,38 @@ class PostgresAttachments:
     async def get(self, conn: asyncpg.Connection, revision_id: uuid.UUID, field: str) -> bytes | None:
         content: bytes | None = await conn.fetchval(GET_CONTENT, revision_id, field)
         return content
+
+
+async def pdf_signatures(content: bytes, store: TrustStore) -> list[dict[str, Any]] | None:
+    """A signed PDF's own signatures, validated against the trust anchors and reported (not a reason to refuse).
+
+    None when the file is not a PDF or carries no signature.
+    """
+    if not content.startswith(b"%PDF-"):
+        return None
+    reader = PdfFileReader(io.BytesIO(content), strict=False)
+    embedded = reader.embedded_signatures
+    if not embedded:
+        return None
+    context = ValidationContext(
+        trust_roots=[a.certificate for a in store.anchors],
+        other_certs=store.certificates,
+        crls=list(store.crl_lists.values()),
+        ocsps=list(store.ocsp_responses.values()),
+        allow_fetching=False,
+        revocation_mode="soft-fail",
+    )
+    reports = []
+    for signature in embedded:
+        status = await async_validate_pdf_signature(signature, signer_validation_context=context)
+        reports.append(
+            {  # plain str and bool: pyHanko's values are PDF string subclasses
+                "field": str(signature.field_name),
+                "intact": bool(status.intact),
+                "valid": bool(status.valid),
+                "trusted": bool(status.trusted),
+                "coverage": str(status.coverage.name) if status.coverage else None,
+                "signer": str(status.signing_cert.subject.human_friendly),
+            }
+        )
+    return reports

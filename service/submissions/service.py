@@ -34,7 +34,7 @@ from service.problems import (
 )
 from service.publishing.cache import CompiledForms
 from service.submissions import queries
-from service.submissions.attachments import AttachmentStore, content_problem
+from service.submissions.attachments import AttachmentStore, content_problem, pdf_signatures
 from service.submissions.schemas import (
     Links,
     NonceOut,
@@ -397,9 +397,10 @@ async def _store_revision(
             msgspec.to_builtins(report),
         )
     for path, answer, upload in paired:
+        pdf_report = await pdf_signatures(upload.content, intake.verifier.store)
         await conn.execute(
             queries.INSERT_ATTACHMENT, revision_id, path, str(answer["filename"]), str(answer["media_type"]),
-            len(upload.content), hashlib.sha256(upload.content).digest(), None,
+            len(upload.content), hashlib.sha256(upload.content).digest(), pdf_report,
         )  # fmt: skip
         await intake.attachments.put(conn, revision_id, path, upload.content)
     await queries.event(conn, submission_id, revision_id, "received" if revision == 1 else "amended")

@@ -382,3 +382,22 @@ async def test_oversize(client: AsyncTestClient[Litestar], admin: dict[str, str]
     huge = b"%PDF-" + b"0" * (21 * 1_048_576)
     response = await client.post("/api/v1/submissions", files=parts(document(nonce), [b"sig"], [huge]))
     assert response.status_code == 413
+
+
+async def test_a_signed_pdf_attachment_is_validated_and_reported(
+    client: AsyncTestClient[Litestar], admin: dict[str, str], conn: asyncpg.Connection, data_dir: Any
+) -> None:
+    from signing.receipts import development_receipt_key, render_pdf
+    from tests.signing.test_receipts import RECEIPT
+
+    key = development_receipt_key(data_dir / "receipts")
+    signed_pdf = await render_pdf(RECEIPT, "厚生労働省", key.signer)  # any PAdES document will do
+    nonce = await new_nonce(client)
+    doc = document(nonce, pdf=signed_pdf)
+    response = await client.post(
+        "/api/v1/submissions", files=parts(doc, [pki.sign_openssl("applicant", doc)], [signed_pdf])
+    )
+    assert response.status_code == 201, response.text
+    report = await conn.fetchval("SELECT report FROM attachment")
+    assert len(report) == 1
+    assert (report[0]["intact"], report[0]["valid"], report[0]["trusted"]) == (True, True, False)  # not our anchor
