@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import getpass
+import hashlib
+import mimetypes
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
+import httpx
 import msgspec
 import structlog
 from asn1crypto import crl as asn1_crl
@@ -33,6 +37,7 @@ from service.publishing import service as publishing_service
 from service.publishing.cache import CompiledForms
 from service.settings import SAMPLE_CATALOG, SAMPLE_FORMS, Settings
 from service.validation import collect_problems
+from signing import canonical
 from signing.client import p12_signer, pkcs11_signer, sign_detached
 from signing.jpki import CertificateClass
 from signing.receipts import Receipt, verify_receipt
@@ -273,17 +278,102 @@ def _secret(env: str | None, prompt: str) -> str:
 
 def cmd_sign(settings: Settings, args: argparse.Namespace) -> int:
     document = Path(args.document).read_bytes()
-    if args.p12:
-        password = _secret(args.password_env, "PKCS#12 password: ")
-        signature = sign_detached(document, p12_signer(Path(args.p12).read_bytes(), password.encode() or None))
-    else:
-        if not (args.token_label and args.key_label):
-            raise CommandError("--pkcs11-module needs --token-label and --key-label")
-        pin = _secret(args.pin_env, "PIN: ")
-        with pkcs11_signer(args.pkcs11_module, args.token_label, args.key_label, pin) as signer:
-            signature = sign_detached(document, signer)
+    with _signer_from_args(args) as signer:
+        signature = sign_detached(document, signer)
     Path(args.output).write_bytes(signature)
     print(f"signed {len(document)} bytes; detached CMS written to {args.output}", file=sys.stderr)
+    return 0
+
+
+def _signer_from_args(args: argparse.Namespace) -> contextlib.AbstractContextManager[Any]:
+    if args.p12:
+        password = _secret(args.password_env, "PKCS#12 password: ")
+        return contextlib.nullcontext(p12_signer(Path(args.p12).read_bytes(), password.encode() or None))
+    if not (args.token_label and args.key_label):
+        raise CommandError("--pkcs11-module needs --token-label and --key-label")
+    return pkcs11_signer(args.pkcs11_module, args.token_label, args.key_label, _secret(args.pin_env, "PIN: "))
+
+
+def _problem(response: httpx.Response) -> CommandError:
+    try:
+        body = response.json()
+    except ValueError:
+        return CommandError(f"the server answered {response.status_code}")
+    lines = [f"{body.get('title', response.status_code)} {body.get('detail', '')}"]
+    lines += [
+        f"  {e.get('pointer') or e.get('parameter') or '/'}: {e.get('code')}: {e.get('detail')}"
+        for e in body.get("errors") or []
+    ]
+    return CommandError("\n".join(lines))
+
+
+def cmd_submit(settings: Settings, args: argparse.Namespace) -> int:
+    """The applicant's round trip: nonce, document, digests, signature, upload; the receipt saved."""
+    server = args.server.rstrip("/")
+    answers = msgspec.json.decode(Path(args.answers).read_bytes())
+    files: list[tuple[str, Any]] = []
+    for item in args.attach:
+        field, _, path = item.partition("=")
+        content = Path(path).read_bytes()
+        media_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
+        answers[field] = {
+            "filename": Path(path).name,
+            "media_type": media_type,
+            "size": len(content),
+            "sha256": hashlib.sha256(content).hexdigest(),
+        }
+        files.append(("attachment", (Path(path).name, content, media_type)))
+    with httpx.Client(base_url=server, timeout=60) as client:
+        version = args.version
+        if version is None:
+            form = client.get(f"/api/v1/forms/{args.form}")
+            if form.status_code != 200:
+                raise _problem(form)
+            version = form.json()["latest"]["version"]
+        nonce = client.post(f"/api/v1/forms/{args.form}/versions/{version}/nonces")
+        if nonce.status_code != 201:
+            raise _problem(nonce)
+        document = canonical.encode(
+            {"form_id": args.form, "form_version": version, "nonce": nonce.json()["nonce"], "answers": answers}
+        )
+        with _signer_from_args(args) as signer:
+            signature = sign_detached(document, signer)
+        parts = [
+            ("document", ("document.json", document, "application/json")),
+            ("signature", ("signature.p7s", signature, "application/pkcs7-signature")),
+            *files,
+        ]
+        response = client.post("/api/v1/submissions", files=parts)
+        if response.status_code != 201:
+            raise _problem(response)
+        body = response.json()
+        token = {"Authorization": f"Bearer {body['access_token']}"}
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        stem = out / body["receipt_number"]
+        for suffix, link in (
+            ("receipt.json", "receipt"),
+            ("receipt.p7s", "receipt_signature"),
+            ("receipt.pdf", "receipt_pdf"),
+        ):
+            Path(f"{stem}.{suffix}").write_bytes(client.get(body["links"][link], headers=token).content)
+        token_file = Path(f"{stem}.token")
+        token_file.write_text(f"{body['submission_id']} {body['access_token']}\n")
+        token_file.chmod(0o600)
+    print(body["receipt_number"])
+    summary = f"submission {body['submission_id']}: {body['status']}, signature {body['verification']['status']}"
+    print(f"{summary}; receipt files and access token in {out}", file=sys.stderr)
+    return 0
+
+
+def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
+    with httpx.Client(base_url=args.server.rstrip("/"), timeout=60) as client:
+        response = client.get(
+            f"/api/v1/submissions/{args.submission_id}", headers={"Authorization": f"Bearer {args.token}"}
+        )
+    if response.status_code != 200:
+        raise _problem(response)
+    sys.stdout.write(msgspec.json.format(response.text, indent=2) + "\n")
     return 0
 
 
@@ -352,6 +442,30 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("signature", help="RECEIPT.p7s")
     check.add_argument("--trust", action="append", required=True, help="the agency chain or root, PEM")
     check.set_defaults(handler=cmd_verify_receipt)
+
+    submit = commands.add_parser("submit", help="fill, sign and submit an application; save its receipt")
+    submit.add_argument("--form", required=True)
+    submit.add_argument("--version", type=int, help="form version (default: the current one)")
+    submit.add_argument("--answers", required=True, help="JSON file with the answers")
+    submit.add_argument(
+        "--attach", action="append", default=[], metavar="FIELD=PATH", help="a file for an attachment field"
+    )
+    signing_key = submit.add_mutually_exclusive_group(required=True)
+    signing_key.add_argument("--p12")
+    signing_key.add_argument("--pkcs11-module")
+    submit.add_argument("--password-env")
+    submit.add_argument("--token-label")
+    submit.add_argument("--key-label")
+    submit.add_argument("--pin-env")
+    submit.add_argument("--server", default="http://127.0.0.1:8000")
+    submit.add_argument("--out", default=".", help="where to save the receipt and the access token")
+    submit.set_defaults(handler=cmd_submit)
+
+    status = commands.add_parser("status", help="a submission's status and timeline")
+    status.add_argument("submission_id")
+    status.add_argument("--token", required=True, help="the submission's access token")
+    status.add_argument("--server", default="http://127.0.0.1:8000")
+    status.set_defaults(handler=cmd_status)
     return top
 
 
