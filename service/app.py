@@ -110,7 +110,7 @@ def create_app(settings: Settings, components: ComponentRegistry | None = None) 
     async def database(app: Litestar) -> AsyncIterator[None]:
         app.state.pool = await create_pool(settings, dsn)
         app.state.compiled_forms = CompiledForms(components or default_components())
-        app.state.verifiers = Verifiers()
+        app.state.verifiers = Verifiers(settings.trust_recheck_seconds)
         closers: list[Callable[[], object]] = []
         app.state.receipt_key = load_receipt_key(settings, closers)
         app.state.timestamper = HTTPTimeStamper(settings.tsa_url) if settings.tsa_url else None

@@ -68,6 +68,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     tsa_url: str | None = None
     """An RFC 3161 time-stamping service for receipts; unset: receipts carry no timestamp."""
 
+    trust_recheck_seconds: Annotated[float, msgspec.Meta(ge=0)] = 1.0
+    """How stale intake's view of the trust store may be: a new CRL or anchor counts within this time."""
+
     crl_refresh_seconds: Annotated[int, msgspec.Meta(ge=0)] = 3600
     """How often to fetch CRLs from the anchors' configured URLs; 0 turns the refresh off."""
 

@@ -35,7 +35,7 @@ from pyhanko.stamp import TextStamp, TextStampStyle
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from signing import canonical
-from signing.client import asign_detached
+from signing.client import KeptKeySigner, asign_detached
 from signing.report import VerificationReport
 from signing.trust import Anchor, TrustStore
 from signing.verify import Bounds, Policy, Verifier
@@ -105,6 +105,8 @@ async def sign_receipt(
 ) -> tuple[bytes, bytes]:
     """(canonical JSON, detached CMS over it)."""
     data = receipt_bytes(receipt)
+    if timestamper is None and isinstance(signer, KeptKeySigner):
+        return data, signer.detached_cms(data)
     if timestamper is None:
         return data, await asign_detached(data, signer)
     content = await signer.async_sign_general_data(data, "sha256", detached=True, timestamper=timestamper)
@@ -197,7 +199,7 @@ class ReceiptKey(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def receipt_key_from_p12(data: bytes, password: bytes | None) -> ReceiptKey:
-    signer = signers.SimpleSigner.load_pkcs12_data(data, other_certs=[], passphrase=password)
+    signer = KeptKeySigner.load_pkcs12_data(data, other_certs=[], passphrase=password)
     chain = [signer.signing_cert, *[c for c in signer.cert_registry if c != signer.signing_cert]]
     return ReceiptKey(signer=signer, chain=chain, development=False)
 
@@ -283,7 +285,7 @@ def development_receipt_key(directory: Path, now: dt.datetime | None = None) -> 
     receipt_cert = x509.Certificate.load(pem.unarmor(cert_file.read_bytes())[2])
     root_cert = x509.Certificate.load(pem.unarmor(root_file.read_bytes())[2])
     private = keys.PrivateKeyInfo.load(pem.unarmor(key_file.read_bytes())[2])
-    signer = signers.SimpleSigner(
+    signer = KeptKeySigner(
         signing_cert=receipt_cert,
         signing_key=private,
         cert_registry=SimpleCertificateStore.from_certs([root_cert]),  # type: ignore[no-untyped-call]

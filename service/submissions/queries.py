@@ -9,6 +9,9 @@ from typing import Any, Final, LiteralString
 import asyncpg
 import msgspec
 
+from service.catalog import policy
+from service.catalog.schemas import DigitalPolicy, LegacyRequirements, PolicyOverride
+
 INSERT_NONCE: Final[LiteralString] = """
     INSERT INTO nonce (nonce, form_version_id, expires_at) VALUES ($1, $2, now() + $3::interval)
     RETURNING nonce, issued_at, expires_at"""
@@ -21,8 +24,9 @@ SELECT_NONCE: Final[LiteralString] = (
 )
 
 PUBLISHED_VERSION: Final[LiteralString] = """
-    SELECT v.id, v.version, v.status, v.schema, v.sha256, f.agency_code, f.procedure_id
-    FROM form_version v JOIN form f ON f.id = v.form_id
+    SELECT v.id, v.version, v.status, v.schema, v.sha256, f.agency_code, f.procedure_id,
+           p.paper, p.seal, p.in_person, p.override_signature, p.override_identity_proofing, p.override_reason
+    FROM form_version v JOIN form f ON f.id = v.form_id JOIN procedure p ON p.id = f.procedure_id
     WHERE v.form_id = $1 AND v.version = $2"""
 
 NEXT_RECEIPT_NUMBER: Final[LiteralString] = """
@@ -32,21 +36,30 @@ NEXT_RECEIPT_NUMBER: Final[LiteralString] = """
 
 SELECT_DUPLICATE: Final[LiteralString] = "SELECT submission_id FROM revision WHERE document_sha256 = $1"
 
-INSERT_SUBMISSION: Final[LiteralString] = """
-    INSERT INTO submission (id, agency_code, procedure_id, form_id, status, access_token_hash, signer_identity)
-    VALUES ($1, $2, $3, $4, 'received', $5, $6)"""
-INSERT_REVISION: Final[LiteralString] = """
-    INSERT INTO revision (id, submission_id, number, form_version_id, nonce, document, document_sha256, received_at,
-                          verification_status, verification, flags, receipt_number, receipt_json, receipt_cms)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"""
-INSERT_SIGNATURE: Final[LiteralString] = """
-    INSERT INTO revision_signature (revision_id, position, cms, sha256, report) VALUES ($1, $2, $3, $4, $5)"""
 INSERT_ATTACHMENT: Final[LiteralString] = """
     INSERT INTO attachment (revision_id, field, filename, media_type, size, sha256, content, report)
     VALUES ($1, $2, $3, $4, $5, $6, ''::bytea, $7)"""
 INSERT_EVENT: Final[LiteralString] = """
     INSERT INTO submission_event (submission_id, revision_id, kind, message, fields) VALUES ($1, $2, $3, $4, $5)"""
 
+#: One round trip for every row of a revision but its attachments: the submission (when new), the
+#: revision, its signatures (arrays, unnested) and its timeline events. Foreign keys are checked at the
+#: end of the statement, so the revision may reference the submission inserted beside it.
+INSERT_REVISION_ALL: Final[LiteralString] = """
+    WITH s AS (
+        INSERT INTO submission (id, agency_code, procedure_id, form_id, status, access_token_hash, signer_identity)
+        SELECT $2, $15, $16, $17, 'received', $18, $19 WHERE $18::bytea IS NOT NULL
+    ), r AS (
+        INSERT INTO revision (id, submission_id, number, form_version_id, nonce, document, document_sha256,
+                              received_at, verification_status, verification, flags, receipt_number,
+                              receipt_json, receipt_cms)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+    ), g AS (
+        INSERT INTO revision_signature (revision_id, position, cms, sha256, report)
+        SELECT $1, t.position - 1, t.cms, t.sha256, t.report
+        FROM unnest($20::bytea[], $21::bytea[], $22::jsonb[]) WITH ORDINALITY AS t(cms, sha256, report, position)
+    )
+    INSERT INTO submission_event (submission_id, revision_id, kind) SELECT $2, $1, unnest($23::text[])"""
 SELECT_SUBMISSION: Final[LiteralString] = """
     SELECT id, agency_code, procedure_id, form_id, status, access_token_hash, signer_identity
     FROM submission WHERE id = $1"""
@@ -89,6 +102,24 @@ class VersionRow(msgspec.Struct, frozen=True, kw_only=True):
     sha256: bytes | None
     agency_code: str
     procedure_id: str
+    paper: bool
+    seal: str
+    in_person: bool
+    override_signature: str | None
+    override_identity_proofing: bool | None
+    override_reason: str | None
+
+    def digital_policy(self) -> DigitalPolicy:
+        """The procedure's policy, by the catalogue's one rule (``catalog.policy``)."""
+        legacy = LegacyRequirements(paper=self.paper, seal=self.seal, in_person=self.in_person)  # type: ignore[arg-type]
+        override = None
+        if self.override_signature is not None:
+            override = PolicyOverride(
+                signature=self.override_signature,  # type: ignore[arg-type]
+                identity_proofing=bool(self.override_identity_proofing),
+                reason=self.override_reason or "",
+            )
+        return policy.effective(legacy, override)
 
 
 class SubmissionRow(msgspec.Struct, frozen=True, kw_only=True):

@@ -20,7 +20,7 @@ import msgspec
 
 from forms.schema import AttachmentField, FormSchema, GroupField
 from service.catalog import queries as catalog_queries
-from service.catalog.schemas import ProcedureOut
+from service.catalog.schemas import DigitalPolicy
 from service.problems import (
     DuplicateSubmission,
     FormInvalid,
@@ -118,10 +118,10 @@ def _invalid_form(errors: list[FieldProblem], **extensions: Any) -> FormInvalid:
     )
 
 
-def signature_policy(schema: FormSchema, procedure: ProcedureOut) -> tuple[Policy, int]:
+def signature_policy(schema: FormSchema, digital_policy: DigitalPolicy) -> tuple[Policy, int]:
     """The form narrows the classes; a procedure that needs a qualified signature narrows them further."""
     accept = frozenset(schema.signature.accept) if schema.signature else ALL_CLASSES
-    if procedure.digital_policy.signature == "qualified":
+    if digital_policy.signature == "qualified":
         accept &= QUALIFIED_CLASSES
     return Policy(classes=accept), (schema.signature.signers if schema.signature else 1)
 
@@ -292,29 +292,26 @@ async def submit(conn: asyncpg.Connection, parts: Parts, intake: Intake, idempot
     if (replay := await _idempotent_reply(conn, idempotency_key, digest)) is not None:
         return replay
     version, schema, head = await _pinned_version(conn, parts, intake)
-    procedure = await catalog_queries.get_procedure(conn, version.procedure_id)
-    assert procedure is not None  # a form's procedure is a foreign key
     if not parts.signatures:
         raise SignatureRejected("The document must be signed: send at least one signature part.")
-    policy, required = signature_policy(schema, procedure)
-    nonce_row = await conn.fetchrow(queries.SELECT_NONCE, head.get("nonce"))
-    signed_after = (
-        nonce_row["issued_at"] if nonce_row is not None and nonce_row["form_version_id"] == version.id else None
-    )
-    bounds = Bounds(validation_time=intake.now, signed_after=signed_after)
+    policy, required = signature_policy(schema, version.digital_policy())
+    # Consumed now, in one round trip that also gives the signing time's lower bound; a later failure
+    # rolls it back with everything else. Its error is raised in its place, after the others.
+    nonce = head.get("nonce")
+    issued = await queries.consume_nonce(conn, nonce, version.id) if isinstance(nonce, str) else None
+    bounds = Bounds(validation_time=intake.now, signed_after=issued)
     reports = [await intake.verifier.averify(parts.document, cms, policy, bounds) for cms in parts.signatures]
     verification = judge_signatures(reports, required)
     answers = head["answers"]
     paired = match_attachments(schema, answers, parts.attachments)
-    # The same bytes carry the same nonce: look for the duplicate first, or a resend would only ever
-    # hear that its nonce is used.
+    # The same bytes carry the same nonce: the duplicate is named before the used nonce.
     document_sha256 = hashlib.sha256(parts.document).digest()
     if (original := await queries.duplicate_of(conn, document_sha256)) is not None:
         raise DuplicateSubmission(
             "These exact document bytes were already submitted.",
             extensions={"links": {"original": f"/api/v1/submissions/{original}"}},
         )
-    if head.get("nonce") is None or await queries.consume_nonce(conn, head["nonce"], version.id) is None:
+    if issued is None:
         raise NonceInvalid("The nonce in the document is unknown, already used, expired, or for another form version.")
     flags = _binding_flags(schema, answers, reports)
     signers = [identity(r) for r in reports]
@@ -322,15 +319,12 @@ async def submit(conn: asyncpg.Connection, parts: Parts, intake: Intake, idempot
     if head.get("amends") is None:
         submission_id, revision = uuid.uuid4(), 1
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        await conn.execute(
-            queries.INSERT_SUBMISSION, submission_id, version.agency_code, version.procedure_id, schema.id,
-            hashlib.sha256(token.encode()).digest(), signers,
-        )  # fmt: skip
     else:
         submission_id, revision = await _amend(conn, head["amends"], signers, schema.id)
     receipt_number = await _store_revision(
-        conn, intake, parts, version, head, submission_id, revision, verification, flags, reports, paired
-    )
+        conn, intake, parts, version, head, submission_id, revision, verification, flags, reports, paired,
+        new_submission=(hashlib.sha256(token.encode()).digest(), signers) if token else None,
+    )  # fmt: skip
     body: dict[str, Any] = msgspec.to_builtins(
         SubmissionCreated(
             submission_id=submission_id,
@@ -361,6 +355,7 @@ async def _store_revision(
     flags: list[str],
     reports: list[VerificationReport],
     paired: list[tuple[str, dict[str, Any], Upload]],
+    new_submission: tuple[bytes, list[dict[str, Any]]] | None,
 ) -> str:
     """Every row of one revision, and its signed receipt; returns the receipt number."""
     revision_id = uuid.uuid4()
@@ -382,20 +377,18 @@ async def _store_revision(
         verification=verification.indication,
     )
     receipt_json, receipt_cms = await sign_receipt(receipt, intake.receipt_key.signer)
+    token_hash, signers = new_submission if new_submission is not None else (None, None)
+    events = ["received" if revision == 1 else "amended"] + (
+        ["verification_pending"] if verification.status == "pending" else []
+    )
     await conn.execute(
-        queries.INSERT_REVISION, revision_id, submission_id, revision, version.id, head["nonce"],
+        queries.INSERT_REVISION_ALL, revision_id, submission_id, revision, version.id, head["nonce"],
         parts.document, document_sha256, intake.now, verification.status, msgspec.to_builtins(verification),
         flags, receipt_number, receipt_json, receipt_cms,
+        version.agency_code, version.procedure_id, str(head["form_id"]), token_hash, signers,
+        parts.signatures, [hashlib.sha256(s).digest() for s in parts.signatures],
+        [msgspec.to_builtins(r) for r in reports], events,
     )  # fmt: skip
-    for position, (cms, report) in enumerate(zip(parts.signatures, reports, strict=True)):
-        await conn.execute(
-            queries.INSERT_SIGNATURE,
-            revision_id,
-            position,
-            cms,
-            hashlib.sha256(cms).digest(),
-            msgspec.to_builtins(report),
-        )
     for path, answer, upload in paired:
         pdf_report = await pdf_signatures(upload.content, intake.verifier.store)
         await conn.execute(
@@ -403,9 +396,6 @@ async def _store_revision(
             len(upload.content), hashlib.sha256(upload.content).digest(), pdf_report,
         )  # fmt: skip
         await intake.attachments.put(conn, revision_id, path, upload.content)
-    await queries.event(conn, submission_id, revision_id, "received" if revision == 1 else "amended")
-    if verification.status == "pending":
-        await queries.event(conn, submission_id, revision_id, "verification_pending")
     return receipt_number
 
 
@@ -532,7 +522,7 @@ async def reverify_pending(
         schema = msgspec.convert(row["schema"], FormSchema)
         procedure = await catalog_queries.get_procedure(conn, row["procedure_id"])
         assert procedure is not None
-        policy, required = signature_policy(schema, procedure)
+        policy, required = signature_policy(schema, procedure.digital_policy)
         bounds = Bounds(validation_time=now, signed_after=row["nonce_issued_at"], signed_before=row["received_at"])
         signatures = [r["cms"] for r in await conn.fetch(queries.SELECT_SIGNATURES, row["id"])]
         reports = [verifier.verify(row["document"], cms, policy, bounds) for cms in signatures]

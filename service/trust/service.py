@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
@@ -94,14 +95,23 @@ async def load_store(conn: asyncpg.Connection) -> TrustStore:
 
 
 class Verifiers:
-    """One Verifier (and its cache) per trust generation: rebuilt when anchors, certificates or CRLs change."""
+    """One Verifier (and its cache) per trust generation: rebuilt when anchors, certificates or CRLs change.
 
-    def __init__(self) -> None:
+    The generation is asked of the database at most every ``max_age`` seconds, so intake does not pay a
+    round trip per submission for a change that happens a few times a day.
+    """
+
+    def __init__(self, max_age: float = 0.0) -> None:
+        self.max_age = max_age
         self._generation: str | None = None
         self._verifier: Verifier | None = None
+        self._checked = 0.0
 
     async def current(self, conn: asyncpg.Connection) -> Verifier:
+        if self._verifier is not None and time.monotonic() - self._checked < self.max_age:
+            return self._verifier
         generation = await queries.generation(conn)
+        self._checked = time.monotonic()
         if self._verifier is None or generation != self._generation:
             self._verifier = Verifier(await load_store(conn))
             self._generation = generation

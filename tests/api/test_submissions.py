@@ -401,3 +401,66 @@ async def test_a_signed_pdf_attachment_is_validated_and_reported(
     report = await conn.fetchval("SELECT report FROM attachment")
     assert len(report) == 1
     assert (report[0]["intact"], report[0]["valid"], report[0]["trusted"]) == (True, True, False)  # not our anchor
+
+
+def exact(response: Any) -> dict[str, Any]:
+    """The problem body with its random instance checked and removed."""
+    assert response.headers["content-type"] == "application/problem+json"
+    body: dict[str, Any] = response.json()
+    assert body.pop("instance").startswith("urn:uuid:")
+    return body
+
+
+async def test_rejection_bodies_exactly(client: AsyncTestClient[Litestar], admin: dict[str, str]) -> None:
+    base = "https://shinsei.example/problems/"
+    nonce = await new_nonce(client)
+    doc = document(nonce)
+    signature = pki.sign_openssl("applicant", doc)
+    first = await client.post("/api/v1/submissions", files=parts(doc, [signature]))
+    assert first.status_code == 201
+    assert exact(await client.post("/api/v1/submissions", files=parts(doc, [signature]))) == {
+        "type": base + "duplicate-submission",
+        "title": "These exact document bytes were already submitted.",
+        "status": 409,
+        "detail": "These exact document bytes were already submitted.",
+        "links": {"original": first.json()["links"]["self"]},
+    }
+    reused = document(nonce, workers=99)
+    assert exact(
+        await client.post("/api/v1/submissions", files=parts(reused, [pki.sign_openssl("applicant", reused)]))
+    ) == {
+        "type": base + "nonce-invalid",
+        "title": "The nonce is used, expired or not for this form version.",
+        "status": 409,
+        "detail": "The nonce in the document is unknown, already used, expired, or for another form version.",
+    }
+    fresh = document(await new_nonce(client))
+    body = exact(
+        await client.post("/api/v1/submissions", files=parts(fresh, [pki.sign_openssl("forged-applicant", fresh)]))
+    )
+    reports = body.pop("reports")
+    assert body == {
+        "type": base + "signature-rejected",
+        "title": "The signatures do not meet the procedure's requirements.",
+        "status": 422,
+        "detail": "1 of 1 signature(s) cannot be accepted: NO_CERTIFICATE_CHAIN_FOUND.",
+    }
+    assert [(r["indication"], r["sub_indication"]) for r in reports] == [
+        ("INDETERMINATE", "NO_CERTIFICATE_CHAIN_FOUND")
+    ]
+    assert exact(
+        await client.post("/api/v1/submissions", content=b"{}", headers={"Content-Type": "application/json"})
+    ) == {
+        "type": base + "unsupported-media-type",
+        "title": "The request body's media type is not supported.",
+        "status": 415,
+        "detail": "Send a submission as multipart/form-data with document, signature and attachment parts.",
+    }
+    unknown = msgspec.json.encode({"form_id": "nope", "form_version": 1, "nonce": "n" * 22, "answers": {}})
+    assert exact(await client.post("/api/v1/submissions", files=parts(unknown, [b"x"]))) == {
+        "type": base + "form-invalid",
+        "title": "The form answers are not valid.",
+        "status": 422,
+        "detail": "1 field needs attention.",
+        "errors": [{"code": "unknown_form", "detail": "no such published form version", "pointer": "/form_id"}],
+    }
