@@ -27,19 +27,10 @@ from asn1crypto import pem
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from service.embedded import embedded_postgres
 from tests import pki
+from tests.service.test_intake_live import ANSWERS
 
 DURATION = 8.0
 CONCURRENCY = 16
-ANSWERS = {
-    "full_name": "山田 太郎",
-    "full_name_kana": "ヤマダ タロウ",
-    "birth_date": "1990-02-15",
-    "postal_code": "335-0022",
-    "address": "埼玉県戸田市上戸田一丁目18番1号",
-    "event": "opening",
-    "event_date": "2026-11-01",
-    "occupation": "デザイナー",
-}
 
 
 def port() -> int:

@@ -73,6 +73,8 @@ SELECT_REVISIONS: Final[LiteralString] = """
 SELECT_LATEST_REVISION: Final[LiteralString] = """
     SELECT id, number, document_sha256, receipt_number, receipt_json, receipt_cms, receipt_pdf
     FROM revision WHERE submission_id = $1 ORDER BY number DESC LIMIT 1"""
+LATEST_FORM_VERSION: Final[LiteralString] = """
+    SELECT form_version_id FROM revision WHERE submission_id = $1 ORDER BY number DESC LIMIT 1"""
 SET_RECEIPT_PDF: Final[LiteralString] = "UPDATE revision SET receipt_pdf = $2 WHERE id = $1 AND receipt_pdf IS NULL"
 SELECT_EVENTS: Final[LiteralString] = """
     SELECT e.kind, e.at, e.message, e.fields, r.number AS revision
@@ -174,3 +176,9 @@ async def event(
     fields: list[str] | None = None,
 ) -> None:
     await conn.execute(INSERT_EVENT, submission_id, revision_id, kind, message, fields)
+
+
+async def latest_form_version(conn: asyncpg.Connection, submission_id: uuid.UUID) -> uuid.UUID:
+    """The form version of the newest revision: withdrawals and amendments are signed against it."""
+    version_id: uuid.UUID = await conn.fetchval(LATEST_FORM_VERSION, submission_id)
+    return version_id

@@ -468,9 +468,7 @@ async def view(conn: asyncpg.Connection, row: queries.SubmissionRow) -> Submissi
 
 async def submission_nonce(conn: asyncpg.Connection, row: queries.SubmissionRow, lifetime: dt.timedelta) -> NonceOut:
     """A nonce for signing a withdrawal (or an amendment) of this submission's form version."""
-    version_id = await conn.fetchval(
-        "SELECT r.form_version_id FROM revision r WHERE r.submission_id = $1 ORDER BY r.number DESC LIMIT 1", row.id
-    )
+    version_id = await queries.latest_form_version(conn, row.id)
     record = await queries.insert_nonce(conn, secrets.token_urlsafe(24), version_id, lifetime)
     return NonceOut(nonce=record["nonce"], issued_at=record["issued_at"], expires_at=record["expires_at"])
 
@@ -490,9 +488,7 @@ async def withdraw(conn: asyncpg.Connection, row: queries.SubmissionRow, parts: 
             f"Submission {row.id} is {locked.status}: it can no longer be withdrawn.",
             extensions={"current_state": locked.status},
         )
-    version_id = await conn.fetchval(
-        "SELECT r.form_version_id FROM revision r WHERE r.submission_id = $1 ORDER BY r.number DESC LIMIT 1", row.id
-    )
+    version_id = await queries.latest_form_version(conn, row.id)
     nonce_row = await conn.fetchrow(queries.SELECT_NONCE, request.nonce)
     bounds = Bounds(validation_time=intake.now, signed_after=nonce_row["issued_at"] if nonce_row else None)
     reports = [
