@@ -22,6 +22,7 @@ from pyhanko.sign.timestamps import HTTPTimeStamper
 from forms import ComponentRegistry, default_components
 from service import __doc__ as description
 from service.agencies.routes import AgencyController
+from service.audit.routes import audit_head
 from service.auth.principal import provide_principal, provide_viewer
 from service.auth.routes import TokenController
 from service.catalog.routes import ProcedureController
@@ -142,6 +143,7 @@ def create_app(settings: Settings, components: ComponentRegistry | None = None) 
             TrustController,
             receipt_certificate,
             create_nonce,
+            audit_head,
             submissions_controller(settings),
         ],
         dependencies={

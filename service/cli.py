@@ -25,6 +25,7 @@ from asn1crypto import x509 as asn1_x509
 
 import forms
 from service import migrate
+from service.audit import trail
 from service.auth import service as auth_service
 from service.auth.schemas import TokenIn
 from service.catalog import service as catalog_service
@@ -377,6 +378,17 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> int:
+    """Walk the audit chain: the first broken link (exit 1), or the head and the count (exit 0)."""
+    with database_url(settings) as dsn:
+        report = _run_with_conn(dsn, trail.verify_chain)
+    if report.broken_at is not None:
+        print(f"broken at event {report.broken_at}: {report.count} good events before it, last good hash {report.head}")
+        return 1
+    print(f"{report.count} events; head {report.head}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="shinsei", description="Signed online applications (申請).")
     commands = top.add_subparsers(dest="command", required=True)
@@ -466,6 +478,11 @@ def parser() -> argparse.ArgumentParser:
     status.add_argument("--token", required=True, help="the submission's access token")
     status.add_argument("--server", default="http://127.0.0.1:8000")
     status.set_defaults(handler=cmd_status)
+
+    audit = commands.add_parser("audit", help="the audit trail").add_subparsers(dest="audit_command", required=True)
+    audit.add_parser("verify", help="walk the hash chain; exit 1 at the first broken link").set_defaults(
+        handler=cmd_audit_verify
+    )
     return top
 
 

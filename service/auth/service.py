@@ -8,6 +8,7 @@ import uuid
 import asyncpg
 
 from service.agencies import queries as agency_queries
+from service.audit import trail
 from service.auth import queries, tokens
 from service.auth.principal import require_role
 from service.auth.schemas import IssuedToken, Principal, TokenIn, TokenOut
@@ -33,7 +34,12 @@ async def issue_token(conn: asyncpg.Connection, request: TokenIn) -> IssuedToken
 
 async def create_token(conn: asyncpg.Connection, who: Principal, request: TokenIn) -> IssuedToken:
     require_role(who, "admin")
-    return await issue_token(conn, request)
+    issued = await issue_token(conn, request)
+    await trail.record(
+        conn, actor=str(who.token_id), role=who.role, agency=request.agency, action="token.issued",
+        subject=str(issued.info.id), details={"role": request.role},
+    )  # fmt: skip
+    return issued
 
 
 async def list_tokens(
@@ -50,3 +56,6 @@ async def revoke_token(conn: asyncpg.Connection, who: Principal, token_id: uuid.
     require_role(who, "admin")
     if not await queries.revoke_token(conn, token_id):
         raise NotFound(f"There is no token {token_id}.")
+    await trail.record(
+        conn, actor=str(who.token_id), role=who.role, agency=None, action="token.revoked", subject=str(token_id)
+    )

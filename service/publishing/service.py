@@ -10,6 +10,7 @@ import msgspec
 
 import forms
 from forms import CompiledForm, FormSchema
+from service.audit import trail
 from service.auth.principal import require_agency, require_role
 from service.auth.schemas import Principal
 from service.catalog import queries as catalog_queries
@@ -167,7 +168,12 @@ async def save_draft(
 
 async def publish(conn: asyncpg.Connection, who: Principal, form_id: str, compiled: CompiledForms) -> FormVersionOut:
     form = await _owned_form(conn, who, form_id)
-    return await _publish(conn, form, compiled)
+    published = await _publish(conn, form, compiled)
+    await trail.record(
+        conn, actor=str(who.token_id), role=who.role, agency=form.agency_code, action="form.published",
+        subject=f"{form.id}/{published.version}", details={"sha256": published.sha256},
+    )  # fmt: skip
+    return published
 
 
 async def _publish(conn: asyncpg.Connection, form: FormRow, compiled: CompiledForms) -> FormVersionOut:
@@ -198,6 +204,10 @@ async def retire(conn: asyncpg.Connection, who: Principal, form_id: str, number:
         return _out(form, row)
     retired = await queries.retire_version(conn, form.id, number)
     assert retired is not None  # the form row is locked
+    await trail.record(
+        conn, actor=str(who.token_id), role=who.role, agency=form.agency_code, action="form.retired",
+        subject=f"{form.id}/{number}",
+    )  # fmt: skip
     return _out(form, retired)
 
 

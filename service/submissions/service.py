@@ -19,6 +19,7 @@ import asyncpg
 import msgspec
 
 from forms.schema import AttachmentField, FormSchema, GroupField
+from service.audit import trail
 from service.catalog import queries as catalog_queries
 from service.catalog.schemas import DigitalPolicy
 from service.problems import (
@@ -338,6 +339,12 @@ async def submit(conn: asyncpg.Connection, parts: Parts, intake: Intake, idempot
             links=_links(submission_id),
         )
     )
+    await trail.record(
+        conn, actor="applicant", role="applicant", agency=version.agency_code,
+        action="submission.received" if revision == 1 else "submission.amended", subject=str(submission_id),
+        details={"revision": revision, "receipt_number": receipt_number, "verification": verification.status},
+        at=intake.now,
+    )  # fmt: skip
     if idempotency_key is not None:
         await conn.execute(queries.INSERT_IDEMPOTENT, idempotency_key, digest, 201, body)
     return body
@@ -504,6 +511,10 @@ async def withdraw(conn: asyncpg.Connection, row: queries.SubmissionRow, parts: 
         raise NonceInvalid("The nonce in the withdrawal is unknown, already used, or expired.")
     await conn.execute(queries.SET_STATUS, row.id, "withdrawn")
     await queries.event(conn, row.id, None, "withdrawn", request.reason or None)
+    await trail.record(
+        conn, actor="applicant", role="applicant", agency=locked.agency_code, action="submission.withdrawn",
+        subject=str(row.id), at=intake.now,
+    )  # fmt: skip
     refreshed = await queries.submission(conn, row.id)
     assert refreshed is not None
     return await view(conn, refreshed)

@@ -1,0 +1,75 @@
+"""The audit trail: append-only in the database itself, hash-chained, linear under concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from service.audit import trail
+from service.db import init_connection
+from tests.conftest import Tokens
+from tests.service.test_cli import env_for, run
+
+
+async def append(db: str, n: int) -> None:
+    conn = await asyncpg.connect(db)
+    await init_connection(conn)
+    try:
+        async with conn.transaction():
+            await trail.record(
+                conn, actor=f"clerk-{n}", role="clerk", agency="MHLW", action="submission.viewed", subject=f"s-{n}"
+            )
+    finally:
+        await conn.close()
+
+
+async def test_chain_is_linear_with_concurrent_writers(db: str, conn: asyncpg.Connection) -> None:
+    await asyncio.gather(*(append(db, n) for n in range(25)))
+    report = await trail.verify_chain(conn)
+    assert (report.count, report.broken_at) == (25, None)
+    assert [r["seq"] for r in await conn.fetch("SELECT seq FROM audit_event ORDER BY seq")] == list(range(1, 26))
+    assert report.head == (await trail.head(conn)).hash
+
+
+async def test_the_database_refuses_to_rewrite_history(db: str, conn: asyncpg.Connection) -> None:
+    await append(db, 1)
+    with pytest.raises(asyncpg.IntegrityConstraintViolationError, match="append-only"):
+        await conn.execute("UPDATE audit_event SET action = 'nothing happened'")
+    with pytest.raises(asyncpg.IntegrityConstraintViolationError, match="append-only"):
+        await conn.execute("DELETE FROM audit_event")
+    with pytest.raises(asyncpg.IntegrityConstraintViolationError, match="append-only"):
+        await conn.execute("TRUNCATE audit_event")
+
+
+async def test_tampering_behind_the_applications_back_is_found(db: str, conn: asyncpg.Connection) -> None:
+    for n in range(4):
+        await append(db, n)
+    # A superuser can switch the guard off; the chain still tells.
+    await conn.execute("ALTER TABLE audit_event DISABLE TRIGGER audit_event_no_change")
+    await conn.execute("UPDATE audit_event SET subject = 's-forged' WHERE seq = 2")
+    await conn.execute("ALTER TABLE audit_event ENABLE TRIGGER audit_event_no_change")
+    report = await trail.verify_chain(conn)
+    assert (report.broken_at, report.count) == (2, 1)
+    result = await asyncio.to_thread(run, ["audit", "verify"], env_for(db))
+    assert result.returncode == 1
+    assert result.stdout.startswith("broken at event 2")
+
+
+async def test_actions_are_recorded_and_the_head_published(
+    client: AsyncTestClient[Litestar], tokens: Tokens, conn: asyncpg.Connection, db: str
+) -> None:
+    admin = await tokens.header("admin")
+    created = await client.post("/api/v1/tokens", json={"role": "clerk", "agency": "MHLW"}, headers=admin)
+    await client.delete(f"/api/v1/tokens/{created.json()['info']['id']}", headers=admin)
+    actions = [r["action"] for r in await conn.fetch("SELECT action FROM audit_event ORDER BY seq")]
+    assert actions == ["token.issued", "token.revoked"]
+    head = (await client.get("/api/v1/audit/head", headers=admin)).json()
+    assert (head["seq"], head["hash"]) == (2, (await trail.verify_chain(conn)).head)
+    clerk = await tokens.header("clerk", "MHLW")
+    assert (await client.get("/api/v1/audit/head", headers=clerk)).status_code == 403
+    result = await asyncio.to_thread(run, ["audit", "verify"], env_for(db))
+    assert (result.returncode, result.stdout.strip()) == (0, f"2 events; head {head['hash']}")
