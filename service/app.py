@@ -32,6 +32,7 @@ from service.logs import RequestLog
 from service.problems import exception_handlers
 from service.publishing.cache import CompiledForms
 from service.publishing.routes import FormController, provide_compiled_forms
+from service.queue.routes import QueueController
 from service.receipts.routes import receipt_certificate
 from service.settings import Settings
 from service.submissions.attachments import PostgresAttachments
@@ -144,6 +145,7 @@ def create_app(settings: Settings, components: ComponentRegistry | None = None) 
             receipt_certificate,
             create_nonce,
             audit_head,
+            QueueController,
             submissions_controller(settings),
         ],
         dependencies={
