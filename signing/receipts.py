@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
-import hashlib
 import io
 from importlib import resources
 from pathlib import Path
@@ -291,7 +290,3 @@ def development_receipt_key(directory: Path, now: dt.datetime | None = None) -> 
         cert_registry=SimpleCertificateStore.from_certs([root_cert]),  # type: ignore[no-untyped-call]
     )
     return ReceiptKey(signer=signer, chain=[receipt_cert, root_cert], development=True)
-
-
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()

@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Final, Generic, TypeVar
 import msgspec
 
 from forms.errors import FieldError, collect_errors
-from forms.schema import FieldBase, Text
+from forms.schema import FieldBase
 
 S = TypeVar("S", bound=FieldBase)
 #: Reads another field's answer by id (sibling first, then top level); MISSING when unanswered.
@@ -103,10 +103,6 @@ class Component(Generic[S]):
 
 def no_lookup(name: str) -> Any:
     raise LookupError(f"this field's rules read no other field ({name})")
-
-
-def label_text(text: Text) -> str:
-    return text.ja if text.en is None else f"{text.ja} / {text.en}"
 
 
 def min_max_error(pointer: str, low: Any, high: Any, what: str = "min", other: str = "max") -> list[FieldError]:

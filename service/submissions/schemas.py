@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any, Literal
+from typing import Literal
 
 import msgspec
 
@@ -90,7 +90,3 @@ class WithdrawalDocument(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tru
     submission_id: uuid.UUID
     nonce: str
     reason: str = ""
-
-
-def as_dict(value: Any) -> Any:
-    return msgspec.to_builtins(value)

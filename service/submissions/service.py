@@ -289,7 +289,8 @@ async def _pinned_version(
 
 async def submit(conn: asyncpg.Connection, parts: Parts, intake: Intake, idempotency_key: str | None) -> dict[str, Any]:
     """Take one signed document; returns the 201 body (the stored one again for a repeated key)."""
-    digest = request_digest(parts)
+    # Only a request that carries a key is hashed whole (attachments may be tens of MiB).
+    digest = request_digest(parts) if idempotency_key is not None else b""
     if (replay := await _idempotent_reply(conn, idempotency_key, digest)) is not None:
         return replay
     version, schema, head = await _pinned_version(conn, parts, intake)
