@@ -92,6 +92,14 @@ class Conflict(ProblemError):
     slug, status, title = "conflict", 409, "The request conflicts with the current state."
 
 
+class PreconditionFailed(ProblemError):
+    slug, status, title = "precondition-failed", 412, "The resource changed since you read it."
+
+
+class PreconditionRequired(ProblemError):
+    slug, status, title = "precondition-required", 428, "This request must be conditional (If-Match)."
+
+
 class TooLarge(ProblemError):
     slug, status, title = "too-large", 413, "The request body is too large."
 

@@ -136,6 +136,7 @@ def settings(db: str, data_dir: Path) -> Settings:
         data_dir=str(data_dir),
         crl_refresh_seconds=0,
         reverify_seconds=0,
+        trust_recheck_seconds=0,  # trust changes made by a test are seen by its next request
     )
 
 

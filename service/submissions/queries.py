@@ -61,10 +61,10 @@ INSERT_REVISION_ALL: Final[LiteralString] = """
     )
     INSERT INTO submission_event (submission_id, revision_id, kind) SELECT $2, $1, unnest($23::text[])"""
 SELECT_SUBMISSION: Final[LiteralString] = """
-    SELECT id, agency_code, procedure_id, form_id, status, access_token_hash, signer_identity
+    SELECT id, agency_code, procedure_id, form_id, status, access_token_hash, signer_identity, assignee
     FROM submission WHERE id = $1"""
 LOCK_SUBMISSION: Final[LiteralString] = """
-    SELECT id, agency_code, procedure_id, form_id, status, access_token_hash, signer_identity
+    SELECT id, agency_code, procedure_id, form_id, status, access_token_hash, signer_identity, assignee
     FROM submission WHERE id = $1 FOR UPDATE"""
 SET_STATUS: Final[LiteralString] = "UPDATE submission SET status = $2, updated_at = now() WHERE id = $1"
 SELECT_REVISIONS: Final[LiteralString] = """
@@ -80,6 +80,8 @@ SELECT_EVENTS: Final[LiteralString] = """
     SELECT e.kind, e.at, e.message, e.fields, r.number AS revision
     FROM submission_event e LEFT JOIN revision r ON r.id = e.revision_id
     WHERE e.submission_id = $1 ORDER BY e.id"""
+
+DECIDED: Final[LiteralString] = "SELECT EXISTS (SELECT 1 FROM decision WHERE submission_id = $1)"
 
 SELECT_IDEMPOTENT: Final[LiteralString] = "SELECT request_sha256, status, response FROM idempotency WHERE key = $1"
 INSERT_IDEMPOTENT: Final[LiteralString] = """
@@ -132,6 +134,7 @@ class SubmissionRow(msgspec.Struct, frozen=True, kw_only=True):
     status: str
     access_token_hash: bytes
     signer_identity: list[dict[str, Any]]
+    assignee: uuid.UUID | None = None
 
 
 async def form_version(conn: asyncpg.Connection, form_id: str, number: int) -> VersionRow | None:
@@ -182,3 +185,9 @@ async def latest_form_version(conn: asyncpg.Connection, submission_id: uuid.UUID
     """The form version of the newest revision: withdrawals and amendments are signed against it."""
     version_id: uuid.UUID = await conn.fetchval(LATEST_FORM_VERSION, submission_id)
     return version_id
+
+
+async def decided(conn: asyncpg.Connection, submission_id: uuid.UUID) -> bool:
+    """Whether the agency has issued a decision notice (approve or reject)."""
+    found: bool = await conn.fetchval(DECIDED, submission_id)
+    return found

@@ -40,6 +40,10 @@ class Links(msgspec.Struct, frozen=True, kw_only=True):
     receipt: str
     receipt_signature: str
     receipt_pdf: str
+    bundle: str
+    """The evidence bundle (ZIP): everything needed to check the application offline."""
+    decision_notice: str | None = None
+    """The signed decision notice (JSON; ``.p7s`` and ``.pdf`` beside it), once decided."""
 
 
 class SubmissionCreated(msgspec.Struct, frozen=True, kw_only=True):

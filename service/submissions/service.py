@@ -34,7 +34,7 @@ from service.problems import (
     VersionState,
 )
 from service.publishing.cache import CompiledForms
-from service.submissions import queries
+from service.submissions import queries, workflow
 from service.submissions.attachments import AttachmentStore, content_problem, pdf_signatures
 from service.submissions.schemas import (
     Links,
@@ -56,7 +56,6 @@ from signing.verify import Bounds, Policy, Verifier
 TOKEN_PREFIX: Final = "sbm_"  # noqa: S105 - a prefix that marks applicant tokens, not a secret
 ALL_CLASSES: Final[frozenset[CertificateClass]] = frozenset({"jpki", "corporate", "accredited"})
 QUALIFIED_CLASSES: Final[frozenset[CertificateClass]] = frozenset({"jpki", "corporate"})
-DECIDED: Final = frozenset({"approved", "rejected", "withdrawn"})
 _decoder: Final = msgspec.json.Decoder()
 
 
@@ -82,13 +81,15 @@ class Intake(msgspec.Struct, frozen=True, kw_only=True):
     now: dt.datetime
 
 
-def _links(submission_id: uuid.UUID) -> Links:
+def links(submission_id: uuid.UUID, *, decided: bool = False) -> Links:
     base = f"/api/v1/submissions/{submission_id}"
     return Links(
         self=base,
         receipt=f"{base}/receipt.json",
         receipt_signature=f"{base}/receipt.p7s",
         receipt_pdf=f"{base}/receipt.pdf",
+        bundle=f"{base}/bundle",
+        decision_notice=f"{base}/decision-notice.json" if decided else None,
     )
 
 
@@ -337,7 +338,7 @@ async def submit(conn: asyncpg.Connection, parts: Parts, intake: Intake, idempot
             verification=verification,
             flags=flags + (["verification_pending"] if verification.status == "pending" else []),
             access_token=token or "",
-            links=_links(submission_id),
+            links=links(submission_id),
         )
     )
     await trail.record(
@@ -415,11 +416,10 @@ async def _amend(
     row = await queries.submission(conn, submission_id, lock=True)
     if row is None or row.form_id != form_id:
         raise NotFound(f"There is no submission {submission_id} of form {form_id}.")
-    if row.status != "correction_requested":
-        raise StateConflict(
-            f"Submission {submission_id} is {row.status}; only a correction request can be answered with an amendment.",
-            extensions={"current_state": row.status},
-        )
+    status = workflow.advance(row.status, "amend")
+    if row.assignee is not None:
+        # The clerk who asked for the correction keeps the application: it goes back to their desk.
+        status = workflow.advance(status, "assign")
     latest = await conn.fetchrow(queries.SELECT_LATEST_REVISION, submission_id)
     assert latest is not None  # a submission always has a first revision
     if latest["document_sha256"].hex() != amends["document_sha256"]:
@@ -428,7 +428,7 @@ async def _amend(
         )
     if not _same_signer(row.signer_identity, signers):
         raise SignatureRejected("An amendment must be signed by the applicant who signed the application.")
-    await conn.execute(queries.SET_STATUS, submission_id, "received")
+    await conn.execute(queries.SET_STATUS, submission_id, status)
     return submission_id, latest["number"] + 1
 
 
@@ -470,7 +470,7 @@ async def view(conn: asyncpg.Connection, row: queries.SubmissionRow) -> Submissi
         status=row.status,  # type: ignore[arg-type]
         revisions=revisions,
         timeline=timeline,
-        links=_links(row.id),
+        links=links(row.id, decided=await queries.decided(conn, row.id)),
     )
 
 
@@ -491,11 +491,7 @@ async def withdraw(conn: asyncpg.Connection, row: queries.SubmissionRow, parts: 
         raise _invalid_form([FieldProblem(pointer="/submission_id", code="mismatch", detail=f"must be {row.id}")])
     locked = await queries.submission(conn, row.id, lock=True)
     assert locked is not None
-    if locked.status in DECIDED:
-        raise StateConflict(
-            f"Submission {row.id} is {locked.status}: it can no longer be withdrawn.",
-            extensions={"current_state": locked.status},
-        )
+    status = workflow.advance(locked.status, "withdraw")
     version_id = await queries.latest_form_version(conn, row.id)
     nonce_row = await conn.fetchrow(queries.SELECT_NONCE, request.nonce)
     bounds = Bounds(validation_time=intake.now, signed_after=nonce_row["issued_at"] if nonce_row else None)
@@ -510,7 +506,7 @@ async def withdraw(conn: asyncpg.Connection, row: queries.SubmissionRow, parts: 
         raise SignatureRejected("A withdrawal must be signed by the applicant who signed the application.")
     if await queries.consume_nonce(conn, request.nonce, version_id) is None:
         raise NonceInvalid("The nonce in the withdrawal is unknown, already used, or expired.")
-    await conn.execute(queries.SET_STATUS, row.id, "withdrawn")
+    await conn.execute(queries.SET_STATUS, row.id, status)
     await queries.event(conn, row.id, None, "withdrawn", request.reason or None)
     await trail.record(
         conn, actor="applicant", role="applicant", agency=locked.agency_code, action="submission.withdrawn",
@@ -541,7 +537,12 @@ async def reverify_pending(
                 status="failed", indication="TOTAL_FAILED", sub_indication=None, signers=[_summary(r) for r in reports]
             )
             await conn.execute(queries.SET_VERIFICATION, row["id"], "failed", msgspec.to_builtins(failed))
-            await conn.execute(queries.SET_STATUS, row["submission_id"], "signature_invalid")
+            current = await queries.submission(conn, row["submission_id"], lock=True)
+            assert current is not None
+            if (current.status, "signature_failed") in workflow.STEPS:
+                await conn.execute(
+                    queries.SET_STATUS, row["submission_id"], workflow.advance(current.status, "signature_failed")
+                )
             await queries.event(conn, row["submission_id"], row["id"], "signature_invalid", exc.detail)
             outcome["failed"] += 1
             continue

@@ -1,0 +1,70 @@
+"""The one state machine of an application: every status change in shinsei is a step of this table.
+
+Intake, amendment, withdrawal, re-verification, claims, assignment and decisions all ask
+``advance`` for the next status, so an illegal step is refused the same way (409 naming the current
+state) wherever it is attempted. The claim query selects only ``received`` rows and sets
+``under_review``: the same step as ``("received", "claim")`` below, done in SQL so that claiming
+stays one statement under ``SKIP LOCKED``.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal, get_args
+
+from service.problems import StateConflict
+from service.submissions.schemas import Status
+
+Action = Literal[
+    "claim", "assign", "release", "approve", "reject", "request_correction", "amend", "withdraw", "signature_failed"
+]
+
+OPEN: Final[frozenset[Status]] = frozenset({"received", "under_review", "correction_requested", "signature_invalid"})
+FINAL: Final[frozenset[Status]] = frozenset(set(get_args(Status)) - OPEN)
+
+#: (current status, action) → next status. A pair that is absent is not allowed.
+STEPS: Final[dict[tuple[Status, Action], Status]] = {
+    ("received", "claim"): "under_review",
+    ("received", "assign"): "under_review",
+    ("under_review", "assign"): "under_review",
+    ("correction_requested", "assign"): "correction_requested",
+    ("signature_invalid", "assign"): "signature_invalid",
+    ("under_review", "release"): "received",
+    ("correction_requested", "release"): "correction_requested",
+    ("signature_invalid", "release"): "signature_invalid",
+    ("under_review", "approve"): "approved",
+    ("under_review", "reject"): "rejected",
+    # A signature found invalid after receipt can only be closed as rejected (never approved).
+    ("signature_invalid", "reject"): "rejected",
+    ("under_review", "request_correction"): "correction_requested",
+    ("correction_requested", "amend"): "received",
+    **{(status, "withdraw"): "withdrawn" for status in OPEN},
+    **{(status, "signature_failed"): "signature_invalid" for status in OPEN - {"signature_invalid"}},
+}
+
+_HINTS: Final[dict[Action, str]] = {
+    "approve": "only an application under review can be approved; claim it first",
+    "reject": "only an application under review (or with an invalid signature) can be rejected",
+    "request_correction": "only an application under review can be sent back for correction",
+    "amend": "only a correction request can be answered with an amendment",
+    "withdraw": "a decided or withdrawn application can no longer be withdrawn",
+    "claim": "only a received, unassigned application can be claimed",
+    "assign": "a decided or withdrawn application is not assigned any more",
+    "release": "only an open application can be released",
+    "signature_failed": "the application is already closed",
+}
+
+
+def advance(current: str, action: Action) -> Status:
+    """The status after ``action``; StateConflict (409, ``current_state``) when the step is not allowed."""
+    step = STEPS.get((current, action))  # type: ignore[arg-type]
+    if step is None:
+        raise StateConflict(
+            f"The application is {current}: {_HINTS[action]}.",
+            extensions={"current_state": current, "action": action},
+        )
+    return step
+
+
+def allowed(current: str) -> list[Action]:
+    """The actions the current status allows, for clients to offer only those."""
+    return [action for (status, action) in STEPS if status == current]
