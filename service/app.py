@@ -34,6 +34,7 @@ from service.publishing.cache import CompiledForms
 from service.publishing.routes import FormController, provide_compiled_forms
 from service.queue.routes import QueueController
 from service.receipts.routes import receipt_certificate
+from service.review.routes import EvidenceController, ReviewController
 from service.settings import Settings
 from service.submissions.attachments import PostgresAttachments
 from service.submissions.routes import create_nonce, submissions_controller
@@ -147,6 +148,8 @@ def create_app(settings: Settings, components: ComponentRegistry | None = None) 
             audit_head,
             QueueController,
             submissions_controller(settings),
+            ReviewController,
+            EvidenceController,
         ],
         dependencies={
             "conn": Provide(provide_conn),

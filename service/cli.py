@@ -38,10 +38,10 @@ from service.publishing import service as publishing_service
 from service.publishing.cache import CompiledForms
 from service.settings import SAMPLE_CATALOG, SAMPLE_FORMS, Settings
 from service.validation import collect_problems
-from signing import canonical
+from signing import bundle, canonical
 from signing.client import p12_signer, pkcs11_signer, sign_detached
 from signing.jpki import CertificateClass
-from signing.receipts import Receipt, verify_receipt
+from signing.receipts import DecisionNotice, Receipt, verify_receipt
 from signing.report import exit_status
 from signing.trust import Anchor, TrustStore
 from signing.verify import Bounds, Policy, Verifier
@@ -260,12 +260,29 @@ def cmd_verify_receipt(settings: Settings, args: argparse.Namespace) -> int:
     data = Path(args.receipt).read_bytes()
     report = verify_receipt(data, Path(args.signature).read_bytes(), self_signed)
     try:
-        receipt = msgspec.json.decode(data, type=Receipt)
-    except msgspec.DecodeError as exc:
-        raise CommandError(f"{args.receipt} is not a receipt: {exc}") from None
-    output = {"receipt": msgspec.to_builtins(receipt), "verification": msgspec.to_builtins(report)}
+        fields = msgspec.json.decode(data)
+        kind = DecisionNotice if isinstance(fields, dict) and fields.get("kind") == "decision_notice" else Receipt
+        statement = msgspec.convert(fields, kind)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise CommandError(f"{args.receipt} is neither a receipt nor a decision notice: {exc}") from None
+    key = "decision_notice" if kind is DecisionNotice else "receipt"
+    output = {key: msgspec.to_builtins(statement), "verification": msgspec.to_builtins(report)}
     sys.stdout.write(msgspec.json.format(msgspec.json.encode(output).decode(), indent=2) + "\n")
     return exit_status(report)
+
+
+def cmd_verify_bundle(settings: Settings, args: argparse.Namespace) -> int:
+    """Check an evidence bundle offline against roots you trust; exit 0 all good, 1 failed, 3 indeterminate."""
+    trust = [asn1_x509.Certificate.load(der) for path in args.trust for der in _read_pem_or_der(path, "CERTIFICATE")]
+    report = bundle.check(Path(args.bundle).read_bytes(), trust)
+    if args.json:
+        sys.stdout.write(msgspec.json.format(msgspec.json.encode(report).decode(), indent=2) + "\n")
+    else:
+        print(f"bundle of {report.submission_id or '?'} ({report.status or '?'})")
+        for finding in report.findings:
+            print(f"  [{finding.outcome:>13}] {finding.item}: {finding.detail}")
+        print(f"outcome: {report.outcome}")
+    return {"ok": 0, "failed": 1, "indeterminate": 3}[report.outcome]
 
 
 def _secret(env: str | None, prompt: str) -> str:
@@ -454,6 +471,14 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("signature", help="RECEIPT.p7s")
     check.add_argument("--trust", action="append", required=True, help="the agency chain or root, PEM")
     check.set_defaults(handler=cmd_verify_receipt)
+
+    evidence = commands.add_parser("verify-bundle", help="check an evidence bundle (ZIP) offline")
+    evidence.add_argument("bundle", help="the ZIP from GET /api/v1/submissions/{id}/bundle")
+    evidence.add_argument(
+        "--trust", action="append", required=True, help="roots you trust: the signers' CAs and the agency's root"
+    )
+    evidence.add_argument("--json", action="store_true", help="the full report as JSON")
+    evidence.set_defaults(handler=cmd_verify_bundle)
 
     submit = commands.add_parser("submit", help="fill, sign and submit an application; save its receipt")
     submit.add_argument("--form", required=True)

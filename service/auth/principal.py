@@ -33,10 +33,10 @@ async def authenticate(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRo
         raise Unauthenticated("This endpoint requires a bearer token.")
     pool: asyncpg.Pool = connection.app.state.pool
     async with pool.acquire() as conn:
-        connection.state.principal = await _resolve(header, conn)  # type: ignore[arg-type]
+        connection.state.principal = await resolve(header, conn)  # type: ignore[arg-type]
 
 
-async def _resolve(header: str, conn: asyncpg.Connection) -> Principal:
+async def resolve(header: str, conn: asyncpg.Connection) -> Principal:
     scheme, _sep, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token or len(token) > 200:
@@ -54,7 +54,7 @@ async def provide_viewer(request: Request[Any, Any, Any], conn: Conn) -> Princip
     must learn that it is not, rather than silently see the public view.
     """
     header = request.headers.get("authorization")
-    return None if header is None else await _resolve(header, conn)
+    return None if header is None else await resolve(header, conn)
 
 
 def provide_principal(request: Request[Any, Any, Any]) -> Principal:

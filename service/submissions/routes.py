@@ -14,6 +14,8 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from service.db import Conn
 from service.problems import InvalidBody, TooLarge, UnsupportedMediaType
+from service.review import service as review
+from service.review.schemas import ClerkSubmissionOut
 from service.settings import Settings
 from service.submissions import queries, service
 from service.submissions.schemas import NonceOut, SubmissionOut
@@ -102,12 +104,24 @@ def submissions_controller(settings: Settings) -> type[Controller]:
             body = await service.submit(conn, parts, await intake(state, conn), request.headers.get("idempotency-key"))
             return Response(body, status_code=HTTP_201_CREATED)
 
-        @get("/{submission_id:uuid}", summary="Status, timeline and receipts (applicant's access token)")
+        @get(
+            "/{submission_id:uuid}",
+            summary="The application: status and timeline (applicant), or the full review view (agency staff)",
+            description="With the applicant's access token: status, revisions, timeline, links. With a clerk's or "
+            "agency admin's token: answers with labels, every signature's report, attachments, revision diffs, "
+            "comments and audit events; opening it is recorded. The ETag is the latest revision's (If-Match of a "
+            "decision).",
+        )
         async def get_submission(
             self, request: Request[Any, Any, Any], conn: Conn, submission_id: FromPath[uuid.UUID]
-        ) -> SubmissionOut:
-            row = await service.authorised(conn, submission_id, _bearer(request))
-            return await service.view(conn, row)
+        ) -> Response[SubmissionOut | ClerkSubmissionOut]:
+            who = await review.access(conn, submission_id, request.headers.get("authorization"))
+            if who.staff is not None:
+                view, tag = await review.clerk_view(conn, who, dt.datetime.now(dt.UTC))
+                return Response(view, headers={"ETag": tag})
+            row = await queries.submission(conn, submission_id)
+            assert row is not None
+            return Response(await service.view(conn, row))
 
         @post(
             "/{submission_id:uuid}/nonces",
@@ -167,5 +181,6 @@ def submissions_controller(settings: Settings) -> type[Controller]:
 
 
 async def _latest(conn: Conn, request: Request[Any, Any, Any], submission_id: uuid.UUID) -> Any:
-    row = await service.authorised(conn, submission_id, _bearer(request))
-    return await conn.fetchrow(queries.SELECT_LATEST_REVISION, row.id)
+    """The latest revision's receipt, for the applicant or the agency's staff."""
+    who = await review.access(conn, submission_id, request.headers.get("authorization"))
+    return await conn.fetchrow(queries.SELECT_LATEST_REVISION, who.submission_id)

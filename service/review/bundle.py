@@ -1,0 +1,129 @@
+"""The evidence bundle of one application, gathered from the database (the format is ``signing.bundle``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Final, LiteralString
+
+import asyncpg
+import msgspec
+from asn1crypto import x509
+
+from service.audit import trail
+from service.review import queries
+from service.review.service import Access, notice_pdf
+from service.submissions import queries as submission_queries
+from service.submissions.attachments import AttachmentStore
+from signing import bundle
+from signing.receipts import Receipt, ReceiptKey, render_pdf
+from signing.report import VerificationReport
+from signing.trust import TrustStore
+from signing.verify import Rejected, Verifier, parse
+
+#: The revocation data a verdict used, found again by what the report records of it.
+CRL_USED: Final[LiteralString] = """
+    SELECT crl FROM trust_crl WHERE issuer_key_id = $1 AND this_update = $2 ORDER BY created_at LIMIT 1"""
+OCSP_USED: Final[LiteralString] = """
+    SELECT response FROM trust_ocsp WHERE issuer_key_id = $1 AND serial = $2 AND this_update = $3
+    ORDER BY created_at LIMIT 1"""
+
+
+async def _signature(
+    conn: asyncpg.Connection, store: TrustStore, signature: bytes, report: VerificationReport
+) -> bundle.SignatureEvidence:
+    certificates: list[x509.Certificate] = []
+    signer = None
+    try:
+        parsed = parse(signature, [])
+        certificates, signer = parsed.certificates, parsed.signer
+    except (Rejected, ValueError, KeyError, TypeError):
+        pass  # stored signatures parsed at intake; if one no longer does, the bundle still carries its bytes
+    chains = store.chains(signer, certificates) if signer is not None else []
+    chain = [*chains[0].certificates, chains[0].anchor.certificate] if chains else certificates
+    crls, answers = [], []
+    if (source := report.revocation) is not None:
+        key = bytes.fromhex(source.issuer_key_id)
+        if source.kind == "crl":
+            found = await conn.fetchval(CRL_USED, key, source.this_update)
+            crls = [found] if found is not None else []
+        elif signer is not None:
+            found = await conn.fetchval(OCSP_USED, key, signer.serial_number, source.this_update)
+            answers = [found] if found is not None else []
+    return bundle.SignatureEvidence(
+        cms=signature,
+        report=report,
+        chain=chain,
+        anchor_class=chains[0].anchor.certificate_class if chains else None,
+        anchor_test=chains[0].anchor.test if chains else False,
+        crls=crls,
+        ocsp_responses=answers,
+    )
+
+
+async def build(
+    conn: asyncpg.Connection,
+    who: Access,
+    verifier: Verifier,
+    attachments: AttachmentStore,
+    receipt_key: ReceiptKey,
+    now: dt.datetime,
+) -> bytes:
+    """The ZIP for the applicant or the agency's staff; internal comments are never in it. Audited."""
+    row = await queries.submission(conn, who.submission_id)
+    assert row is not None
+    revisions = await queries.revisions(conn, who.submission_id)
+    ids = [r["id"] for r in revisions]
+    signatures = await queries.signatures(conn, ids)
+    files = await queries.attachments(conn, ids)
+    agency_name = await conn.fetchval("SELECT name_ja FROM agency WHERE code = $1", row["agency_code"])
+    evidence = []
+    for r in revisions:
+        pdf = r["receipt_pdf"]
+        if pdf is None:
+            receipt = msgspec.json.decode(r["receipt_json"], type=Receipt)
+            pdf = await render_pdf(receipt, agency_name or receipt.agency, receipt_key.signer)
+            await conn.execute(submission_queries.SET_RECEIPT_PDF, r["id"], pdf)
+        evidence.append(
+            bundle.RevisionEvidence(
+                number=r["number"],
+                document=r["document"],
+                signatures=[
+                    await _signature(conn, verifier.store, s["cms"], msgspec.convert(s["report"], VerificationReport))
+                    for s in signatures
+                    if s["revision_id"] == r["id"]
+                ],
+                attachments=[
+                    bundle.AttachmentEvidence(
+                        field=a["field"],
+                        filename=a["filename"],
+                        media_type=a["media_type"],
+                        content=await attachments.get(conn, r["id"], a["field"]) or b"",
+                    )
+                    for a in files
+                    if a["revision_id"] == r["id"]
+                ],
+                receipt_json=r["receipt_json"],
+                receipt_cms=r["receipt_cms"],
+                receipt_pdf=pdf,
+            )
+        )
+    decided = await queries.decision(conn, who.submission_id)
+    notice = None
+    if decided is not None:
+        pdf = await notice_pdf(conn, who.submission_id, decided, receipt_key)
+        notice = bundle.NoticeEvidence(json=decided["notice_json"], cms=decided["notice_cms"], pdf=pdf)
+    timeline = [
+        {"kind": e["kind"], "at": e["at"], "revision": e["revision"], "message": e["message"], "fields": e["fields"]}
+        for e in await conn.fetch(submission_queries.SELECT_EVENTS, who.submission_id)
+    ]
+    data = bundle.write(
+        bundle.Evidence(
+            submission_id=str(who.submission_id), agency=row["agency_code"], status=row["status"], generated_at=now,
+            revisions=evidence, notice=notice, agency_chain=receipt_key.chain, timeline=timeline,
+        )
+    )  # fmt: skip
+    await trail.record(
+        conn, actor=who.actor, role=who.role, agency=who.agency, action="bundle.downloaded",
+        subject=str(who.submission_id), details={"revisions": len(revisions), "bytes": len(data)}, at=now,
+    )  # fmt: skip
+    return data

@@ -1,0 +1,153 @@
+"""Review endpoints: staff actions (guarded), and downloads open to the applicant's token as well."""
+
+from __future__ import annotations
+
+import datetime as dt
+import urllib.parse
+import uuid
+from typing import Any, Final, Literal
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import State
+from litestar.params import FromPath, JSONBody
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+
+from service.auth.principal import Caller, authenticate
+from service.db import Conn
+from service.review import bundle, service
+from service.review.schemas import AssignIn, AssignmentOut, CommentIn, CommentOut, DecisionIn, DecisionOut
+
+#: Decisions and comments are short JSON documents.
+SMALL_BODY: Final = 64 * 1024
+
+
+def _attachment(name: str) -> str:
+    """Content-Disposition for any file name (RFC 6266 with RFC 8187 for non-ASCII names)."""
+    fallback = name.encode("ascii", "replace").decode().replace('"', "_").replace("?", "_")
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{urllib.parse.quote(name)}"
+
+
+class ReviewController(Controller):
+    """What the agency's staff do to an application."""
+
+    path = "/api/v1/submissions"
+    tags = ("review",)
+    guards = [authenticate]  # noqa: RUF012 - Litestar reads this class attribute
+
+    @post(
+        "/{submission_id:uuid}/assign",
+        summary="Assign to a clerk of the agency (agency admin)",
+        status_code=HTTP_200_OK,
+        request_max_body_size=SMALL_BODY,
+    )
+    async def assign(
+        self, conn: Conn, principal: Caller, submission_id: FromPath[uuid.UUID], data: JSONBody[AssignIn]
+    ) -> AssignmentOut:
+        return await service.assign(conn, principal, submission_id, data.clerk)
+
+    @post(
+        "/{submission_id:uuid}/release",
+        summary="Release back to the queue (agency admin, or the clerk holding it)",
+        status_code=HTTP_200_OK,
+    )
+    async def release(self, conn: Conn, principal: Caller, submission_id: FromPath[uuid.UUID]) -> AssignmentOut:
+        return await service.release(conn, principal, submission_id)
+
+    @post(
+        "/{submission_id:uuid}/decision",
+        summary="Approve, reject or request a correction (If-Match: the ETag of the application as read)",
+        description="Approval and rejection issue a decision notice signed by the agency (JSON + CMS, and a PAdES "
+        "PDF), linked as `links.decision_notice`. 428 without If-Match, 412 when a newer revision arrived, 409 when "
+        "the application's state does not allow the decision.",
+        status_code=HTTP_200_OK,
+        request_max_body_size=SMALL_BODY,
+    )
+    async def decide(
+        self,
+        request: Request[Any, Any, Any],
+        conn: Conn,
+        state: State,
+        principal: Caller,
+        submission_id: FromPath[uuid.UUID],
+        data: JSONBody[DecisionIn],
+    ) -> Response[DecisionOut]:
+        out, tag = await service.decide(
+            conn, principal, submission_id, request.headers.get("if-match"), data, state.receipt_key,
+            dt.datetime.now(dt.UTC),
+        )  # fmt: skip
+        return Response(out, headers={"ETag": tag})
+
+    @post(
+        "/{submission_id:uuid}/comments",
+        summary="An internal note (never shown to the applicant)",
+        status_code=HTTP_201_CREATED,
+        request_max_body_size=SMALL_BODY,
+    )
+    async def comment(
+        self, conn: Conn, principal: Caller, submission_id: FromPath[uuid.UUID], data: JSONBody[CommentIn]
+    ) -> CommentOut:
+        return await service.add_comment(conn, principal, submission_id, data.body)
+
+
+class EvidenceController(Controller):
+    """Files of an application: for its applicant (access token) and its agency's staff (API token)."""
+
+    path = "/api/v1/submissions"
+    tags = ("review",)
+
+    @get("/{submission_id:uuid}/attachments/{sha256:str}", summary="An attached file, by its SHA-256")
+    async def attachment(
+        self,
+        request: Request[Any, Any, Any],
+        conn: Conn,
+        state: State,
+        submission_id: FromPath[uuid.UUID],
+        sha256: FromPath[str],
+    ) -> Response[bytes]:
+        who = await service.access(conn, submission_id, request.headers.get("authorization"))
+        filename, media_type, content = await service.download_attachment(conn, who, sha256, state.attachments)
+        return Response(content, media_type=media_type, headers={"Content-Disposition": _attachment(filename)})
+
+    @get("/{submission_id:uuid}/decision-notice.json", summary="The decision notice (canonical JSON)")
+    async def notice_json(
+        self, request: Request[Any, Any, Any], conn: Conn, submission_id: FromPath[uuid.UUID]
+    ) -> Response[bytes]:
+        return await _notice(request, conn, submission_id, "json")
+
+    @get("/{submission_id:uuid}/decision-notice.p7s", summary="The agency's detached CMS over the decision notice")
+    async def notice_p7s(
+        self, request: Request[Any, Any, Any], conn: Conn, submission_id: FromPath[uuid.UUID]
+    ) -> Response[bytes]:
+        return await _notice(request, conn, submission_id, "p7s")
+
+    @get("/{submission_id:uuid}/decision-notice.pdf", summary="The decision notice as a PAdES-signed PDF (決定通知書)")
+    async def notice_pdf(
+        self, request: Request[Any, Any, Any], conn: Conn, submission_id: FromPath[uuid.UUID]
+    ) -> Response[bytes]:
+        return await _notice(request, conn, submission_id, "pdf")
+
+    @get(
+        "/{submission_id:uuid}/bundle",
+        summary="The evidence bundle (ZIP) to check the application offline",
+        description="Document, signatures with their chains and the revocation data used, verification reports, "
+        "attachments, receipts, the decision notice, and a README.txt with the OpenSSL and pyHanko commands.",
+    )
+    async def evidence_bundle(
+        self, request: Request[Any, Any, Any], conn: Conn, state: State, submission_id: FromPath[uuid.UUID]
+    ) -> Response[bytes]:
+        who = await service.access(conn, submission_id, request.headers.get("authorization"))
+        data = await bundle.build(
+            conn, who, await state.verifiers.current(conn), state.attachments, state.receipt_key,
+            dt.datetime.now(dt.UTC),
+        )  # fmt: skip
+        return Response(
+            data, media_type="application/zip", headers={"Content-Disposition": _attachment(f"{submission_id}.zip")}
+        )
+
+
+async def _notice(
+    request: Request[Any, Any, Any], conn: Conn, submission_id: uuid.UUID, kind: Literal["json", "p7s", "pdf"]
+) -> Response[bytes]:
+    who = await service.access(conn, submission_id, request.headers.get("authorization"))
+    content = await service.decision_notice(conn, who, kind, request.app.state.receipt_key)
+    return Response(content, media_type=service.NOTICE_MEDIA[kind])
