@@ -1,0 +1,1 @@
+"""Clerk review: the staff view of an application, decisions and their signed notices, comments, evidence."""
