@@ -25,6 +25,7 @@ LIST_TOKENS: Final[LiteralString] = """
     ORDER BY created_at, id
     LIMIT $4"""
 
+TOKEN_OWNER: Final[LiteralString] = "SELECT role, agency_code FROM api_token WHERE id = $1"  # noqa: S105 - SQL
 REVOKE_TOKEN: Final[LiteralString] = """
     UPDATE api_token SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1 RETURNING id"""  # noqa: S105 - SQL, not a secret
 
@@ -52,3 +53,9 @@ async def list_tokens(
 
 async def revoke_token(conn: asyncpg.Connection, token_id: uuid.UUID) -> bool:
     return await conn.fetchval(REVOKE_TOKEN, token_id) is not None
+
+
+async def token_owner(conn: asyncpg.Connection, token_id: uuid.UUID) -> tuple[str, str | None] | None:
+    """(role, agency) of a token, for the agency admin's scope check."""
+    row = await conn.fetchrow(TOKEN_OWNER, token_id)
+    return None if row is None else (row["role"], row["agency_code"])

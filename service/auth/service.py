@@ -1,4 +1,9 @@
-"""Token rules: platform admins issue, list and revoke; the secret is returned once."""
+"""Token rules: the secret is returned once.
+
+Platform admins issue, list and revoke every token; an agency admin manages its own agency's clerks
+(issues clerk tokens, lists its agency's tokens, revokes its clerks), so that it can staff and assign
+the queue without a platform admin. Another agency's token is absent (404) to it.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ from service.auth import queries, tokens
 from service.auth.principal import require_role
 from service.auth.schemas import IssuedToken, Principal, TokenIn, TokenOut
 from service.pagination import Page, decode_cursor, page
-from service.problems import InvalidBody, NotFound
+from service.problems import Forbidden, InvalidBody, NotFound
 from service.validation import FieldProblem
 
 
@@ -33,7 +38,13 @@ async def issue_token(conn: asyncpg.Connection, request: TokenIn) -> IssuedToken
 
 
 async def create_token(conn: asyncpg.Connection, who: Principal, request: TokenIn) -> IssuedToken:
-    require_role(who, "admin")
+    require_role(who, "admin", "agency-admin")
+    if who.role == "agency-admin":
+        if request.role != "clerk":
+            raise Forbidden("An agency admin issues clerk tokens only; ask a platform admin for other roles.")
+        if request.agency not in (None, who.agency_code):
+            raise Forbidden("An agency admin issues tokens for its own agency only.")
+        request = TokenIn(role="clerk", agency=who.agency_code, name=request.name)
     issued = await issue_token(conn, request)
     await trail.record(
         conn, actor=str(who.token_id), role=who.role, agency=request.agency, action="token.issued",
@@ -45,7 +56,9 @@ async def create_token(conn: asyncpg.Connection, who: Principal, request: TokenI
 async def list_tokens(
     conn: asyncpg.Connection, who: Principal, agency: str | None, cursor: str | None, limit: int
 ) -> Page[TokenOut]:
-    require_role(who, "admin")
+    require_role(who, "admin", "agency-admin")
+    if who.role == "agency-admin":
+        agency = who.agency_code  # its own agency's tokens, whatever filter was asked for
     after = decode_cursor(cursor, dt.datetime, uuid.UUID)
     rows = await queries.list_tokens(conn, after, agency, limit + 1)
     return page(rows, limit, lambda t: (t.created_at.isoformat(), str(t.id)))
@@ -53,7 +66,13 @@ async def list_tokens(
 
 async def revoke_token(conn: asyncpg.Connection, who: Principal, token_id: uuid.UUID) -> None:
     """Revoking is idempotent; the revocation time of the first call is kept."""
-    require_role(who, "admin")
+    require_role(who, "admin", "agency-admin")
+    if who.role == "agency-admin":
+        target = await queries.token_owner(conn, token_id)
+        if target is None or target[1] != who.agency_code:
+            raise NotFound(f"There is no token {token_id}.")
+        if target[0] != "clerk":
+            raise Forbidden("An agency admin revokes clerk tokens only.")
     if not await queries.revoke_token(conn, token_id):
         raise NotFound(f"There is no token {token_id}.")
     await trail.record(

@@ -82,3 +82,21 @@ async def test_token_list_pages(client: AsyncTestClient[Litestar], tokens: Token
         if cursor is None:
             break
     assert len(seen) == len(set(seen)) == 5
+
+
+async def test_agency_admins_manage_their_own_clerks(client: AsyncTestClient[Litestar], tokens: Tokens) -> None:
+    head = await tokens.header("agency-admin", "MHLW")
+    other = await tokens.header("agency-admin", "MOJ")
+    issued = await client.post("/api/v1/tokens", json={"role": "clerk", "name": "審査係"}, headers=head)
+    assert issued.status_code == 201 and issued.json()["info"]["agency"] == "MHLW"
+    clerk_id = issued.json()["info"]["id"]
+    for body in ({"role": "agency-admin"}, {"role": "clerk", "agency": "MOJ"}, {"role": "admin"}):
+        refused = await client.post("/api/v1/tokens", json=body, headers=head)
+        assert refused.status_code == 403, body
+    await tokens.header("clerk", "MOJ")
+    listed = (await client.get("/api/v1/tokens", params={"agency": "MOJ"}, headers=head)).json()["items"]
+    assert {t["agency"] for t in listed} == {"MHLW"} and clerk_id in {t["id"] for t in listed}
+    assert (await client.delete(f"/api/v1/tokens/{clerk_id}", headers=other)).status_code == 404
+    assert (await client.delete(f"/api/v1/tokens/{clerk_id}", headers=head)).status_code == 204
+    clerk = {"Authorization": f"Bearer {issued.json()['token']}"}
+    assert (await client.get("/api/v1/queue", headers=clerk)).status_code == 401
