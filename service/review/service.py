@@ -199,8 +199,8 @@ async def _locked(conn: asyncpg.Connection, who: Principal, submission_id: uuid.
 
 async def assign(conn: asyncpg.Connection, who: Principal, submission_id: uuid.UUID, clerk: uuid.UUID) -> AssignmentOut:
     """An agency admin hands an application to one of the agency's clerks (a received one goes under review)."""
+    row = await _locked(conn, who, submission_id)  # another agency's application is absent, whoever asks
     require_role(who, "agency-admin")
-    row = await _locked(conn, who, submission_id)
     status = workflow.advance(row["status"], "assign")
     if not await queries.is_active_clerk(conn, clerk, row["agency_code"]):
         raise FormInvalid(
