@@ -42,13 +42,17 @@ INSERT_ATTACHMENT: Final[LiteralString] = """
 INSERT_EVENT: Final[LiteralString] = """
     INSERT INTO submission_event (submission_id, revision_id, kind, message, fields) VALUES ($1, $2, $3, $4, $5)"""
 
-#: One round trip for every row of a revision but its attachments: the submission (when new), the
-#: revision, its signatures (arrays, unnested) and its timeline events. Foreign keys are checked at the
-#: end of the statement, so the revision may reference the submission inserted beside it.
+#: One round trip for every row of a revision but its attachments: the submission (when new; an
+#: amendment updates its open flags), the revision, its signatures (arrays, unnested) and its timeline
+#: events. Foreign keys are checked at the end of the statement, so the revision may reference the
+#: submission inserted beside it.
 INSERT_REVISION_ALL: Final[LiteralString] = """
     WITH s AS (
-        INSERT INTO submission (id, agency_code, procedure_id, form_id, status, access_token_hash, signer_identity)
-        SELECT $2, $15, $16, $17, 'received', $18, $19 WHERE $18::bytea IS NOT NULL
+        INSERT INTO submission (id, agency_code, procedure_id, form_id, status, access_token_hash, signer_identity,
+                                flags)
+        SELECT $2, $15, $16, $17, 'received', $18, $19, $24 WHERE $18::bytea IS NOT NULL
+    ), u AS (
+        UPDATE submission SET flags = $24 WHERE id = $2 AND $18::bytea IS NULL
     ), r AS (
         INSERT INTO revision (id, submission_id, number, form_version_id, nonce, document, document_sha256,
                               received_at, verification_status, verification, flags, receipt_number,
@@ -95,7 +99,9 @@ SELECT_PENDING: Final[LiteralString] = """
     WHERE r.verification_status = 'pending' ORDER BY r.received_at LIMIT $1 FOR UPDATE OF r SKIP LOCKED"""
 SELECT_SIGNATURES: Final[LiteralString] = "SELECT cms FROM revision_signature WHERE revision_id = $1 ORDER BY position"
 SET_VERIFICATION: Final[LiteralString] = """
-    UPDATE revision SET verification_status = $2, verification = $3 WHERE id = $1"""
+    WITH r AS (UPDATE revision SET verification_status = $2, verification = $3 WHERE id = $1 RETURNING submission_id)
+    UPDATE submission SET flags = array_remove(flags, 'verification_pending')
+    FROM r WHERE submission.id = r.submission_id"""
 
 
 class VersionRow(msgspec.Struct, frozen=True, kw_only=True):

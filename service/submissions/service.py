@@ -397,6 +397,7 @@ async def _store_revision(
         version.agency_code, version.procedure_id, str(head["form_id"]), token_hash, signers,
         parts.signatures, [hashlib.sha256(s).digest() for s in parts.signatures],
         [msgspec.to_builtins(r) for r in reports], events,
+        flags + (["verification_pending"] if verification.status == "pending" else []),
     )  # fmt: skip
     for path, answer, upload in paired:
         pdf_report = await pdf_signatures(upload.content, intake.verifier.store)

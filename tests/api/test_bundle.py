@@ -14,12 +14,10 @@ from typing import Any
 
 import asyncpg
 import msgspec
-import pytest
 from asn1crypto import pem
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from service.cli import main
 from tests import pki
 from tests.api.test_queue import clerk
 from tests.api.test_review import agency_root, bearer, decide, submit, view
@@ -43,10 +41,13 @@ def run_readme(directory: Path, ca: Path, root: Path) -> list[tuple[str, subproc
     return results
 
 
-def verify_bundle(path: Path, *trust: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, Any]]:
-    capsys.readouterr()
-    code = main(["verify-bundle", str(path), *[a for t in trust for a in ("--trust", str(t))], "--json"])
-    return code, msgspec.json.decode(capsys.readouterr().out)
+def verify_bundle(path: Path, *trust: Path) -> tuple[int, dict[str, Any]]:
+    """``shinsei verify-bundle`` as a user runs it: the installed command, in its own process."""
+    command = [str(Path(sys.executable).parent / "shinsei"), "verify-bundle", str(path), "--json"]
+    result = subprocess.run(
+        command + [a for t in trust for a in ("--trust", str(t))], capture_output=True, text=True, check=False
+    )
+    return result.returncode, msgspec.json.decode(result.stdout)
 
 
 async def test_bundle_round_trip(
@@ -55,7 +56,6 @@ async def test_bundle_round_trip(
     admin: dict[str, str],
     conn: asyncpg.Connection,
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
 ) -> None:
     submission = await submit(client, conn)
     _, header = await clerk(conn)
@@ -87,7 +87,7 @@ async def test_bundle_round_trip(
     ca.write_bytes(pem.armor("CERTIFICATE", pki.cert("jlis-root-gen2").dump()))
     root.write_bytes(pem.armor("CERTIFICATE", agency_root(app).dump()))
 
-    code, report = await asyncio.to_thread(verify_bundle, bundle, ca, root, capsys=capsys)
+    code, report = await asyncio.to_thread(verify_bundle, bundle, ca, root)
     assert code == 0, report
     items = {f["item"]: f["outcome"] for f in report["findings"]}
     assert items == {
@@ -103,11 +103,11 @@ async def test_bundle_round_trip(
         assert result.returncode == 0, (command, result.stdout, result.stderr)
 
     # Without the agency root nothing the agency signed is accepted; without the CA the signature is not.
-    code, report = await asyncio.to_thread(verify_bundle, bundle, ca, capsys=capsys)
+    code, report = await asyncio.to_thread(verify_bundle, bundle, ca)
     assert code == 1 and {f["item"] for f in report["findings"] if f["outcome"] == "failed"} == {
         "revision 1 receipt", "decision notice"
     }  # fmt: skip
-    code, report = await asyncio.to_thread(verify_bundle, bundle, root, capsys=capsys)
+    code, report = await asyncio.to_thread(verify_bundle, bundle, root)
     assert code != 0 and report["findings"][3]["outcome"] != "ok"
 
 
@@ -129,7 +129,6 @@ async def test_tampering_is_found(
     admin: dict[str, str],
     conn: asyncpg.Connection,
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
 ) -> None:
     submission = await submit(client, conn)
     bundle = tmp_path / "bundle.zip"
@@ -137,7 +136,7 @@ async def test_tampering_is_found(
     ca, root = tmp_path / "jlis.pem", tmp_path / "agency-root.pem"
     ca.write_bytes(pem.armor("CERTIFICATE", pki.cert("jlis-root-gen2").dump()))
     root.write_bytes(pem.armor("CERTIFICATE", agency_root(app).dump()))
-    assert (await asyncio.to_thread(verify_bundle, bundle, ca, root, capsys=capsys))[0] == 0
+    assert (await asyncio.to_thread(verify_bundle, bundle, ca, root))[0] == 0
 
     forged = submission["document"].replace(b'"workers":12', b'"workers":99')
     for name, manifest, failing in [
@@ -148,9 +147,9 @@ async def test_tampering_is_found(
         target = tmp_path / "forged.zip"
         content = forged if name.endswith("document.json") else b'{"forged":true}'
         rewrite(bundle, target, name, content, manifest=manifest)
-        code, report = await asyncio.to_thread(verify_bundle, target, ca, root, capsys=capsys)
+        code, report = await asyncio.to_thread(verify_bundle, target, ca, root)
         assert code == 1
         assert {f["item"] for f in report["findings"] if f["outcome"] == "failed"} == failing, (name, report)
     (tmp_path / "junk.zip").write_bytes(b"not a zip")
-    code, report = await asyncio.to_thread(verify_bundle, tmp_path / "junk.zip", ca, root, capsys=capsys)
+    code, report = await asyncio.to_thread(verify_bundle, tmp_path / "junk.zip", ca, root)
     assert code == 1 and report["findings"][0]["item"] == "bundle"

@@ -80,7 +80,7 @@ async def test_403_wrong_role(client: AsyncTestClient[Litestar], tokens: Tokens)
         "type": BASE + "forbidden",
         "title": "You are not allowed to do this.",
         "status": 403,
-        "detail": "This endpoint is for: admin; your token's role is clerk.",
+        "detail": "This endpoint is for: admin, agency-admin; your token's role is clerk.",
     }
 
 

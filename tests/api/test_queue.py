@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from typing import Any
 
 import asyncpg
@@ -13,8 +14,10 @@ from service.auth import service as auth_service
 from service.auth.schemas import Principal, TokenIn
 from service.db import init_connection
 from service.queue import service as queue_service
+from service.submissions.service import reverify_pending
+from service.trust.service import Verifiers
 from tests import pki
-from tests.api.test_submissions import document, new_nonce, parts
+from tests.api.test_submissions import add_ocsp, document, new_nonce, parts
 
 
 async def submit(client: AsyncTestClient[Litestar], count: int) -> list[str]:
@@ -89,6 +92,18 @@ async def test_queue_lists_filters_and_pages(
     assert [i["id"] for i in waiting["items"]] == ids[1:]
     pending = (await client.get("/api/v1/queue", params={"flag": "verification_pending"}, headers=header)).json()
     assert len(pending["items"]) == 5  # the CRL predates the nonces: all wait for fresh revocation data
+    assert (await client.get("/api/v1/queue", params={"flag": "identity_mismatch"}, headers=header)).json() == {
+        "items": [], "next_cursor": None
+    }  # fmt: skip
+
+    # Fresh revocation data settles them: the flag leaves the queue with the re-verification.
+    await add_ocsp(conn, "applicant")
+    async with conn.transaction():
+        outcome = await reverify_pending(conn, await Verifiers().current(conn), dt.datetime.now(dt.UTC))
+    assert outcome == {"passed": 5, "pending": 0, "failed": 0}
+    pending = (await client.get("/api/v1/queue", params={"flag": "verification_pending"}, headers=header)).json()
+    assert pending["items"] == []
+    assert {tuple(i["flags"]) for i in (await client.get("/api/v1/queue", headers=header)).json()["items"]} == {()}
 
     _, other_agency = await clerk(conn, "MLIT")
     assert (await client.get("/api/v1/queue", headers=other_agency)).json()["items"] == []
