@@ -11,7 +11,7 @@ import asyncpg
 from service.queue.schemas import Claimed, QueueRow
 
 #: Oldest first; keyset on (created_at, id). The page is chosen from ``submission`` alone (which keeps
-#: its latest revision's open flags, so a flag filter walks the flagged rows' index only), and only its
+#: its latest revision's open flags, so a flag filter walks that flag's partial index), and only its
 #: rows are joined to their latest revision, form version and procedure.
 LIST_QUEUE_FOR_CLERK: Final[LiteralString] = """
     WITH page AS (
@@ -22,7 +22,7 @@ LIST_QUEUE_FOR_CLERK: Final[LiteralString] = """
           AND ($3::text IS NULL OR s.form_id = $3)
           AND ($4::text IS NULL OR s.procedure_id = $4)
           AND ($5::text = 'any' OR ($5 = 'me' AND s.assignee = $6) OR ($5 = 'none' AND s.assignee IS NULL))
-          AND ($7::text IS NULL OR (s.flags <> '{}' AND s.flags @> ARRAY[$7::text]))
+          AND ($7::text IS NULL OR s.flags @> ARRAY[$7::text])
           AND ($8::timestamptz IS NULL OR s.created_at >= $8)
           AND ($9::timestamptz IS NULL OR s.created_at < $9)
           AND ($10::timestamptz IS NULL OR (s.created_at, s.id) > ($10, $11::uuid))
