@@ -93,7 +93,7 @@ INSERT_IDEMPOTENT: Final[LiteralString] = """
 
 SELECT_PENDING: Final[LiteralString] = """
     SELECT r.id, r.submission_id, r.document, r.received_at, r.verification, n.issued_at AS nonce_issued_at,
-           v.schema, f.procedure_id
+           v.schema, f.procedure_id, f.agency_code
     FROM revision r JOIN nonce n ON n.nonce = r.nonce
     JOIN form_version v ON v.id = r.form_version_id JOIN form f ON f.id = v.form_id
     WHERE r.verification_status = 'pending' ORDER BY r.received_at LIMIT $1 FOR UPDATE OF r SKIP LOCKED"""

@@ -12,6 +12,7 @@ from litestar.datastructures import State, UploadFile
 from litestar.params import FromPath
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
+from service.audit import trail
 from service.db import Conn
 from service.problems import InvalidBody, TooLarge, UnsupportedMediaType
 from service.review import service as review
@@ -153,21 +154,21 @@ def submissions_controller(settings: Settings) -> type[Controller]:
         async def receipt_json(
             self, request: Request[Any, Any, Any], conn: Conn, submission_id: FromPath[uuid.UUID]
         ) -> Response[bytes]:
-            latest = await _latest(conn, request, submission_id)
+            latest = await _latest(conn, request, submission_id, "json")
             return Response(latest["receipt_json"], media_type="application/json")
 
         @get("/{submission_id:uuid}/receipt.p7s", summary="The agency's detached CMS over the receipt")
         async def receipt_p7s(
             self, request: Request[Any, Any, Any], conn: Conn, submission_id: FromPath[uuid.UUID]
         ) -> Response[bytes]:
-            latest = await _latest(conn, request, submission_id)
+            latest = await _latest(conn, request, submission_id, "p7s")
             return Response(latest["receipt_cms"], media_type="application/pkcs7-signature")
 
         @get("/{submission_id:uuid}/receipt.pdf", summary="The receipt as a PAdES-signed PDF (受付票)")
         async def receipt_pdf(
             self, request: Request[Any, Any, Any], conn: Conn, state: State, submission_id: FromPath[uuid.UUID]
         ) -> Response[bytes]:
-            latest = await _latest(conn, request, submission_id)
+            latest = await _latest(conn, request, submission_id, "pdf")
             pdf = latest["receipt_pdf"]
             if pdf is None:
                 # Rendered on first request, then kept: the JSON and its CMS are the receipt; this is its print.
@@ -180,7 +181,13 @@ def submissions_controller(settings: Settings) -> type[Controller]:
     return SubmissionController
 
 
-async def _latest(conn: Conn, request: Request[Any, Any, Any], submission_id: uuid.UUID) -> Any:
-    """The latest revision's receipt, for the applicant or the agency's staff."""
+async def _latest(conn: Conn, request: Request[Any, Any, Any], submission_id: uuid.UUID, kind: str) -> Any:
+    """The latest revision's receipt, for the applicant or the agency's staff; the download is audited."""
     who = await review.access(conn, submission_id, request.headers.get("authorization"))
-    return await conn.fetchrow(queries.SELECT_LATEST_REVISION, who.submission_id)
+    latest = await conn.fetchrow(queries.SELECT_LATEST_REVISION, who.submission_id)
+    assert latest is not None  # a submission always has a first revision
+    await trail.record(
+        conn, actor=who.actor, role=who.role, agency=who.agency, action="receipt.downloaded",
+        subject=str(who.submission_id), details={"format": kind, "revision": latest["number"]},
+    )  # fmt: skip
+    return latest

@@ -540,15 +540,23 @@ async def reverify_pending(
             await conn.execute(queries.SET_VERIFICATION, row["id"], "failed", msgspec.to_builtins(failed))
             current = await queries.submission(conn, row["submission_id"], lock=True)
             assert current is not None
+            status = current.status
             if (current.status, "signature_failed") in workflow.STEPS:
-                await conn.execute(
-                    queries.SET_STATUS, row["submission_id"], workflow.advance(current.status, "signature_failed")
-                )
+                status = workflow.advance(current.status, "signature_failed")
+                await conn.execute(queries.SET_STATUS, row["submission_id"], status)
             await queries.event(conn, row["submission_id"], row["id"], "signature_invalid", exc.detail)
+            await trail.record(
+                conn, actor="system", role="system", agency=current.agency_code, action="submission.signature_invalid",
+                subject=str(current.id), details={"from": current.status, "to": status}, at=now,
+            )  # fmt: skip
             outcome["failed"] += 1
             continue
         if verification.status == "passed":
             await conn.execute(queries.SET_VERIFICATION, row["id"], "passed", msgspec.to_builtins(verification))
             await queries.event(conn, row["submission_id"], row["id"], "verification_passed")
+            await trail.record(
+                conn, actor="system", role="system", agency=row["agency_code"], action="submission.verification_passed",
+                subject=str(row["submission_id"]), at=now,
+            )  # fmt: skip
         outcome[verification.status] += 1
     return outcome
