@@ -198,13 +198,28 @@ def _notice_lines(notice: DecisionNotice, agency_name: str) -> str:
 async def render_pdf(receipt: Statement, agency_name: str, signer: signers.Signer) -> bytes:
     """The one-page 受付票 or 決定通知書, signed as PAdES with a visible stamp.
 
-    Rendering is CPU work of most of a second (font subsetting): it runs in a worker thread so the
-    event loop keeps serving other requests meanwhile.
+    Rendering is CPU work of most of a second (font subsetting): with a key held in memory it runs in
+    a worker thread so the event loop keeps serving other requests meanwhile. A PKCS#11 session must
+    not be used from two threads at once, so an HSM-held key renders on the loop's own thread.
     """
-    return await asyncio.to_thread(_render_pdf, receipt, agency_name, signer)
+    if isinstance(signer, KeptKeySigner):
+        return await asyncio.to_thread(_render_pdf, receipt, agency_name, signer)
+    writer, pdf_signer = await asyncio.to_thread(_prepare_pdf, receipt, agency_name, signer)
+    out = io.BytesIO()
+    await pdf_signer.async_sign_pdf(writer, output=out, appearance_text_params={"agency": agency_name})
+    return out.getvalue()
 
 
 def _render_pdf(receipt: Statement, agency_name: str, signer: signers.Signer) -> bytes:
+    writer, pdf_signer = _prepare_pdf(receipt, agency_name, signer)
+    out = io.BytesIO()
+    pdf_signer.sign_pdf(writer, output=out, appearance_text_params={"agency": agency_name})
+    return out.getvalue()
+
+
+def _prepare_pdf(
+    receipt: Statement, agency_name: str, signer: signers.Signer
+) -> tuple[PdfFileWriter, signers.PdfSigner]:
     if isinstance(receipt, DecisionNotice):
         text, field, seal = _notice_lines(receipt, agency_name), "Decision", "決定印"
     else:
@@ -239,9 +254,7 @@ def _render_pdf(receipt: Statement, agency_name: str, signer: signers.Signer) ->
         stamp_style=stamp,
         new_field_spec=fields.SigFieldSpec(sig_field_name=field, on_page=0, box=(380, 60, 555, 160)),
     )
-    out = io.BytesIO()
-    pdf_signer.sign_pdf(writer, output=out, appearance_text_params={"agency": agency_name})
-    return out.getvalue()
+    return writer, pdf_signer
 
 
 def verify_receipt(

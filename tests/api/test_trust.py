@@ -19,7 +19,7 @@ from litestar.testing import AsyncTestClient
 from service.app import create_app
 from service.settings import Settings
 from service.trust.service import Verifiers
-from signing.receipts import ReceiptKey, sign_receipt, verify_receipt
+from signing.receipts import ReceiptKey, render_pdf, sign_receipt, verify_receipt
 from signing.verify import Bounds, Policy
 from tests import pki
 from tests.conftest import Tokens
@@ -240,4 +240,6 @@ async def test_receipts_from_a_pkcs11_key(settings: Settings, tmp_path: Path, mo
         key: ReceiptKey = app.state.receipt_key
         assert key.development is False
         data, signature = await sign_receipt(RECEIPT, key.signer)
+        pdf = await render_pdf(RECEIPT, "厚生労働省", key.signer)  # on the loop's thread: one session, one thread
     assert verify_receipt(data, signature, [pki.cert("agency-root")]).passed
+    assert pdf.startswith(b"%PDF") and b"/ByteRange" in pdf
