@@ -62,6 +62,18 @@ async def decide(
     return await client.post(f"{submission['links']['self']}/decision", json=body, headers=headers)
 
 
+async def withdraw(client: Client, submission: dict[str, Any]) -> Any:
+    """取下げ, signed by the applicant with a fresh nonce."""
+    token = bearer(submission)
+    nonce = (await client.post(f"{submission['links']['self']}/nonces", headers=token)).json()["nonce"]
+    request = msgspec.json.encode({"action": "withdraw", "submission_id": submission["submission_id"], "nonce": nonce})
+    files = [
+        ("document", ("w.json", request, "application/json")),
+        ("signature", ("w.p7s", pki.sign_openssl("applicant", request), "application/pkcs7-signature")),
+    ]
+    return await client.post(f"{submission['links']['self']}/withdraw", files=files, headers=token)
+
+
 def agency_root(app: Litestar) -> x509.Certificate:
     root: x509.Certificate = app.state.receipt_key.chain[-1]
     return root
@@ -164,11 +176,8 @@ async def test_reject_flow(client: Client, admin: dict[str, str], conn: asyncpg.
         (await client.get(rejected.json()["links"]["decision_notice"], headers=header)).content
     )
     assert (notice["decision"], notice["message"]) == ("rejected", "要件を満たしていません")
-    withdrawn = await client.post(
-        f"{submission['links']['self']}/withdraw", files=[("document", ("w.json", b"{}", "application/json"))],
-        headers=bearer(submission),
-    )  # fmt: skip
-    assert withdrawn.status_code in (409, 422)
+    late = await withdraw(client, submission)
+    assert (late.status_code, late.json()["current_state"]) == (409, "rejected")
 
 
 async def test_correction_amendment_then_approve(
@@ -225,14 +234,7 @@ async def test_withdrawal_during_review(client: Client, admin: dict[str, str], c
     _, header = await clerk(conn)
     await client.post("/api/v1/queue/claim", headers=header)
     _, etag = await view(client, submission, header)
-    token = bearer(submission)
-    nonce = (await client.post(f"{submission['links']['self']}/nonces", headers=token)).json()["nonce"]
-    request = msgspec.json.encode({"action": "withdraw", "submission_id": submission["submission_id"], "nonce": nonce})
-    files = [
-        ("document", ("w.json", request, "application/json")),
-        ("signature", ("w.p7s", pki.sign_openssl("applicant", request), "application/pkcs7-signature")),
-    ]
-    withdrawn = await client.post(f"{submission['links']['self']}/withdraw", files=files, headers=token)
+    withdrawn = await withdraw(client, submission)
     assert withdrawn.status_code == 200 and withdrawn.json()["status"] == "withdrawn"
     late = await decide(client, submission, header, etag, "approve")
     assert (late.status_code, late.json()["current_state"], late.json()["action"]) == (409, "withdrawn", "approve")
