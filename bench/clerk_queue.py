@@ -1,4 +1,3 @@
-# ruff: noqa: E402 - the imports follow the path fix above
 """The clerk's queue at 1,000,000 applications: pages by keyset against OFFSET, claims with SKIP LOCKED.
 
 A fresh embedded PostgreSQL is migrated and given the sample catalogue and forms; then 1,000,000
@@ -12,17 +11,12 @@ status are loaded with COPY. Timed, each through the service's own query functio
   each other and come back empty-handed when the row they waited for was taken).
 
 Target: any queue page under 5 ms at 1M rows; claims never collide.
+
+(Not ``bench/queue.py``: Python puts a script's folder first on its path, and a ``queue.py`` there
+shadows the standard library's ``queue`` for every benchmark in this folder.)
 """
 
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-# This file is named for what it measures, and Python puts its folder first on the path, where it
-# would shadow the standard library's ``queue`` (which asyncio imports): take the folder off first.
-HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 
 import asyncio
 import csv
@@ -32,14 +26,16 @@ import io
 import os
 import random
 import statistics
+import sys
 import tempfile
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 
-sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from service.cli import main as cli
 from service.db import init_connection
 from service.embedded import embedded_postgres
