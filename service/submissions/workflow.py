@@ -65,6 +65,12 @@ def advance(current: str, action: Action) -> Status:
     return step
 
 
-def allowed(current: str) -> list[Action]:
-    """The actions the current status allows, for clients to offer only those."""
-    return [action for (status, action) in STEPS if status == current]
+#: What agency staff do; the other steps are the applicant's (amend, withdraw) or the system's.
+STAFF_ACTIONS: Final[frozenset[Action]] = frozenset(
+    {"claim", "assign", "release", "approve", "reject", "request_correction"}
+)
+
+
+def allowed(current: str, actions: frozenset[Action] = STAFF_ACTIONS) -> list[Action]:
+    """The steps the current status allows among ``actions``, for a client to offer only those."""
+    return [action for (status, action) in STEPS if status == current and action in actions]

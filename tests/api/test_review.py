@@ -94,7 +94,7 @@ async def test_approve_flow_with_a_signed_notice(
     seen, etag = await view(client, submission, header)
     assert seen["etag"] == etag and seen["status"] == "under_review" and seen["assignee"] == str(me.token_id)
     assert seen["first_opened_at"] is not None and seen["allowed_actions"] == [
-        "assign", "release", "approve", "reject", "request_correction", "withdraw", "signature_failed"
+        "assign", "release", "approve", "reject", "request_correction"
     ]  # fmt: skip
     assert [(a["label"]["ja"], a["display"]) for a in seen["answers"]] == [
         ("applicant_name", "山田 太郎"), ("workers", "12"), ("agreement", f"協定書.pdf ({len(PDF)} bytes)")
@@ -154,6 +154,12 @@ async def test_approve_flow_with_a_signed_notice(
         "--trust", tmp_path / "root.pem", "--trust-replace", tmp_path / "notice.pdf",
     )  # fmt: skip
     assert pyhanko.returncode == 0, pyhanko.stdout + pyhanko.stderr
+    ours = await asyncio.to_thread(
+        run, Path(sys.executable).parent / "shinsei", "verify-receipt", tmp_path / "notice.json",
+        tmp_path / "notice.p7s", "--trust", tmp_path / "root.pem",
+    )  # fmt: skip
+    assert ours.returncode == 0, ours.stderr
+    assert msgspec.json.decode(ours.stdout)["decision_notice"]["notice_number"] == notice_number
 
     again = await decide(client, submission, header, etag, "reject")
     assert (again.status_code, again.json()["current_state"]) == (409, "approved")
@@ -301,7 +307,7 @@ async def test_every_staff_transition_follows_the_one_table(
 
 def test_the_table_closes_every_final_state() -> None:
     for status in workflow.FINAL:
-        assert workflow.allowed(status) == []
+        assert workflow.allowed(status, frozenset(a for _, a in workflow.STEPS)) == []
     for status in STATUSES:
         for action in ("amend", "withdraw", "signature_failed", "claim"):
             if (status, action) not in workflow.STEPS:
