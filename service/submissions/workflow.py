@@ -18,7 +18,9 @@ Action = Literal[
     "claim", "assign", "release", "approve", "reject", "request_correction", "amend", "withdraw", "signature_failed"
 ]
 
-OPEN: Final[frozenset[Status]] = frozenset({"received", "under_review", "correction_requested", "signature_invalid"})
+#: In their usual order (a tuple, so the table below is built the same way in every process).
+OPEN_ORDER: Final[tuple[Status, ...]] = ("received", "under_review", "correction_requested", "signature_invalid")
+OPEN: Final[frozenset[Status]] = frozenset(OPEN_ORDER)
 FINAL: Final[frozenset[Status]] = frozenset(set(get_args(Status)) - OPEN)
 
 #: (current status, action) → next status. A pair that is absent is not allowed.
@@ -37,8 +39,8 @@ STEPS: Final[dict[tuple[Status, Action], Status]] = {
     ("signature_invalid", "reject"): "rejected",
     ("under_review", "request_correction"): "correction_requested",
     ("correction_requested", "amend"): "received",
-    **{(status, "withdraw"): "withdrawn" for status in OPEN},
-    **{(status, "signature_failed"): "signature_invalid" for status in OPEN - {"signature_invalid"}},
+    **{(status, "withdraw"): "withdrawn" for status in OPEN_ORDER},
+    **{(status, "signature_failed"): "signature_invalid" for status in OPEN_ORDER if status != "signature_invalid"},
 }
 
 _HINTS: Final[dict[Action, str]] = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -359,3 +360,10 @@ async def test_assignment_release_and_comments(client: Client, admin: dict[str, 
     ]  # fmt: skip
     stored = await conn.fetch("SELECT details::text AS d FROM audit_event")
     assert not any("在籍証明" in r["d"] or "山田" in r["d"] for r in stored)  # no personal data, no note text
+
+
+def test_the_documented_table_is_the_table() -> None:
+    documented = (Path(__file__).parents[2] / "docs" / "workflow.md").read_text()
+    rows = re.findall(r"^\| `(\w+)` \| `(\w+)` \| `(\w+)` \|", documented, flags=re.MULTILINE)
+    assert {(status, action): after for status, action, after in rows} == workflow.STEPS
+    assert len(rows) == len(workflow.STEPS)
