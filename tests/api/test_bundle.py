@@ -41,6 +41,14 @@ def run_readme(directory: Path, ca: Path, root: Path) -> list[tuple[str, subproc
     return results
 
 
+def trust_files(directory: Path, app: Litestar) -> tuple[Path, Path]:
+    """What a checker trusts, obtained on its own: the J-LIS root and the agency's root."""
+    ca, root = directory / "jlis.pem", directory / "agency-root.pem"
+    ca.write_bytes(pem.armor("CERTIFICATE", pki.cert("jlis-root-gen2").dump()))
+    root.write_bytes(pem.armor("CERTIFICATE", agency_root(app).dump()))
+    return ca, root
+
+
 def verify_bundle(path: Path, *trust: Path) -> tuple[int, dict[str, Any]]:
     """``shinsei verify-bundle`` as a user runs it: the installed command, in its own process."""
     command = [str(Path(sys.executable).parent / "shinsei"), "verify-bundle", str(path), "--json"]
@@ -83,9 +91,7 @@ async def test_bundle_round_trip(
 
     bundle = tmp_path / "bundle.zip"
     bundle.write_bytes(response.content)
-    ca, root = tmp_path / "jlis.pem", tmp_path / "agency-root.pem"
-    ca.write_bytes(pem.armor("CERTIFICATE", pki.cert("jlis-root-gen2").dump()))
-    root.write_bytes(pem.armor("CERTIFICATE", agency_root(app).dump()))
+    ca, root = trust_files(tmp_path, app)
 
     code, report = await asyncio.to_thread(verify_bundle, bundle, ca, root)
     assert code == 0, report
@@ -133,9 +139,7 @@ async def test_tampering_is_found(
     submission = await submit(client, conn)
     bundle = tmp_path / "bundle.zip"
     bundle.write_bytes((await client.get(submission["links"]["bundle"], headers=bearer(submission))).content)
-    ca, root = tmp_path / "jlis.pem", tmp_path / "agency-root.pem"
-    ca.write_bytes(pem.armor("CERTIFICATE", pki.cert("jlis-root-gen2").dump()))
-    root.write_bytes(pem.armor("CERTIFICATE", agency_root(app).dump()))
+    ca, root = trust_files(tmp_path, app)
     assert (await asyncio.to_thread(verify_bundle, bundle, ca, root))[0] == 0
 
     forged = submission["document"].replace(b'"workers":12', b'"workers":99')
