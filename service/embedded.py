@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+
+import psutil
 
 from service.settings import Settings
 
@@ -28,7 +31,26 @@ def embedded_postgres(pgdata: Path) -> Iterator[str]:
     try:
         yield str(server.get_uri())
     finally:
+        with server._lock:  # pgserver's own inter-process lock around its list of handles
+            _forget_dead_handles(pgdata.resolve())
         server.cleanup()
+
+
+def _forget_dead_handles(pgdata: Path) -> None:
+    """Drop processes that no longer exist from pgserver's list of the data directory's users.
+
+    pgserver stops PostgreSQL when the last listed process lets go; one that died without letting
+    go (SIGKILL, a crash) stays listed, and the database then outlives every later ``make run``.
+    pgserver (0.1.4) does not prune the list itself, so we do, just before letting go ourselves.
+    """
+    path = pgdata / ".handle_pids.json"
+    try:
+        pids = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return
+    alive = [pid for pid in pids if isinstance(pid, int) and psutil.pid_exists(pid)]
+    if alive != pids:
+        path.write_text(json.dumps(alive))
 
 
 @contextlib.contextmanager

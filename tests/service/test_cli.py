@@ -107,6 +107,22 @@ def test_ctrl_c_stops_server_and_embedded_database(tmp_path: Path) -> None:
     assert not (data_dir / "pgdata" / "postmaster.pid").exists()
 
 
+def test_ctrl_c_stops_the_database_after_a_killed_run(tmp_path: Path) -> None:
+    """A run killed outright stays on pgserver's list of users; the next run must still stop PostgreSQL."""
+    data_dir = tmp_path / "state"
+    env = env_for(None, SHINSEI_DATA_DIR=str(data_dir))
+    for stop in (signal.SIGKILL, signal.SIGINT):
+        port = free_port()
+        process = subprocess.Popen(
+            [*SHINSEI, "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        wait_ready(f"http://127.0.0.1:{port}", process)
+        process.send_signal(stop)
+        process.communicate(timeout=30)
+        assert (data_dir / "pgdata" / "postmaster.pid").exists() == (stop == signal.SIGKILL)
+    assert json.loads((data_dir / "pgdata" / ".handle_pids.json").read_text()) == []
+
+
 @pytest.fixture
 def server(db: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     port = free_port()
