@@ -9,8 +9,6 @@ messages, which may carry personal data).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import secrets
 import uuid
 from typing import Any, Final, Literal
 
@@ -49,7 +47,7 @@ from service.submissions import queries as submission_queries
 from service.submissions import workflow
 from service.submissions.attachments import AttachmentStore
 from service.submissions.schemas import TimelineEvent, Verification
-from service.submissions.service import TOKEN_PREFIX, links
+from service.submissions.service import TOKEN_PREFIX, authorised, links
 from service.validation import FieldProblem
 from signing.receipts import DecisionNotice, ReceiptKey, render_pdf, sign_receipt
 from signing.report import VerificationReport
@@ -99,9 +97,7 @@ async def access(conn: asyncpg.Connection, submission_id: uuid.UUID, authorizati
     if scheme.lower() != "bearer" or not token:
         raise Unauthenticated("Send the submission's access token, or a staff token, as a bearer token.")
     if token.startswith(TOKEN_PREFIX):
-        row = await submission_queries.submission(conn, submission_id)
-        if row is None or not secrets.compare_digest(row.access_token_hash, hashlib.sha256(token.encode()).digest()):
-            raise NotFound(f"There is no submission {submission_id}.")
+        row = await authorised(conn, submission_id, token)
         return Access(submission_id=row.id, agency=row.agency_code, staff=None)
     principal = await auth_queries.principal_for(conn, tokens.digest(token)) if len(token) <= 200 else None
     if principal is None:
@@ -109,7 +105,7 @@ async def access(conn: asyncpg.Connection, submission_id: uuid.UUID, authorizati
     return await staff_access(conn, principal, submission_id)
 
 
-def _labels(schema: dict[str, Any]) -> FormSchema:
+def _schema(schema: dict[str, Any]) -> FormSchema:
     return msgspec.convert(schema, FormSchema)
 
 
@@ -147,7 +143,7 @@ async def clerk_view(conn: asyncpg.Connection, who: Access, now: dt.datetime) ->
     previous: dict[str, Any] | None = None
     for r in revisions:
         document = msgspec.json.decode(r["document"])
-        schema = _labels(r["schema"])
+        schema = _schema(r["schema"])
         changes = None if previous is None else form_answers.diff(schema, previous["answers"], document["answers"])
         out_revisions.append(
             ClerkRevision(
@@ -159,7 +155,7 @@ async def clerk_view(conn: asyncpg.Connection, who: Access, now: dt.datetime) ->
         )  # fmt: skip
         previous = document
     latest, signed = revisions[-1], previous or {}
-    latest_schema = _labels(latest["schema"])
+    latest_schema = _schema(latest["schema"])
     timeline = [
         TimelineEvent(kind=e["kind"], at=e["at"], revision=e["revision"], message=e["message"], fields=e["fields"])
         for e in await conn.fetch(submission_queries.SELECT_EVENTS, who.submission_id)
@@ -253,9 +249,6 @@ def _unknown_pointers(schema: FormSchema, pointers: list[str]) -> list[FieldProb
     ]
 
 
-Outcome = Literal["approve", "reject", "request_correction"]
-
-
 async def decide(
     conn: asyncpg.Connection,
     who: Principal,
@@ -282,7 +275,7 @@ async def decide(
             "an application is approved only once its signatures have passed.",
             extensions={"current_state": row["status"], "verification": latest["verification_status"]},
         )
-    schema = _labels(latest["schema"])
+    schema = _schema(latest["schema"])
     fields = data.fields or []
     if data.decision == "request_correction" and (problems := _unknown_pointers(schema, fields)):
         raise FormInvalid(f"{len(problems)} of the fields named are not answers of this form.", errors=problems)
