@@ -12,10 +12,10 @@ from asn1crypto import x509
 from service.audit import trail
 from service.review import queries
 from service.review.service import Access, notice_pdf
-from service.submissions import queries as submission_queries
 from service.submissions.attachments import AttachmentStore
+from service.submissions.service import receipt_pdf, timeline
 from signing import bundle
-from signing.receipts import Receipt, ReceiptKey, render_pdf
+from signing.receipts import ReceiptKey
 from signing.report import VerificationReport
 from signing.trust import TrustStore
 from signing.verify import Rejected, Verifier, parse
@@ -75,14 +75,9 @@ async def build(
     ids = [r["id"] for r in revisions]
     signatures = await queries.signatures(conn, ids)
     files = await queries.attachments(conn, ids)
-    agency_name = await conn.fetchval("SELECT name_ja FROM agency WHERE code = $1", row["agency_code"])
     evidence = []
     for r in revisions:
-        pdf = r["receipt_pdf"]
-        if pdf is None:
-            receipt = msgspec.json.decode(r["receipt_json"], type=Receipt)
-            pdf = await render_pdf(receipt, agency_name or receipt.agency, receipt_key.signer)
-            await conn.execute(submission_queries.SET_RECEIPT_PDF, r["id"], pdf)
+        pdf = await receipt_pdf(conn, r, receipt_key)
         evidence.append(
             bundle.RevisionEvidence(
                 number=r["number"],
@@ -112,14 +107,11 @@ async def build(
     if decided is not None:
         pdf = await notice_pdf(conn, who.submission_id, decided, receipt_key)
         notice = bundle.NoticeEvidence(json=decided["notice_json"], cms=decided["notice_cms"], pdf=pdf)
-    timeline = [
-        {"kind": e["kind"], "at": e["at"], "revision": e["revision"], "message": e["message"], "fields": e["fields"]}
-        for e in await conn.fetch(submission_queries.SELECT_EVENTS, who.submission_id)
-    ]
+    events = msgspec.to_builtins(await timeline(conn, who.submission_id))
     data = bundle.write(
         bundle.Evidence(
             submission_id=str(who.submission_id), agency=row["agency_code"], status=row["status"], generated_at=now,
-            revisions=evidence, notice=notice, agency_chain=receipt_key.chain, timeline=timeline,
+            revisions=evidence, notice=notice, agency_chain=receipt_key.chain, timeline=events,
         )
     )  # fmt: skip
     await trail.record(

@@ -15,7 +15,7 @@ MAX_AUDIT: Final = 1000
 
 SELECT_SUBMISSION: Final[LiteralString] = """
     SELECT s.id, s.agency_code, s.procedure_id, p.name_ja AS procedure_name, s.form_id, s.status, s.assignee,
-           s.created_at, s.first_opened_at
+           s.created_at, s.first_opened_at, s.flags
     FROM submission s JOIN procedure p ON p.id = s.procedure_id
     WHERE s.id = $1"""
 LOCK_SUBMISSION: Final[LiteralString] = """

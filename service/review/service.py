@@ -18,9 +18,7 @@ import msgspec
 from forms import answers as form_answers
 from forms.schema import FormSchema
 from service.audit import trail
-from service.auth import queries as auth_queries
-from service.auth import tokens
-from service.auth.principal import require_role
+from service.auth.principal import require_role, resolve
 from service.auth.schemas import Principal
 from service.problems import (
     Forbidden,
@@ -46,10 +44,10 @@ from service.review.schemas import (
 from service.submissions import queries as submission_queries
 from service.submissions import workflow
 from service.submissions.attachments import AttachmentStore
-from service.submissions.schemas import TimelineEvent, Verification
-from service.submissions.service import TOKEN_PREFIX, authorised, links
+from service.submissions.schemas import Verification
+from service.submissions.service import TOKEN_PREFIX, authorised, links, print_statement, timeline
 from service.validation import FieldProblem
-from signing.receipts import DecisionNotice, ReceiptKey, render_pdf, sign_receipt
+from signing.receipts import DecisionNotice, ReceiptKey, sign_receipt
 from signing.report import VerificationReport
 
 STAFF: Final = ("clerk", "agency-admin")
@@ -99,10 +97,8 @@ async def access(conn: asyncpg.Connection, submission_id: uuid.UUID, authorizati
     if token.startswith(TOKEN_PREFIX):
         row = await authorised(conn, submission_id, token)
         return Access(submission_id=row.id, agency=row.agency_code, staff=None)
-    principal = await auth_queries.principal_for(conn, tokens.digest(token)) if len(token) <= 200 else None
-    if principal is None:
-        raise Unauthenticated("The bearer token is unknown or has been revoked.")
-    return await staff_access(conn, principal, submission_id)
+    assert authorization is not None  # a bearer token was found in it above
+    return await staff_access(conn, await resolve(authorization, conn), submission_id)
 
 
 def _schema(schema: dict[str, Any]) -> FormSchema:
@@ -156,10 +152,6 @@ async def clerk_view(conn: asyncpg.Connection, who: Access, now: dt.datetime) ->
         previous = document
     latest, signed = revisions[-1], previous or {}
     latest_schema = _schema(latest["schema"])
-    timeline = [
-        TimelineEvent(kind=e["kind"], at=e["at"], revision=e["revision"], message=e["message"], fields=e["fields"])
-        for e in await conn.fetch(submission_queries.SELECT_EVENTS, who.submission_id)
-    ]
     tag = etag(latest["number"], latest["document_sha256"])
     view = ClerkSubmissionOut(
         submission_id=row["id"],
@@ -174,10 +166,10 @@ async def clerk_view(conn: asyncpg.Connection, who: Access, now: dt.datetime) ->
         received_at=row["created_at"],
         first_opened_at=row["first_opened_at"],
         etag=tag,
-        flags=list(latest["flags"]) + (["verification_pending"] if latest["verification_status"] == "pending" else []),
+        flags=list(row["flags"]),
         answers=form_answers.render(latest_schema, signed.get("answers", {})),
         revisions=out_revisions,
-        timeline=timeline,
+        timeline=await timeline(conn, who.submission_id),
         comments=[CommentOut(**dict(c)) for c in await queries.comments(conn, who.submission_id)],
         audit=[AuditOut(**dict(a)) for a in await queries.audit(conn, str(who.submission_id))],
         links=links(who.submission_id, decided=await submission_queries.decided(conn, who.submission_id)),
@@ -363,9 +355,7 @@ async def notice_pdf(conn: asyncpg.Connection, submission_id: uuid.UUID, row: as
     """The notice's PDF, rendered and kept on first request."""
     pdf: bytes | None = row["notice_pdf"]
     if pdf is None:
-        notice = msgspec.json.decode(row["notice_json"], type=DecisionNotice)
-        agency_name = await conn.fetchval("SELECT name_ja FROM agency WHERE code = $1", notice.agency)
-        pdf = await render_pdf(notice, agency_name or notice.agency, key.signer)
+        pdf = await print_statement(conn, msgspec.json.decode(row["notice_json"], type=DecisionNotice), key)
         await queries.set_notice_pdf(conn, submission_id, pdf)
     return pdf
 

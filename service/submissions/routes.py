@@ -6,7 +6,6 @@ import datetime as dt
 import uuid
 from typing import Any
 
-import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State, UploadFile
 from litestar.params import FromPath
@@ -21,7 +20,6 @@ from service.settings import Settings
 from service.submissions import queries, service
 from service.submissions.schemas import NonceOut, SubmissionOut
 from service.validation import FieldProblem
-from signing.receipts import Receipt, render_pdf
 
 
 def _bearer(request: Request[Any, Any, Any]) -> str | None:
@@ -169,13 +167,7 @@ def submissions_controller(settings: Settings) -> type[Controller]:
             self, request: Request[Any, Any, Any], conn: Conn, state: State, submission_id: FromPath[uuid.UUID]
         ) -> Response[bytes]:
             latest = await _latest(conn, request, submission_id, "pdf")
-            pdf = latest["receipt_pdf"]
-            if pdf is None:
-                # Rendered on first request, then kept: the JSON and its CMS are the receipt; this is its print.
-                receipt = msgspec.json.decode(latest["receipt_json"], type=Receipt)
-                agency = await conn.fetchval("SELECT name_ja FROM agency WHERE code = $1", receipt.agency)
-                pdf = await render_pdf(receipt, agency or receipt.agency, state.receipt_key.signer)
-                await conn.execute(queries.SET_RECEIPT_PDF, latest["id"], pdf)
+            pdf = await service.receipt_pdf(conn, latest, state.receipt_key)
             return Response(pdf, media_type="application/pdf")
 
     return SubmissionController

@@ -19,6 +19,7 @@ import asyncpg
 import msgspec
 
 from forms.schema import AttachmentField, FormSchema, GroupField
+from service.agencies import queries as agency_queries
 from service.audit import trail
 from service.catalog import queries as catalog_queries
 from service.catalog.schemas import DigitalPolicy
@@ -49,7 +50,7 @@ from service.submissions.schemas import (
 )
 from service.validation import FieldProblem
 from signing.jpki import CertificateClass
-from signing.receipts import AttachmentDigest, Receipt, ReceiptKey, sign_receipt
+from signing.receipts import AttachmentDigest, Receipt, ReceiptKey, Statement, render_pdf, sign_receipt
 from signing.report import VerificationReport
 from signing.verify import Bounds, Policy, Verifier
 
@@ -247,6 +248,11 @@ def _binding_flags(schema: FormSchema, answers: dict[str, Any], reports: list[Ve
     return []
 
 
+def open_flags(flags: list[str], verification: Verification) -> list[str]:
+    """What a clerk should know of a revision: its flags, and whether its signatures still wait."""
+    return flags + (["verification_pending"] if verification.status == "pending" else [])
+
+
 async def _idempotent_reply(conn: asyncpg.Connection, key: str | None, digest: bytes) -> dict[str, Any] | None:
     if key is None:
         return None
@@ -336,7 +342,7 @@ async def submit(conn: asyncpg.Connection, parts: Parts, intake: Intake, idempot
             status="received",
             received_at=intake.now,
             verification=verification,
-            flags=flags + (["verification_pending"] if verification.status == "pending" else []),
+            flags=open_flags(flags, verification),
             access_token=token or "",
             links=links(submission_id),
         )
@@ -396,8 +402,7 @@ async def _store_revision(
         flags, receipt_number, receipt_json, receipt_cms,
         version.agency_code, version.procedure_id, str(head["form_id"]), token_hash, signers,
         parts.signatures, [hashlib.sha256(s).digest() for s in parts.signatures],
-        [msgspec.to_builtins(r) for r in reports], events,
-        flags + (["verification_pending"] if verification.status == "pending" else []),
+        [msgspec.to_builtins(r) for r in reports], events, open_flags(flags, verification),
     )  # fmt: skip
     for path, answer, upload in paired:
         pdf_report = await pdf_signatures(upload.content, intake.verifier.store)
@@ -459,10 +464,6 @@ async def view(conn: asyncpg.Connection, row: queries.SubmissionRow) -> Submissi
         )
         for r in await conn.fetch(queries.SELECT_REVISIONS, row.id)
     ]
-    timeline = [
-        TimelineEvent(kind=e["kind"], at=e["at"], revision=e["revision"], message=e["message"], fields=e["fields"])
-        for e in await conn.fetch(queries.SELECT_EVENTS, row.id)
-    ]
     return SubmissionOut(
         submission_id=row.id,
         agency=row.agency_code,
@@ -470,9 +471,32 @@ async def view(conn: asyncpg.Connection, row: queries.SubmissionRow) -> Submissi
         form_id=row.form_id,
         status=row.status,  # type: ignore[arg-type]
         revisions=revisions,
-        timeline=timeline,
+        timeline=await timeline(conn, row.id),
         links=links(row.id, decided=await queries.decided(conn, row.id)),
     )
+
+
+async def timeline(conn: asyncpg.Connection, submission_id: uuid.UUID) -> list[TimelineEvent]:
+    """What happened to an application, as its applicant sees it (no internal comments)."""
+    return [
+        TimelineEvent(kind=e["kind"], at=e["at"], revision=e["revision"], message=e["message"], fields=e["fields"])
+        for e in await conn.fetch(queries.SELECT_EVENTS, submission_id)
+    ]
+
+
+async def print_statement(conn: asyncpg.Connection, statement: Statement, key: ReceiptKey) -> bytes:
+    """The signed PDF of a receipt or a decision notice, headed with the agency's name."""
+    agency = await agency_queries.get_agency(conn, statement.agency)
+    return await render_pdf(statement, agency.name_ja if agency else statement.agency, key.signer)
+
+
+async def receipt_pdf(conn: asyncpg.Connection, revision: asyncpg.Record, key: ReceiptKey) -> bytes:
+    """A revision's receipt PDF: rendered on first request, then kept (the JSON and its CMS are the receipt)."""
+    pdf: bytes | None = revision["receipt_pdf"]
+    if pdf is None:
+        pdf = await print_statement(conn, msgspec.json.decode(revision["receipt_json"], type=Receipt), key)
+        await conn.execute(queries.SET_RECEIPT_PDF, revision["id"], pdf)
+    return pdf
 
 
 async def submission_nonce(conn: asyncpg.Connection, row: queries.SubmissionRow, lifetime: dt.timedelta) -> NonceOut:
