@@ -43,8 +43,8 @@ from signing.client import p12_signer, pkcs11_signer, sign_detached
 from signing.jpki import CertificateClass
 from signing.receipts import DecisionNotice, Receipt, verify_receipt
 from signing.report import exit_status
-from signing.trust import Anchor, TrustStore
-from signing.verify import Bounds, Policy, Verifier
+from signing.trust import Anchor, CRLRejected, TrustStore
+from signing.verify import Bounds, Policy, Verifier, carried_certificates
 
 T = TypeVar("T")
 log = structlog.get_logger("shinsei.cli")
@@ -52,6 +52,10 @@ log = structlog.get_logger("shinsei.cli")
 
 class CommandError(Exception):
     """A failure to report on stderr with exit status 1, without a traceback."""
+
+
+class UsageError(CommandError):
+    """Input the command cannot use (exit status 2, as for a malformed command line)."""
 
 
 def _run_with_conn(dsn: str, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
@@ -238,17 +242,27 @@ def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
         for der in _read_pem_or_der(path, "CERTIFICATE")
     ]
     extra = [asn1_x509.Certificate.load(der) for path in args.cert for der in _read_pem_or_der(path, "CERTIFICATE")]
-    crls = [asn1_crl.CertificateList.load(der) for path in args.crl for der in _read_pem_or_der(path, "CRL")]
     try:
-        store = TrustStore(anchors, extra, crls)
+        store = TrustStore(anchors, extra)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
+    signature = Path(args.signature).read_bytes()
+    # A CRL may be signed by a CA the signature itself carries (a new generation's link certificate);
+    # it then counts only on a validated chain through that key. One that nobody known signed is an
+    # error, never silently left out.
+    carried = carried_certificates(signature)
+    for path in args.crl:
+        for der in _read_pem_or_der(path, "CRL"):
+            try:
+                store.add_crl(asn1_crl.CertificateList.load(der), carried=carried)
+            except (CRLRejected, ValueError) as exc:
+                raise UsageError(f"--crl {path}: {exc}") from None
     bounds = Bounds(
         validation_time=_datetime(args.at) if args.at else dt.datetime.now(dt.UTC),
         signed_after=_datetime(args.signed_after) if args.signed_after else None,
     )
     policy = Policy(classes=frozenset(classes), accept_test=args.test_anchor)
-    report = Verifier(store).verify(Path(args.document).read_bytes(), Path(args.signature).read_bytes(), policy, bounds)
+    report = Verifier(store).verify(Path(args.document).read_bytes(), signature, policy, bounds)
     sys.stdout.write(msgspec.json.format(msgspec.json.encode(report).decode(), indent=2) + "\n")
     return exit_status(report)
 
@@ -518,6 +532,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Callable[[Settings, argparse.Namespace], int] = args.handler
     try:
         return handler(settings, args)
+    except UsageError as exc:
+        print(f"shinsei: {exc}", file=sys.stderr)
+        return 2
     except (CommandError, migrate.MigrationError) as exc:
         print(f"shinsei: {exc}", file=sys.stderr)
         return 1

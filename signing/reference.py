@@ -133,8 +133,10 @@ async def reference_verify(
         revoked=revoked,
         expires=not_after,
     )
-    sub, detail = judge(assessment, bounds)
-    return report_for(sub, [Check(name="reference", passed=sub is None, detail=detail)], bounds, parsed)
+    verdict = judge(assessment, bounds)
+    sub = verdict.sub_indication
+    checks = [Check(name="reference", passed=sub is None, detail=verdict.detail)]
+    return report_for(sub, checks, bounds, parsed, confirmed=verdict.confirmed)
 
 
 def _issuer(status: StandardCMSSignatureStatus) -> x509.Certificate:

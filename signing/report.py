@@ -47,6 +47,8 @@ class SignerCertificate(msgspec.Struct, frozen=True, kw_only=True):
     certificate_class: CertificateClass | None
     ca_generation: str | None
     """The trust anchor the chain ends in, by its key identifier (CA generations share a DN)."""
+    test: bool = False
+    """The chain ends in a test anchor: a test card, never evidence of a real person."""
     not_before: dt.datetime
     not_after: dt.datetime
     subject: str
@@ -62,6 +64,9 @@ class RevocationSource(msgspec.Struct, frozen=True, kw_only=True):
     """For an OCSP response."""
     this_update: dt.datetime
     next_update: dt.datetime | None
+    confirmed: bool = False
+    """Issued after the signature was made: no earlier revocation can be missing from it. Otherwise the
+    data was current when checked (EN 319 102-1's default) and a later CRL or OCSP answer confirms it."""
 
 
 class VerificationReport(msgspec.Struct, frozen=True, kw_only=True):
@@ -79,6 +84,16 @@ class VerificationReport(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def passed(self) -> bool:
         return self.indication == "TOTAL_PASSED"
+
+    @property
+    def confirmed(self) -> bool:
+        """Passed, and backed by revocation data issued after the signature (or none was needed)."""
+        return self.passed and (self.revocation is None or self.revocation.confirmed)
+
+    @property
+    def test(self) -> bool:
+        """Signed with a test certificate (a J-LIS test card or ``shinsei dev card``)."""
+        return self.signer is not None and self.signer.test
 
     @property
     def retryable(self) -> bool:

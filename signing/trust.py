@@ -44,6 +44,8 @@ class CRLInfo(msgspec.Struct, frozen=True, kw_only=True):
     revoked: dict[int, tuple[dt.datetime, str | None]]
     """Serial number → (revocation date, reason)."""
     sha256: str
+    signer_key: bytes
+    """SHA-256 of the public key that verified the CRL: it counts only for a chain through that key."""
 
 
 def key_digest(cert: x509.Certificate) -> bytes:
@@ -124,7 +126,12 @@ class Chain(msgspec.Struct, frozen=True):
 
 
 class TrustStore:
-    """An immutable snapshot; build a new one when anchors or CRLs change (``generation`` says so)."""
+    """Anchors, certificates and revocation data; ``add_crl``/``add_ocsp`` extend it, ``generation`` says when.
+
+    The service builds a new store for each trust generation of the database and only extends it
+    while checking an upload; the verifier's cache is keyed by ``generation``, so an extended store
+    never serves an assessment made before the extension.
+    """
 
     def __init__(
         self,
@@ -139,6 +146,7 @@ class TrustStore:
                 raise ValueError("only CA certificates can be trust anchors")
         self._anchor_by_key = {key_digest(a.certificate): a for a in self.anchors}
         self._certificates = [a.certificate for a in self.anchors] + list(certificates)
+        #: The newest CRL per signing key (SHA-256 of the key), and its DER.
         self.crls: dict[bytes, CRLInfo] = {}
         self.crl_lists: dict[bytes, asn1_crl.CertificateList] = {}
         for item in crls:
@@ -197,17 +205,33 @@ class TrustStore:
         walk([cert])
         return sorted(found, key=lambda c: len(c.certificates))
 
-    def add_crl(self, item: asn1_crl.CertificateList, now: dt.datetime | None = None) -> CRLInfo:
-        """Check a CRL (issuer by key, signature, times) and keep it if it is the newest for that key."""
+    def add_crl(
+        self,
+        item: asn1_crl.CertificateList,
+        now: dt.datetime | None = None,
+        carried: Iterable[x509.Certificate] = (),
+    ) -> CRLInfo:
+        """Check a CRL (issuer by key, signature, times) and keep it if it is the newest for that key.
+
+        Its signer is looked for among the store's certificates, then among ``carried`` ones (those a
+        signature carries, such as a new CA generation's link certificate). A CRL signed by a carried
+        certificate is not trusted for that: it counts only where a validated chain passes through
+        the very key that signed it (``crl_for`` checks), as ETSI EN 319 102-1 asks of revocation
+        data, whose issuer must itself be on a trusted path.
+        """
         tbs = item["tbs_cert_list"]
         wanted = item.authority_key_identifier
-        issuers = [
-            c
-            for c in self._certificates
-            if (key_id(c) == wanted if wanted is not None else c.subject == tbs["issuer"]) and signed_by(item, c)
-        ]
+
+        def signers_among(certificates: Iterable[x509.Certificate]) -> list[x509.Certificate]:
+            return [
+                c
+                for c in certificates
+                if (key_id(c) == wanted if wanted is not None else c.subject == tbs["issuer"]) and signed_by(item, c)
+            ]
+
+        issuers = signers_among(self._certificates) or signers_among(carried)
         if not issuers:
-            raise CRLRejected("no trusted CA key signed this CRL")
+            raise CRLRejected("no known CA key, trusted or carried by the signature, signed this CRL")
         this_update = tbs["this_update"].native
         next_update = tbs["next_update"].native
         if next_update is not None and next_update <= this_update:
@@ -228,11 +252,13 @@ class TrustStore:
             next_update=next_update,
             revoked=revoked,
             sha256=hashlib.sha256(item.dump()).hexdigest(),
+            signer_key=key_digest(issuers[0]),
         )
-        current = self.crls.get(info.issuer_key_id)
+        # Kept by the key that verified it, not by its key identifier: an identifier proves nothing.
+        current = self.crls.get(info.signer_key)
         if current is None or current.this_update < info.this_update:
-            self.crls[info.issuer_key_id] = info
-            self.crl_lists[info.issuer_key_id] = item
+            self.crls[info.signer_key] = info
+            self.crl_lists[info.signer_key] = item
         return info
 
     @property
@@ -242,7 +268,8 @@ class TrustStore:
         return [c for c in self._certificates if fingerprint(c) not in anchors]
 
     def crl_for(self, issuer: x509.Certificate) -> CRLInfo | None:
-        return self.crls.get(key_id(issuer))
+        """The newest CRL signed by ``issuer``'s key (a key identifier alone proves nothing)."""
+        return self.crls.get(key_digest(issuer))
 
     def add_ocsp(self, response: ocsp.OCSPResponse, now: dt.datetime | None = None) -> list[OCSPInfo]:
         """Check an OCSP response (successful, signed by the CA or its delegated responder) and keep its answers."""

@@ -7,10 +7,18 @@ trust store's ``generation`` is part of the key, so a newer CRL replaces the ent
 rules are applied per signature, because they depend on when it was made:
 
 * ``signed_after`` (L): the signature is younger than this (the nonce the applicant signed was issued
-  then); ``signed_before`` (U): it existed by then (receipt time; defaults to the validation time).
+  then); ``signed_before`` (U): it existed by then (receipt time, or a time-stamp; defaults to the
+  validation time).
 * revoked or expired before L → TOTAL_FAILED (REVOKED / EXPIRED); notBefore after U →
   TOTAL_FAILED/NOT_YET_VALID; revoked within (L, U] or expired before U without better proof → the
-  ``_NO_POE`` indeterminates; no CRL, or one not current or older than L → INDETERMINATE/TRY_LATER.
+  ``_NO_POE`` indeterminates.
+* Revocation data must be *fresh* as EN 319 102-1 §5.2.5 defines it when no freshness constraint is
+  set (what the EU's DSS does): issued after ``validation_time − (nextUpdate − thisUpdate)``, that is,
+  current at the validation time, even if it was issued before the signature. None, or none fresh →
+  INDETERMINATE/TRY_LATER. An answer without nextUpdate says nothing of its own freshness: it counts
+  only when issued after L.
+* Data issued after L (plus a grace period) *confirms* the verdict: no revocation before the
+  signature was made can be missing from it. The report says whether the verdict is confirmed.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
+import threading
 from collections import OrderedDict
 from typing import Any, Final
 
@@ -45,6 +54,8 @@ class Bounds(msgspec.Struct, frozen=True, kw_only=True):
     validation_time: dt.datetime
     signed_after: dt.datetime | None = None
     signed_before: dt.datetime | None = None
+    confirmation_grace: dt.timedelta = dt.timedelta(0)
+    """How long after ``signed_after`` revocation data must have been issued to confirm the verdict."""
 
     @property
     def upper(self) -> dt.datetime:
@@ -130,6 +141,15 @@ def parse(signature: bytes, checks: list[Check]) -> Parsed:
         certificates=certificates,
         signing_time=signing_time,
     )
+
+
+def carried_certificates(signature: bytes) -> list[x509.Certificate]:
+    """The certificates a CMS carries (none when it does not parse): candidate CRL signers for ``--crl``."""
+    try:
+        signed = cms.ContentInfo.load(signature)["content"]
+        return [c.chosen for c in signed["certificates"] if c.name == "certificate"]
+    except (ValueError, TypeError, KeyError):
+        return []
 
 
 def _signer(sid: cms.SignerIdentifier, certificates: list[x509.Certificate]) -> x509.Certificate | None:
@@ -283,34 +303,59 @@ def freshest(crl: CRLInfo | None, answer: OCSPInfo | None) -> CRLInfo | OCSPInfo
     return max(usable, key=lambda s: s.this_update) if usable else None
 
 
-def judge(assessment: Assessment, bounds: Bounds, check_revocation: bool = True) -> tuple[SubIndication | None, str]:
-    """The time-bound rules (see the module docstring); ``None`` means TOTAL_PASSED."""
+class Judgement(msgspec.Struct, frozen=True, kw_only=True):
+    sub_indication: SubIndication | None
+    """``None`` means TOTAL_PASSED."""
+    detail: str
+    confirmed: bool = False
+    """Revocation data issued after the signature was made (and the grace period) backs the verdict."""
+
+
+def fresh(source: CRLInfo | OCSPInfo, bounds: Bounds) -> bool:
+    """EN 319 102-1 §5.2.5 without a freshness constraint: current at the validation time."""
+    now = bounds.validation_time
+    if source.this_update > now:
+        return False
+    if source.next_update is None:
+        return bounds.signed_after is not None and source.this_update >= bounds.signed_after
+    return source.this_update > now - (source.next_update - source.this_update)
+
+
+def judge(assessment: Assessment, bounds: Bounds, check_revocation: bool = True) -> Judgement:
+    """The time-bound rules (see the module docstring)."""
     if assessment.problem is not None:
-        return assessment.problem
-    low, high, now = bounds.signed_after, bounds.upper, bounds.validation_time
+        return Judgement(sub_indication=assessment.problem[0], detail=assessment.problem[1])
+    low, high = bounds.signed_after, bounds.upper
     if assessment.valid_from > high:
-        return "NOT_YET_VALID", f"the certificate is valid only from {assessment.valid_from.isoformat()}"
+        detail = f"the certificate is valid only from {assessment.valid_from.isoformat()}"
+        return Judgement(sub_indication="NOT_YET_VALID", detail=detail)
     if low is not None and assessment.valid_to < low:
-        return "EXPIRED", f"the certificate expired on {assessment.valid_to.isoformat()}, before the signature was made"
+        detail = f"the certificate expired on {assessment.valid_to.isoformat()}, before the signature was made"
+        return Judgement(sub_indication="EXPIRED", detail=detail)
     if assessment.revoked is not None:
         revoked_at = assessment.revoked[0]
         if low is not None and revoked_at <= low:
-            return "REVOKED", f"revoked on {revoked_at.isoformat()}, before the signature was made"
+            detail = f"revoked on {revoked_at.isoformat()}, before the signature was made"
+            return Judgement(sub_indication="REVOKED", detail=detail)
         if revoked_at <= high:
-            return "REVOKED_NO_POE", f"revoked on {revoked_at.isoformat()}; nothing proves the signature is older"
+            detail = f"revoked on {revoked_at.isoformat()}; nothing proves the signature is older"
+            return Judgement(sub_indication="REVOKED_NO_POE", detail=detail)
     if assessment.valid_to < high:
-        return "OUT_OF_BOUNDS_NO_POE", f"the certificate expired on {assessment.valid_to.isoformat()}"
+        detail = f"the certificate expired on {assessment.valid_to.isoformat()}"
+        return Judgement(sub_indication="OUT_OF_BOUNDS_NO_POE", detail=detail)
     source = assessment.source
     if not check_revocation:
-        return None, "valid; revocation is not checked for this policy"
+        return Judgement(sub_indication=None, detail="valid; revocation is not checked for this policy")
     if source is None:
-        return "TRY_LATER", "no revocation data for the issuing CA"
+        return Judgement(sub_indication="TRY_LATER", detail="no revocation data for the issuing CA")
     kind = "CRL" if isinstance(source, CRLInfo) else "OCSP response"
-    if source.this_update > now or (source.next_update is not None and source.next_update < now):
-        return "TRY_LATER", f"the {kind} is not current"
-    if low is not None and source.this_update < low:
-        return "TRY_LATER", f"the {kind} predates the signature; wait for fresher revocation data"
-    return None, "the certificate counted when the signature was made"
+    if not fresh(source, bounds):
+        return Judgement(sub_indication="TRY_LATER", detail=f"the {kind} is not current at the validation time")
+    if low is not None and source.this_update >= low + bounds.confirmation_grace:
+        detail = f"not revoked: confirmed by the {kind} of {source.this_update.isoformat()}, issued after the signature"
+        return Judgement(sub_indication=None, detail=detail, confirmed=True)
+    detail = f"not revoked by the current {kind}; to be confirmed by revocation data issued after the signature"
+    return Judgement(sub_indication=None, detail=detail)
 
 
 def summarise(cert: x509.Certificate, chain: Chain | None) -> SignerCertificate:
@@ -320,6 +365,7 @@ def summarise(cert: x509.Certificate, chain: Chain | None) -> SignerCertificate:
         sha256=fingerprint(cert),
         certificate_class=chain.anchor.certificate_class if chain else None,
         ca_generation=key_id(chain.anchor.certificate).hex() if chain else None,
+        test=chain.anchor.test if chain else False,
         not_before=cert["tbs_certificate"]["validity"]["not_before"].native,
         not_after=cert["tbs_certificate"]["validity"]["not_after"].native,
         subject=cert.subject.human_friendly,
@@ -332,6 +378,7 @@ def report_for(
     bounds: Bounds,
     parsed: Parsed | None = None,
     assessment: Assessment | None = None,
+    confirmed: bool = False,
 ) -> VerificationReport:
     from signing.report import FAILED_SUBINDICATIONS
 
@@ -354,6 +401,7 @@ def report_for(
             produced_at=source.produced_at if isinstance(source, OCSPInfo) else None,
             this_update=source.this_update,
             next_update=source.next_update,
+            confirmed=confirmed,
         )
         revoked_at = assessment.revoked[0] if assessment.revoked else None
     return VerificationReport(
@@ -377,21 +425,27 @@ class Verifier:
         self.store = store
         self._size = cache_size
         self._cache: OrderedDict[tuple[str, str, Policy, str], Assessment] = OrderedDict()
+        # ``averify`` runs in worker threads: the LRU's reordering and eviction are not atomic.
+        # The assessment itself is computed outside the lock (two threads may both compute it).
+        self._lock = threading.Lock()
         self.hits = self.misses = 0
 
     def _assessment(self, parsed: Parsed, policy: Policy, now: dt.datetime) -> Assessment:
         extras = "".join(sorted(fingerprint(c) for c in parsed.certificates))
         key = (fingerprint(parsed.signer), extras, policy, self.store.generation)
-        cached = self._cache.get(key)
-        if cached is not None and cached.expires > now:
-            self.hits += 1
-            self._cache.move_to_end(key)
-            return cached
-        self.misses += 1
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is not None and cached.expires > now:
+                self.hits += 1
+                self._cache.move_to_end(key)
+                return cached
+            self.misses += 1
         assessment = assess(self.store, parsed.signer, parsed.certificates, policy)
-        self._cache[key] = assessment
-        if len(self._cache) > self._size:
-            self._cache.popitem(last=False)
+        with self._lock:
+            self._cache[key] = assessment
+            self._cache.move_to_end(key)
+            while len(self._cache) > self._size:
+                self._cache.popitem(last=False)
         return assessment
 
     def verify(self, document: bytes, signature: bytes, policy: Policy, bounds: Bounds) -> VerificationReport:
@@ -407,10 +461,11 @@ class Verifier:
             # asn1crypto parses lazily: malformed DER inside the CMS surfaces where it is read.
             checks.append(Check(name="format", passed=False, detail=f"malformed CMS: {exc}"))
             return report_for("FORMAT_FAILURE", checks, bounds)
-        sub, detail = judge(assessment, bounds, policy.check_revocation)
+        verdict = judge(assessment, bounds, policy.check_revocation)
         checks += assessment.checks
-        checks.append(Check(name="time_and_revocation", passed=sub is None, detail=detail))
-        return report_for(sub, checks, bounds, parsed, assessment)
+        sub = verdict.sub_indication
+        checks.append(Check(name="time_and_revocation", passed=sub is None, detail=verdict.detail))
+        return report_for(sub, checks, bounds, parsed, assessment, confirmed=verdict.confirmed)
 
     async def averify(self, document: bytes, signature: bytes, policy: Policy, bounds: Bounds) -> VerificationReport:
         """Off the event loop: RSA and hashing hold the GIL only in short stretches."""

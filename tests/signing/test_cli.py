@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -13,6 +14,8 @@ from asn1crypto import pem
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509 import load_der_x509_certificate
+from pyhanko.sign import signers
+from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from signing.trust import fingerprint
 from tests import pki
@@ -92,3 +95,28 @@ def test_sign_with_a_pkcs11_token(files: Path, token: dict[str, str]) -> None:
     result = verify(files, files / "card.p7s")
     assert result.returncode == 0, result.stdout + result.stderr
     assert json.loads(result.stdout)["signer"]["sha256"] == fingerprint(pki.cert("applicant"))
+
+
+def test_rollover_crl_carried_by_the_signature_and_an_unusable_crl(files: Path) -> None:
+    """A gen2 card with its link certificate inside the CMS; only gen1 trusted; both generations' CRLs."""
+    document = (files / "application.json").read_bytes()
+    signer = signers.SimpleSigner(
+        signing_cert=pki.cert("applicant"),
+        signing_key=pki.private_key("applicant"),
+        cert_registry=SimpleCertificateStore.from_certs([pki.cert("jlis-link-new-with-old")]),
+    )
+    (files / "card.p7s").write_bytes(
+        asyncio.run(signer.async_sign_general_data(document, "sha256", detached=True)).dump()
+    )
+    (files / "g1.pem").write_bytes(pem.armor("CERTIFICATE", pki.cert("jlis-root-gen1").dump()))
+    (files / "g1.crl").write_bytes(pki.crl("jlis-gen1").dump())
+    (files / "g2.crl").write_bytes(pem.armor("X509 CRL", pki.crl("jlis-gen2").dump()))
+    (files / "corporate.crl").write_bytes(pki.crl("corporate").dump())
+    common = [str(files / "application.json"), str(files / "card.p7s"), "--trust", str(files / "g1.pem")]
+    common += ["--class", "jpki", "--at", AT, "--crl", str(files / "g1.crl")]
+    result = run("verify", *common, "--crl", str(files / "g2.crl"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout)["indication"] == "TOTAL_PASSED"
+    unusable = run("verify", *common, "--crl", str(files / "g2.crl"), "--crl", str(files / "corporate.crl"))
+    assert unusable.returncode == 2
+    assert f"--crl {files / 'corporate.crl'}" in unusable.stderr and "signed this CRL" in unusable.stderr

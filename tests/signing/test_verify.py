@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime as dt
 import logging
+import os
+import pathlib
 import subprocess
+import tempfile
 from collections.abc import Callable
 from functools import cache
 from typing import Any
@@ -18,8 +22,8 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from signing.reference import reference_verify
 from signing.report import VerificationReport, exit_status
-from signing.trust import OCSPRejected, TrustStore, key_id
-from signing.verify import Bounds, Policy, Verifier
+from signing.trust import CRLRejected, OCSPRejected, TrustStore, key_id
+from signing.verify import Bounds, Policy, Verifier, carried_certificates
 from tests import pki
 
 DOCUMENT = msgspec.json.encode({"form_id": "mhlw-36-agreement", "form_version": 1, "nonce": "n" * 22, "answers": {}})
@@ -68,12 +72,13 @@ CASES: list[tuple[str, str, Policy, Bounds, dict[str, Any], tuple[str, str | Non
         ("INDETERMINATE", "NO_CERTIFICATE_CHAIN_FOUND"),
     ),
     (
-        "crl older than the nonce",
+        # EN 319 102-1 §5.2.5 without a freshness constraint: current at the validation time is fresh.
+        "crl older than the nonce, still current",
         "applicant",
         JPKI,
         Bounds(validation_time=pki.NOW, signed_after=pki.NONCE_ISSUED),
         {},
-        ("INDETERMINATE", "TRY_LATER"),
+        ("TOTAL_PASSED", None),
     ),
     (
         "re-verified with a fresh crl",
@@ -225,6 +230,115 @@ def test_verdicts(
 ) -> None:
     report = both_paths(store(**trust), DOCUMENT, signature(maker, label), policy, bounds, case)
     assert (report.indication, report.sub_indication) == expected, report.checks
+
+
+#: (case, bounds, trust) → whether the verdict is confirmed by revocation data issued after the signature.
+CONFIRMATION = [
+    ("current crl, issued before the nonce", Bounds(validation_time=pki.NOW, signed_after=pki.NONCE_ISSUED), {}, False),
+    (
+        "crl issued after the nonce",
+        Bounds(validation_time=NEXT_DAY, signed_after=pki.NONCE_ISSUED, signed_before=pki.NOW),
+        {"crl_time": dt.datetime(2026, 11, 28, tzinfo=pki.UTC)},
+        True,
+    ),
+    (
+        "crl issued after the nonce, but within the grace period",
+        Bounds(
+            validation_time=NEXT_DAY,
+            signed_after=pki.NONCE_ISSUED,
+            signed_before=pki.NOW,
+            confirmation_grace=dt.timedelta(days=1),
+        ),
+        {"crl_time": dt.datetime(2026, 11, 28, tzinfo=pki.UTC)},
+        False,
+    ),
+    (
+        "ocsp answered after the nonce",
+        Bounds(validation_time=pki.NOW, signed_after=pki.NONCE_ISSUED),
+        {"crl_time": None, "ocsp": ("applicant",)},
+        True,
+    ),
+    ("no lower bound: nothing to confirm against", AT_NOW, {}, False),
+]
+
+
+@pytest.mark.parametrize(("case", "bounds", "trust", "confirmed"), CONFIRMATION, ids=[c[0] for c in CONFIRMATION])
+def test_confirmation(case: str, bounds: Bounds, trust: dict[str, Any], confirmed: bool) -> None:
+    report = both_paths(store(**trust), DOCUMENT, signature("openssl", "applicant"), JPKI, bounds, case)
+    assert report.passed and report.revocation is not None
+    assert (report.revocation.confirmed, report.confirmed) == (confirmed, confirmed)
+    wire = msgspec.to_builtins(report)["revocation"]
+    assert wire["confirmed"] is confirmed and wire["kind"] in ("crl", "ocsp") and wire["this_update"]
+
+
+def test_crl_of_a_new_generation_carried_by_the_signature() -> None:
+    """A gen2 card, only gen1 anchored, the link certificate inside the CMS, both generations' CRLs."""
+    signer = signers.SimpleSigner(
+        signing_cert=pki.cert("applicant"),
+        signing_key=pki.private_key("applicant"),
+        cert_registry=SimpleCertificateStore.from_certs([pki.cert("jlis-link-new-with-old")]),
+    )
+    sig = asyncio.run(signer.async_sign_general_data(DOCUMENT, "sha256", detached=True)).dump()
+    carried = carried_certificates(sig)
+    gen1 = [a for a in pki.anchors() if a.certificate == pki.cert("jlis-root-gen1")]
+    trust = TrustStore(gen1)
+    trust.add_crl(pki.crl("jlis-gen1"))
+    with pytest.raises(CRLRejected):
+        trust.add_crl(pki.crl("jlis-gen2"))  # nobody the store knows signed it
+    trust.add_crl(pki.crl("jlis-gen2"), carried=carried)
+    report = Verifier(trust).verify(DOCUMENT, sig, JPKI, AT_NOW)
+    assert report.passed, report.checks
+    # The peer implementation agrees (certvalidator looks CRL issuers up by name: see PYHANKO_DIFFERS).
+    assert openssl_verifies(sig, [pki.cert("jlis-root-gen1")], [pki.crl("jlis-gen1"), pki.crl("jlis-gen2")])
+    assert not openssl_verifies(sig, [pki.cert("jlis-root-gen1")], [pki.crl("jlis-gen1")])
+    assert report.revocation is not None and report.revocation.issuer_key_id == key_id(pki.cert("jlis-root-gen2")).hex()
+    # A CRL checked against a carried certificate counts only for a chain through that very key.
+    other = TrustStore(gen1)
+    other.add_crl(pki.crl("jlis-gen2"), carried=carried)
+    plain = signature("openssl", "applicant-gen1")  # a gen1 card: its issuer's key signed no CRL here
+    assert other.crl_for(pki.cert("jlis-root-gen1")) is None
+    assert Verifier(other).verify(DOCUMENT, plain, JPKI, AT_NOW).sub_indication == "TRY_LATER"
+
+
+def openssl_verifies(sig: bytes, roots: list[Any], crls: list[Any], at: dt.datetime = pki.NOW) -> bool:
+    """``openssl cms -verify -crl_check`` with the CRLs appended to the CA file (OpenSSL 3.0 has no -CRLfile)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        base = pathlib.Path(tmp)
+        (base / "doc").write_bytes(DOCUMENT)
+        (base / "sig").write_bytes(sig)
+        ca = b"".join(pki.pem.armor("CERTIFICATE", r.dump()) for r in roots)
+        ca += b"".join(pki.pem.armor("X509 CRL", c.dump()) for c in crls)
+        (base / "ca.pem").write_bytes(ca)
+        command = ["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", str(base / "sig")]
+        command += ["-content", str(base / "doc"), "-CAfile", str(base / "ca.pem"), "-crl_check", "-purpose", "any"]
+        command += ["-attime", str(int(at.timestamp())), "-out", os.devnull]
+        return subprocess.run(command, capture_output=True, check=False).returncode == 0
+
+
+def test_cache_shared_by_threads_gives_the_single_threaded_verdicts() -> None:
+    """``averify`` runs in worker threads: a small, shared cache under contention changes no verdict."""
+    jobs = [
+        (label, bounds)
+        for label in ("applicant", "second-applicant", "revoked-applicant", "expired-applicant", "applicant-gen1")
+        for bounds in (AT_NOW, Bounds(validation_time=pki.NOW, signed_after=pki.NONCE_ISSUED))
+    ]
+    expected = {
+        (label, bounds.signed_after): msgspec.json.encode(
+            Verifier(store()).verify(DOCUMENT, signature("openssl", label), JPKI, bounds)
+        )
+        for label, bounds in jobs
+    }
+    shared = Verifier(store(), cache_size=2)  # smaller than the signers: constant eviction
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        futures = [
+            (label, bounds, pool.submit(shared.verify, DOCUMENT, signature("openssl", label), JPKI, bounds))
+            for _ in range(40)
+            for label, bounds in jobs
+        ]
+        for label, bounds, future in futures:
+            assert msgspec.json.encode(future.result()) == expected[(label, bounds.signed_after)]
+    assert shared.hits + shared.misses == len(futures)
+    assert len(shared._cache) <= 2
 
 
 @pytest.mark.parametrize("maker", SIGNERS)
