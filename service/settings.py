@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Final
+from typing import Annotated, Final, Literal
 
 import msgspec
 
@@ -19,8 +19,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     database_url: str | None = None
     """PostgreSQL DSN (``DATABASE_URL``). Unset: an embedded PostgreSQL under ``data_dir``."""
 
+    env: Literal["development", "production"] = "production"
+    """``development`` (what ``make run`` uses) accepts test anchors such as ``shinsei dev card``'s;
+    ``production`` refuses them."""
+
     data_dir: str = ".shinsei"
-    """Where local state lives: the embedded database (``pgdata/``) and, later, development keys."""
+    """Where local state lives: the embedded database (``pgdata/``), the development receipt key and CA."""
 
     host: str = "127.0.0.1"
     port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 8000
@@ -66,7 +70,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     """PEM file with the CA certificates above the receipt certificate, root last (PKCS#11 only)."""
 
     tsa_url: str | None = None
-    """An RFC 3161 time-stamping service for receipts; unset: receipts carry no timestamp."""
+    """An RFC 3161 time-stamping service. Set: receipts, decision notices and every applicant signature
+    (CAdES-T, its time the signature's proof of existence) are time-stamped; unset: none are."""
+    tsa_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 5.0
+
+    confirmation_grace_seconds: Annotated[int, msgspec.Meta(ge=0)] = 0
+    """Revocation data confirms a signature when issued this long after the nonce the applicant signed."""
+    ocsp_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 3.0
+    """How long intake waits for an OCSP responder when a procedure requires confirmed revocation."""
 
     trust_recheck_seconds: Annotated[float, msgspec.Meta(ge=0)] = 1.0
     """How stale intake's view of the trust store may be: a new CRL or anchor counts within this time."""

@@ -67,6 +67,8 @@ class Receipt(msgspec.Struct, frozen=True, kw_only=True):
     received_at: dt.datetime
     verification: str
     """The verification indication at receipt (TOTAL_PASSED, or INDETERMINATE while pending)."""
+    test: bool = False
+    """Signed with a test certificate (試験用): never evidence of a real application."""
 
 
 class DecisionNotice(msgspec.Struct, frozen=True, kw_only=True):

@@ -33,6 +33,11 @@ class Verification(msgspec.Struct, frozen=True, kw_only=True):
     indication: str
     sub_indication: str | None
     signers: list[SignerSummary]
+    confirmed: bool = False
+    """Every signature's revocation data was issued after it was made (EN 319 102-1's default accepts
+    data current at the check; this is the stronger statement that re-verification adds later)."""
+    test: bool = False
+    """A signature was made with a test certificate (development only)."""
 
 
 class Links(msgspec.Struct, frozen=True, kw_only=True):
