@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -39,7 +40,7 @@ from service.settings import Settings
 from service.submissions.attachments import PostgresAttachments
 from service.submissions.routes import create_nonce, submissions_controller
 from service.submissions.service import reverify_pending
-from service.trust.fetch import fetch_crl
+from service.trust.fetch import ask_ocsp, fetch_crl
 from service.trust.routes import TrustController
 from service.trust.service import Verifiers, refresh_crls
 from signing.receipts import ReceiptKey, development_receipt_key, receipt_key_from_p12, receipt_key_from_pkcs11
@@ -86,15 +87,21 @@ async def refresh_crls_periodically(pool: asyncpg.Pool, interval: int) -> None:
             log.warning("crl_refresh_failed", error=type(exc).__name__)
 
 
-async def reverify_periodically(pool: asyncpg.Pool, verifiers: Verifiers, interval: int) -> None:
-    """Judge again the signatures that waited for revocation data (0: never)."""
-    if interval <= 0:
+async def reverify_periodically(pool: asyncpg.Pool, verifiers: Verifiers, settings: Settings) -> None:
+    """Judge again the signatures that wait for revocation data or its confirmation (0: never)."""
+    if settings.reverify_seconds <= 0:
         return
     while True:
-        await asyncio.sleep(interval)
+        await asyncio.sleep(settings.reverify_seconds)
         try:
             async with pool.acquire() as conn, conn.transaction():
-                outcome = await reverify_pending(conn, await verifiers.current(conn), dt.datetime.now(dt.UTC))  # type: ignore[arg-type]
+                outcome = await reverify_pending(
+                    conn,  # type: ignore[arg-type]
+                    await verifiers.current(conn),  # type: ignore[arg-type]
+                    dt.datetime.now(dt.UTC),
+                    accept_test=settings.env == "development",
+                    grace=dt.timedelta(seconds=settings.confirmation_grace_seconds),
+                )
             log.info("reverification", **outcome)
         except (OSError, asyncpg.PostgresError) as exc:
             log.warning("reverification_failed", error=type(exc).__name__)
@@ -116,12 +123,15 @@ def create_app(settings: Settings, components: ComponentRegistry | None = None) 
         app.state.verifiers = Verifiers(settings.trust_recheck_seconds)
         closers: list[Callable[[], object]] = []
         app.state.receipt_key = load_receipt_key(settings, closers)
-        app.state.timestamper = HTTPTimeStamper(settings.tsa_url) if settings.tsa_url else None
+        app.state.timestamper = (
+            HTTPTimeStamper(settings.tsa_url, timeout=settings.tsa_timeout_seconds) if settings.tsa_url else None
+        )
+        app.state.ask_ocsp = functools.partial(ask_ocsp, wait_seconds=settings.ocsp_timeout_seconds)
         app.state.attachments = PostgresAttachments()
         app.state.settings = settings
         tasks = [
             asyncio.create_task(refresh_crls_periodically(app.state.pool, settings.crl_refresh_seconds)),
-            asyncio.create_task(reverify_periodically(app.state.pool, app.state.verifiers, settings.reverify_seconds)),
+            asyncio.create_task(reverify_periodically(app.state.pool, app.state.verifiers, settings)),
         ]
         try:
             yield

@@ -32,13 +32,14 @@ from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
 from pyhanko.sign import fields, signers
 from pyhanko.sign.pkcs11 import PKCS11Signer, open_pkcs11_session
-from pyhanko.sign.timestamps import TimeStamper
+from pyhanko.sign.timestamps import TimeStamper, TimestampRequestError
 from pyhanko.stamp import TextStamp, TextStampStyle
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from signing import canonical
 from signing.client import KeptKeySigner, asign_detached
 from signing.report import VerificationReport
+from signing.timestamps import TimestampUnavailable
 from signing.trust import Anchor, TrustStore
 from signing.verify import Bounds, Policy, Verifier
 
@@ -147,7 +148,11 @@ async def sign_receipt(
         return data, signer.detached_cms(data)
     if timestamper is None:
         return data, await asign_detached(data, signer)
-    content = await signer.async_sign_general_data(data, "sha256", detached=True, timestamper=timestamper)
+    try:
+        # pyHanko adds the RFC 3161 token over the signature as CAdES' signature-time-stamp attribute.
+        content = await signer.async_sign_general_data(data, "sha256", detached=True, timestamper=timestamper)
+    except (TimestampRequestError, OSError) as exc:
+        raise TimestampUnavailable(str(exc) or type(exc).__name__) from None
     return data, bytes(content.dump())
 
 

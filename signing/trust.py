@@ -163,6 +163,14 @@ class TrustStore:
         parts += sorted(f"{a.certificate_class}:{a.test}:{fingerprint(a.certificate)}" for a in self.anchors)
         self._base_generation = hashlib.sha256("|".join(parts).encode()).hexdigest()
 
+    def copy(self) -> TrustStore:
+        """Another store with the same contents, to extend while verifiers in other threads read this one."""
+        other = object.__new__(TrustStore)
+        other.__dict__.update(self.__dict__)
+        for name in ("crls", "crl_lists", "ocsp", "ocsp_responses"):
+            setattr(other, name, dict(getattr(self, name)))
+        return other
+
     @property
     def generation(self) -> str:
         """Changes whenever the anchors, certificates or CRLs in use change: the cache's key."""

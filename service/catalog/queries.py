@@ -12,7 +12,7 @@ from service.catalog.schemas import LegacyRequirements, PolicyOverride, Procedur
 _COLUMNS: Final = """
     id, agency_code, name_ja, name_en, legal_basis, paper, seal, in_person,
     reform_status, reform_effective, reform_note,
-    override_signature, override_identity_proofing, override_reason, created_at, updated_at"""
+    override_signature, override_identity_proofing, override_reason, revocation, created_at, updated_at"""
 
 LIST_PROCEDURES: Final[LiteralString] = f"""
     SELECT {_COLUMNS} FROM procedure
@@ -30,12 +30,12 @@ SELECT_PROCEDURE: Final[LiteralString] = f"SELECT {_COLUMNS} FROM procedure WHER
 
 SELECT_PROCEDURE_AGENCY: Final[LiteralString] = "SELECT agency_code FROM procedure WHERE id = $1 FOR UPDATE"
 
-_VALUES: Final = "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14"
+_VALUES: Final = "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15"
 
 INSERT_PROCEDURE: Final[LiteralString] = f"""
     INSERT INTO procedure (id, agency_code, name_ja, name_en, legal_basis, paper, seal, in_person,
                            reform_status, reform_effective, reform_note,
-                           override_signature, override_identity_proofing, override_reason)
+                           override_signature, override_identity_proofing, override_reason, revocation)
     VALUES ({_VALUES})
     ON CONFLICT (id) DO NOTHING
     RETURNING {_COLUMNS}"""  # noqa: S608
@@ -43,7 +43,7 @@ INSERT_PROCEDURE: Final[LiteralString] = f"""
 UPSERT_PROCEDURE: Final[LiteralString] = f"""
     INSERT INTO procedure (id, agency_code, name_ja, name_en, legal_basis, paper, seal, in_person,
                            reform_status, reform_effective, reform_note,
-                           override_signature, override_identity_proofing, override_reason)
+                           override_signature, override_identity_proofing, override_reason, revocation)
     VALUES ({_VALUES})
     ON CONFLICT (id) DO UPDATE SET
         agency_code = excluded.agency_code, name_ja = excluded.name_ja, name_en = excluded.name_en,
@@ -52,17 +52,17 @@ UPSERT_PROCEDURE: Final[LiteralString] = f"""
         reform_effective = excluded.reform_effective, reform_note = excluded.reform_note,
         override_signature = excluded.override_signature,
         override_identity_proofing = excluded.override_identity_proofing,
-        override_reason = excluded.override_reason,
+        override_reason = excluded.override_reason, revocation = excluded.revocation,
         updated_at = CASE
             WHEN (procedure.agency_code, procedure.name_ja, procedure.name_en, procedure.legal_basis,
                   procedure.paper, procedure.seal, procedure.in_person, procedure.reform_status,
                   procedure.reform_effective, procedure.reform_note, procedure.override_signature,
-                  procedure.override_identity_proofing, procedure.override_reason)
+                  procedure.override_identity_proofing, procedure.override_reason, procedure.revocation)
                  IS NOT DISTINCT FROM
                  (excluded.agency_code, excluded.name_ja, excluded.name_en, excluded.legal_basis,
                   excluded.paper, excluded.seal, excluded.in_person, excluded.reform_status,
                   excluded.reform_effective, excluded.reform_note, excluded.override_signature,
-                  excluded.override_identity_proofing, excluded.override_reason)
+                  excluded.override_identity_proofing, excluded.override_reason, excluded.revocation)
             THEN procedure.updated_at ELSE now() END
     RETURNING {_COLUMNS}"""  # noqa: S608
 
@@ -87,6 +87,7 @@ def _procedure(row: asyncpg.Record) -> ProcedureOut:
         legacy=legacy,
         reform=ReformStatus(status=row["reform_status"], effective=row["reform_effective"], note=row["reform_note"]),
         digital_policy=policy.effective(legacy, override),
+        revocation=row["revocation"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
@@ -97,7 +98,7 @@ def _arguments(p: ProcedureIn) -> tuple[Any, ...]:
     return (
         p.id, p.agency, p.name_ja, p.name_en, p.legal_basis, p.legacy.paper, p.legacy.seal, p.legacy.in_person,
         p.reform.status, p.reform.effective, p.reform.note,
-        o.signature if o else None, o.identity_proofing if o else None, o.reason if o else None,
+        o.signature if o else None, o.identity_proofing if o else None, o.reason if o else None, p.revocation,
     )  # fmt: skip
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from service.agencies.schemas import AgencyIn
+from service.agencies.schemas import AgencyIn, Revocation
 from service.auth.schemas import AgencyCode
 
 Slug = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=80)]
@@ -62,6 +62,8 @@ class ProcedureIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     legacy: LegacyRequirements
     reform: ReformStatus
     policy_override: PolicyOverride | None = None
+    revocation: Revocation | None = None
+    """Unset: the agency's rule."""
 
 
 class ProcedureOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -73,6 +75,8 @@ class ProcedureOut(msgspec.Struct, frozen=True, kw_only=True):
     legacy: LegacyRequirements
     reform: ReformStatus
     digital_policy: DigitalPolicy
+    revocation: Revocation | None
+    """What an approval needs of revocation data; unset: the agency's rule (``current`` by default)."""
     created_at: dt.datetime
     updated_at: dt.datetime
 

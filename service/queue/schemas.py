@@ -9,7 +9,7 @@ from typing import Literal
 import msgspec
 
 Assigned = Literal["me", "none", "any"]
-Flag = Literal["identity_mismatch", "verification_pending"]
+Flag = Literal["identity_mismatch", "verification_pending", "revocation_unconfirmed", "test_signature"]
 
 
 class QueueRow(msgspec.Struct, frozen=True, kw_only=True):

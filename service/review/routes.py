@@ -73,7 +73,7 @@ class ReviewController(Controller):
     ) -> Response[DecisionOut]:
         out, tag = await service.decide(
             conn, principal, submission_id, request.headers.get("if-match"), data, state.receipt_key,
-            dt.datetime.now(dt.UTC),
+            dt.datetime.now(dt.UTC), timestamper=state.timestamper,
         )  # fmt: skip
         return Response(out, headers={"ETag": tag})
 

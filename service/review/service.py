@@ -14,6 +14,7 @@ from typing import Any, Final, Literal
 
 import asyncpg
 import msgspec
+from pyhanko.sign.timestamps import TimeStamper
 
 from forms import answers as form_answers
 from forms.schema import FormSchema
@@ -26,6 +27,7 @@ from service.problems import (
     NotFound,
     PreconditionFailed,
     PreconditionRequired,
+    ServiceUnavailable,
     StateConflict,
     Unauthenticated,
 )
@@ -49,6 +51,7 @@ from service.submissions.service import TOKEN_PREFIX, authorised, links, print_s
 from service.validation import FieldProblem
 from signing.receipts import DecisionNotice, ReceiptKey, sign_receipt
 from signing.report import VerificationReport
+from signing.timestamps import TimestampUnavailable
 
 STAFF: Final = ("clerk", "agency-admin")
 NOTICE_MEDIA: Final = {
@@ -249,6 +252,7 @@ async def decide(
     data: DecisionIn,
     receipt_key: ReceiptKey,
     now: dt.datetime,
+    timestamper: TimeStamper | None = None,
 ) -> tuple[DecisionOut, str]:
     """Approve, reject or send back; approval and rejection are issued as a signed notice."""
     row = await _locked(conn, who, submission_id)
@@ -282,7 +286,12 @@ async def decide(
         )  # fmt: skip
         # The JSON and its CMS are the notice, issued with the decision; the PDF (its print) is
         # rendered on first download, as receipts are, so deciding does not wait on font subsetting.
-        notice_json, notice_cms = await sign_receipt(notice, receipt_key.signer)
+        try:
+            notice_json, notice_cms = await sign_receipt(notice, receipt_key.signer, timestamper)
+        except TimestampUnavailable:
+            raise ServiceUnavailable(
+                "The time-stamping service did not answer; decide again shortly.", headers={"Retry-After": "30"}
+            ) from None
         await queries.insert_decision(
             conn,
             submission_id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Mapping
 from typing import Any, Final, LiteralString
 
 import asyncpg
@@ -25,8 +26,10 @@ SELECT_NONCE: Final[LiteralString] = (
 
 PUBLISHED_VERSION: Final[LiteralString] = """
     SELECT v.id, v.version, v.status, v.schema, v.sha256, f.agency_code, f.procedure_id,
-           p.paper, p.seal, p.in_person, p.override_signature, p.override_identity_proofing, p.override_reason
+           p.paper, p.seal, p.in_person, p.override_signature, p.override_identity_proofing, p.override_reason,
+           COALESCE(p.revocation, a.revocation) AS revocation
     FROM form_version v JOIN form f ON f.id = v.form_id JOIN procedure p ON p.id = f.procedure_id
+    JOIN agency a ON a.code = f.agency_code
     WHERE v.form_id = $1 AND v.version = $2"""
 
 NEXT_RECEIPT_NUMBER: Final[LiteralString] = """
@@ -56,12 +59,13 @@ INSERT_REVISION_ALL: Final[LiteralString] = """
     ), r AS (
         INSERT INTO revision (id, submission_id, number, form_version_id, nonce, document, document_sha256,
                               received_at, verification_status, verification, flags, receipt_number,
-                              receipt_json, receipt_cms)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                              receipt_json, receipt_cms, confirmed)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $25)
     ), g AS (
-        INSERT INTO revision_signature (revision_id, position, cms, sha256, report)
-        SELECT $1, t.position - 1, t.cms, t.sha256, t.report
-        FROM unnest($20::bytea[], $21::bytea[], $22::jsonb[]) WITH ORDINALITY AS t(cms, sha256, report, position)
+        INSERT INTO revision_signature (revision_id, position, cms, sha256, report, timestamp_token)
+        SELECT $1, t.position - 1, t.cms, t.sha256, t.report, t.token
+        FROM unnest($20::bytea[], $21::bytea[], $22::jsonb[], $26::bytea[])
+             WITH ORDINALITY AS t(cms, sha256, report, token, position)
     )
     INSERT INTO submission_event (submission_id, revision_id, kind) SELECT $2, $1, unnest($23::text[])"""
 SELECT_SUBMISSION: Final[LiteralString] = """
@@ -91,17 +95,40 @@ SELECT_IDEMPOTENT: Final[LiteralString] = "SELECT request_sha256, status, respon
 INSERT_IDEMPOTENT: Final[LiteralString] = """
     INSERT INTO idempotency (key, request_sha256, status, response) VALUES ($1, $2, $3, $4)"""
 
-SELECT_PENDING: Final[LiteralString] = """
-    SELECT r.id, r.submission_id, r.document, r.received_at, r.verification, n.issued_at AS nonce_issued_at,
-           v.schema, f.procedure_id, f.agency_code
-    FROM revision r JOIN nonce n ON n.nonce = r.nonce
+#: Revisions whose signatures wait for revocation data, or passed and wait for confirmation (each
+#: walks its own partial index), with what judging them again needs, their signatures included.
+SELECT_UNSETTLED: Final[LiteralString] = """
+    WITH due AS (
+        (SELECT id FROM revision WHERE verification_status = 'pending' ORDER BY received_at LIMIT $1)
+        UNION ALL
+        (SELECT id FROM revision WHERE verification_status = 'passed' AND NOT confirmed
+         ORDER BY received_at LIMIT $1)
+    )
+    SELECT r.id, r.submission_id, r.number, r.document, r.received_at, r.verification_status, r.flags,
+           n.issued_at AS nonce_issued_at, v.schema, f.procedure_id, f.agency_code,
+           p.paper, p.seal, p.in_person, p.override_signature, p.override_identity_proofing, p.override_reason,
+           COALESCE(p.revocation, a.revocation) AS revocation,
+           ARRAY(SELECT g.cms FROM revision_signature g WHERE g.revision_id = r.id ORDER BY g.position) AS signatures,
+           ARRAY(SELECT g.timestamp_token FROM revision_signature g WHERE g.revision_id = r.id
+                 ORDER BY g.position) AS tokens,
+           NOT EXISTS (SELECT 1 FROM revision later WHERE later.submission_id = r.submission_id
+                       AND later.number > r.number) AS latest
+    FROM revision r JOIN due ON due.id = r.id JOIN nonce n ON n.nonce = r.nonce
     JOIN form_version v ON v.id = r.form_version_id JOIN form f ON f.id = v.form_id
-    WHERE r.verification_status = 'pending' ORDER BY r.received_at LIMIT $1 FOR UPDATE OF r SKIP LOCKED"""
-SELECT_SIGNATURES: Final[LiteralString] = "SELECT cms FROM revision_signature WHERE revision_id = $1 ORDER BY position"
+    JOIN procedure p ON p.id = f.procedure_id JOIN agency a ON a.code = f.agency_code
+    ORDER BY r.received_at FOR UPDATE OF r SKIP LOCKED"""
+#: A revision judged again: its verdict, its signatures' reports (the evidence now points at the data
+#: used), and the submission's open flags when it is the latest revision.
 SET_VERIFICATION: Final[LiteralString] = """
-    WITH r AS (UPDATE revision SET verification_status = $2, verification = $3 WHERE id = $1 RETURNING submission_id)
-    UPDATE submission SET flags = array_remove(flags, 'verification_pending')
-    FROM r WHERE submission.id = r.submission_id"""
+    WITH r AS (
+        UPDATE revision SET verification_status = $2, verification = $3, confirmed = $4 WHERE id = $1
+        RETURNING submission_id
+    ), g AS (
+        UPDATE revision_signature g SET report = t.report
+        FROM unnest($5::jsonb[]) WITH ORDINALITY AS t(report, position)
+        WHERE g.revision_id = $1 AND g.position = t.position - 1
+    )
+    UPDATE submission SET flags = $6 FROM r WHERE submission.id = r.submission_id AND $7::boolean"""
 
 
 class VersionRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -118,18 +145,29 @@ class VersionRow(msgspec.Struct, frozen=True, kw_only=True):
     override_signature: str | None
     override_identity_proofing: bool | None
     override_reason: str | None
+    revocation: str = "current"
+    """``confirmed``: revocation data issued after the signature is needed before approval."""
 
     def digital_policy(self) -> DigitalPolicy:
-        """The procedure's policy, by the catalogue's one rule (``catalog.policy``)."""
-        legacy = LegacyRequirements(paper=self.paper, seal=self.seal, in_person=self.in_person)  # type: ignore[arg-type]
-        override = None
-        if self.override_signature is not None:
-            override = PolicyOverride(
-                signature=self.override_signature,  # type: ignore[arg-type]
-                identity_proofing=bool(self.override_identity_proofing),
-                reason=self.override_reason or "",
-            )
-        return policy.effective(legacy, override)
+        return digital_policy(msgspec.structs.asdict(self))
+
+
+def digital_policy(row: Mapping[str, Any] | asyncpg.Record) -> DigitalPolicy:
+    """A procedure's policy from its catalogue columns, by the catalogue's one rule (``catalog.policy``)."""
+    legacy = msgspec.convert(
+        {"paper": row["paper"], "seal": row["seal"], "in_person": row["in_person"]}, LegacyRequirements
+    )
+    override = None
+    if row["override_signature"] is not None:
+        override = msgspec.convert(
+            {
+                "signature": row["override_signature"],
+                "identity_proofing": bool(row["override_identity_proofing"]),
+                "reason": row["override_reason"] or "",
+            },
+            PolicyOverride,
+        )
+    return policy.effective(legacy, override)
 
 
 class SubmissionRow(msgspec.Struct, frozen=True, kw_only=True):

@@ -62,12 +62,17 @@ async def read_parts(request: Request[Any, Any, Any], settings: Settings) -> ser
 
 
 async def intake(state: State, conn: Conn) -> service.Intake:
+    settings: Settings = state.settings
     return service.Intake(
         compiled=state.compiled_forms,
         verifier=await state.verifiers.current(conn),
         receipt_key=state.receipt_key,
         attachments=state.attachments,
         now=dt.datetime.now(dt.UTC),
+        accept_test=settings.env == "development",
+        confirmation_grace=dt.timedelta(seconds=settings.confirmation_grace_seconds),
+        ask_ocsp=state.ask_ocsp,
+        timestamper=state.timestamper,
     )
 
 

@@ -17,11 +17,11 @@ from typing import Any, Final
 
 import asyncpg
 import msgspec
+from pyhanko.sign.timestamps import TimeStamper
 
 from forms.schema import AttachmentField, FormSchema, GroupField
 from service.agencies import queries as agency_queries
 from service.audit import trail
-from service.catalog import queries as catalog_queries
 from service.catalog.schemas import DigitalPolicy
 from service.problems import (
     DuplicateSubmission,
@@ -29,6 +29,7 @@ from service.problems import (
     IdempotencyMismatch,
     NonceInvalid,
     NotFound,
+    ServiceUnavailable,
     SignatureRejected,
     StateConflict,
     Unauthenticated,
@@ -48,10 +49,13 @@ from service.submissions.schemas import (
     Verification,
     WithdrawalDocument,
 )
+from service.trust import service as trust_service
+from service.trust.service import Ask
 from service.validation import FieldProblem
 from signing.jpki import CertificateClass
 from signing.receipts import AttachmentDigest, Receipt, ReceiptKey, Statement, render_pdf, sign_receipt
 from signing.report import VerificationReport
+from signing.timestamps import SignatureTimestamp, TimestampUnavailable, stamp_signature, token_time
 from signing.verify import Bounds, Policy, Verifier
 
 TOKEN_PREFIX: Final = "sbm_"  # noqa: S105 - a prefix that marks applicant tokens, not a secret
@@ -80,6 +84,13 @@ class Intake(msgspec.Struct, frozen=True, kw_only=True):
     receipt_key: ReceiptKey
     attachments: AttachmentStore
     now: dt.datetime
+    accept_test: bool = False
+    """Development only: test anchors (``shinsei dev card``) count, and their submissions are marked."""
+    confirmation_grace: dt.timedelta = dt.timedelta(0)
+    ask_ocsp: Ask | None = None
+    """Asks an anchor's OCSP responder, for procedures that require confirmed revocation at once."""
+    timestamper: TimeStamper | None = None
+    """An RFC 3161 service: receipts and applicant signatures (CAdES-T) are time-stamped when set."""
 
 
 def links(submission_id: uuid.UUID, *, decided: bool = False) -> Links:
@@ -121,12 +132,14 @@ def _invalid_form(errors: list[FieldProblem], **extensions: Any) -> FormInvalid:
     )
 
 
-def signature_policy(schema: FormSchema, digital_policy: DigitalPolicy) -> tuple[Policy, int]:
+def signature_policy(
+    schema: FormSchema, digital_policy: DigitalPolicy, accept_test: bool = False
+) -> tuple[Policy, int]:
     """The form narrows the classes; a procedure that needs a qualified signature narrows them further."""
     accept = frozenset(schema.signature.accept) if schema.signature else ALL_CLASSES
     if digital_policy.signature == "qualified":
         accept &= QUALIFIED_CLASSES
-    return Policy(classes=accept), (schema.signature.signers if schema.signature else 1)
+    return Policy(classes=accept, accept_test=accept_test), (schema.signature.signers if schema.signature else 1)
 
 
 def _fold(text: str) -> str:
@@ -152,8 +165,13 @@ def _summary(report: VerificationReport) -> SignerSummary:
     )
 
 
-def judge_signatures(reports: list[VerificationReport], required: int) -> Verification:
-    """All must pass, or be waiting for revocation data only; and enough distinct people must sign."""
+def judge_signatures(reports: list[VerificationReport], required: int, require_confirmed: bool = False) -> Verification:
+    """All must pass, or be waiting for revocation data only; and enough distinct people must sign.
+
+    A pass whose revocation data predates the signature is a pass (EN 319 102-1's default), marked
+    unconfirmed; a procedure that requires confirmation keeps it pending until data issued after the
+    signature says the same.
+    """
     signers = [_summary(r) for r in reports]
     refused = [r for r in reports if not r.passed and not r.retryable]
     if refused:
@@ -167,13 +185,38 @@ def judge_signatures(reports: list[VerificationReport], required: int) -> Verifi
             f"This form needs {required} different signers; {len(distinct)} signed.",
             extensions={"reports": [msgspec.to_builtins(r) for r in reports]},
         )
-    pending = any(r.retryable for r in reports)
+    confirmed = all(r.confirmed for r in reports)
+    pending = any(r.retryable for r in reports) or (require_confirmed and not confirmed)
     return Verification(
         status="pending" if pending else "passed",
         indication="INDETERMINATE" if pending else "TOTAL_PASSED",
         sub_indication="TRY_LATER" if pending else None,
         signers=signers,
+        confirmed=confirmed,
+        test=any(r.test for r in reports),
     )
+
+
+async def timestamps(signatures: list[bytes], timestamper: TimeStamper | None) -> list[SignatureTimestamp | None]:
+    """CAdES-T: a time-stamp over each applicant signature, when a TSA is configured.
+
+    The agency chose to keep this evidence, so a TSA that does not answer makes intake answer 503
+    (the applicant retries the same signed bytes) rather than accept an application without it.
+    """
+    if timestamper is None:
+        return [None] * len(signatures)
+    try:
+        return [await stamp_signature(signature, timestamper) for signature in signatures]
+    except TimestampUnavailable:
+        raise ServiceUnavailable(
+            "The time-stamping service did not answer; send the same signed application again shortly.",
+            headers={"Retry-After": "30"},
+        ) from None
+
+
+def _confirmable(report: VerificationReport) -> bool:
+    """Passed on data that predates it, or waiting for data: an OCSP answer issued now may settle it."""
+    return (report.passed and not report.confirmed) or report.retryable
 
 
 def _declared_attachments(schema: FormSchema, answers: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -249,8 +292,20 @@ def _binding_flags(schema: FormSchema, answers: dict[str, Any], reports: list[Ve
 
 
 def open_flags(flags: list[str], verification: Verification) -> list[str]:
-    """What a clerk should know of a revision: its flags, and whether its signatures still wait."""
-    return flags + (["verification_pending"] if verification.status == "pending" else [])
+    """What a clerk should know of a revision: its flags, whether its signatures wait, and for what.
+
+    ``verification_pending``: for revocation data at all (or, where the procedure requires it, for
+    confirmation); ``revocation_unconfirmed``: passed on current data, confirmation to come;
+    ``test_signature``: a test certificate signed it.
+    """
+    opened = list(flags)
+    if verification.status == "pending":
+        opened.append("verification_pending")
+    elif verification.status == "passed" and not verification.confirmed:
+        opened.append("revocation_unconfirmed")
+    if verification.test:
+        opened.append("test_signature")
+    return opened
 
 
 async def _idempotent_reply(conn: asyncpg.Connection, key: str | None, digest: bytes) -> dict[str, Any] | None:
@@ -303,14 +358,29 @@ async def submit(conn: asyncpg.Connection, parts: Parts, intake: Intake, idempot
     version, schema, head = await _pinned_version(conn, parts, intake)
     if not parts.signatures:
         raise SignatureRejected("The document must be signed: send at least one signature part.")
-    policy, required = signature_policy(schema, version.digital_policy())
+    policy, required = signature_policy(schema, version.digital_policy(), intake.accept_test)
+    require_confirmed = version.revocation == "confirmed"
     # Consumed now, in one round trip that also gives the signing time's lower bound; a later failure
     # rolls it back with everything else. Its error is raised in its place, after the others.
     nonce = head.get("nonce")
     issued = await queries.consume_nonce(conn, nonce, version.id) if isinstance(nonce, str) else None
-    bounds = Bounds(validation_time=intake.now, signed_after=issued)
+    tokens = await timestamps(parts.signatures, intake.timestamper)
+    bounds = Bounds(
+        validation_time=intake.now,
+        signed_after=issued,
+        signed_before=min((t.time for t in tokens if t is not None), default=None),
+        confirmation_grace=intake.confirmation_grace,
+    )
     reports = [await intake.verifier.averify(parts.document, cms, policy, bounds) for cms in parts.signatures]
-    verification = judge_signatures(reports, required)
+    if require_confirmed and intake.ask_ocsp is not None and any(_confirmable(r) for r in reports):
+        # Confirmation needs revocation data issued after the signature: the anchor's responder gives
+        # it now, so the application need not wait for the next CRL.
+        verifier = await trust_service.confirm_by_ocsp(
+            conn, intake.verifier, [c for c, r in zip(parts.signatures, reports, strict=True) if _confirmable(r)],
+            intake.ask_ocsp, intake.now,
+        )  # fmt: skip
+        reports = [await verifier.averify(parts.document, cms, policy, bounds) for cms in parts.signatures]
+    verification = judge_signatures(reports, required, require_confirmed)
     answers = head["answers"]
     paired = match_attachments(schema, answers, parts.attachments)
     # The same bytes carry the same nonce: the duplicate is named before the used nonce.
@@ -333,6 +403,7 @@ async def submit(conn: asyncpg.Connection, parts: Parts, intake: Intake, idempot
     receipt_number = await _store_revision(
         conn, intake, parts, version, head, submission_id, revision, verification, flags, reports, paired,
         new_submission=(hashlib.sha256(token.encode()).digest(), signers) if token else None,
+        tokens=[t.token if t is not None else None for t in tokens],
     )  # fmt: skip
     body: dict[str, Any] = msgspec.to_builtins(
         SubmissionCreated(
@@ -371,6 +442,7 @@ async def _store_revision(
     reports: list[VerificationReport],
     paired: list[tuple[str, dict[str, Any], Upload]],
     new_submission: tuple[bytes, list[dict[str, Any]]] | None,
+    tokens: list[bytes | None],
 ) -> str:
     """Every row of one revision, and its signed receipt; returns the receipt number."""
     revision_id = uuid.uuid4()
@@ -390,8 +462,15 @@ async def _store_revision(
         signatures_sha256=[hashlib.sha256(s).hexdigest() for s in parts.signatures],
         received_at=intake.now,
         verification=verification.indication,
+        test=verification.test,
     )
-    receipt_json, receipt_cms = await sign_receipt(receipt, intake.receipt_key.signer)
+    try:
+        receipt_json, receipt_cms = await sign_receipt(receipt, intake.receipt_key.signer, intake.timestamper)
+    except TimestampUnavailable:
+        raise ServiceUnavailable(
+            "The time-stamping service did not answer; send the same signed application again shortly.",
+            headers={"Retry-After": "30"},
+        ) from None
     token_hash, signers = new_submission if new_submission is not None else (None, None)
     events = ["received" if revision == 1 else "amended"] + (
         ["verification_pending"] if verification.status == "pending" else []
@@ -403,6 +482,7 @@ async def _store_revision(
         version.agency_code, version.procedure_id, str(head["form_id"]), token_hash, signers,
         parts.signatures, [hashlib.sha256(s).digest() for s in parts.signatures],
         [msgspec.to_builtins(r) for r in reports], events, open_flags(flags, verification),
+        verification.confirmed, tokens,
     )  # fmt: skip
     for path, answer, upload in paired:
         pdf_report = await pdf_signatures(upload.content, intake.verifier.store)
@@ -543,44 +623,85 @@ async def withdraw(conn: asyncpg.Connection, row: queries.SubmissionRow, parts: 
 
 
 async def reverify_pending(
-    conn: asyncpg.Connection, verifier: Verifier, now: dt.datetime, limit: int = 100
+    conn: asyncpg.Connection,
+    verifier: Verifier,
+    now: dt.datetime,
+    limit: int = 100,
+    *,
+    accept_test: bool = False,
+    grace: dt.timedelta = dt.timedelta(0),
 ) -> dict[str, int]:
-    """Re-judge signatures that waited for revocation data, now that fresher data may be in."""
-    outcome = {"passed": 0, "pending": 0, "failed": 0}
-    for row in await conn.fetch(queries.SELECT_PENDING, limit):
+    """Judge again the signatures that wait for revocation data, or for its confirmation.
+
+    One query brings the due revisions with their signatures and policies; verification runs off the
+    loop. A revision whose verdict is now confirmed keeps the confirming CRL or OCSP answer in its
+    reports (the evidence bundle finds it there); one whose signatures now fail moves the application
+    to ``signature_invalid`` where the state machine allows it.
+    """
+    outcome = {"passed": 0, "pending": 0, "failed": 0, "confirmed": 0}
+    for row in await conn.fetch(queries.SELECT_UNSETTLED, limit):
         schema = msgspec.convert(row["schema"], FormSchema)
-        procedure = await catalog_queries.get_procedure(conn, row["procedure_id"])
-        assert procedure is not None
-        policy, required = signature_policy(schema, procedure.digital_policy)
-        bounds = Bounds(validation_time=now, signed_after=row["nonce_issued_at"], signed_before=row["received_at"])
-        signatures = [r["cms"] for r in await conn.fetch(queries.SELECT_SIGNATURES, row["id"])]
-        reports = [verifier.verify(row["document"], cms, policy, bounds) for cms in signatures]
+        policy, required = signature_policy(schema, queries.digital_policy(row), accept_test)
+        stamped = [token_time(t) for t in row["tokens"] if t is not None]
+        bounds = Bounds(
+            validation_time=now,
+            signed_after=row["nonce_issued_at"],
+            signed_before=min([row["received_at"], *stamped]),
+            confirmation_grace=grace,
+        )
+        reports = [await verifier.averify(row["document"], cms, policy, bounds) for cms in row["signatures"]]
         try:
-            verification = judge_signatures(reports, required)
+            verification = judge_signatures(reports, required, row["revocation"] == "confirmed")
         except SignatureRejected as exc:
-            failed = Verification(
-                status="failed", indication="TOTAL_FAILED", sub_indication=None, signers=[_summary(r) for r in reports]
-            )
-            await conn.execute(queries.SET_VERIFICATION, row["id"], "failed", msgspec.to_builtins(failed))
-            current = await queries.submission(conn, row["submission_id"], lock=True)
-            assert current is not None
-            status = current.status
-            if (current.status, "signature_failed") in workflow.STEPS:
-                status = workflow.advance(current.status, "signature_failed")
-                await conn.execute(queries.SET_STATUS, row["submission_id"], status)
-            await queries.event(conn, row["submission_id"], row["id"], "signature_invalid", exc.detail)
-            await trail.record(
-                conn, actor="system", role="system", agency=current.agency_code, action="submission.signature_invalid",
-                subject=str(current.id), details={"from": current.status, "to": status}, at=now,
-            )  # fmt: skip
+            await _signature_failed(conn, row, reports, exc.detail, now)
             outcome["failed"] += 1
             continue
-        if verification.status == "passed":
-            await conn.execute(queries.SET_VERIFICATION, row["id"], "passed", msgspec.to_builtins(verification))
+        was_pending = row["verification_status"] == "pending"
+        if verification.status == "pending" and was_pending:
+            outcome["pending"] += 1
+            continue
+        if verification.status == "passed" and not was_pending and not verification.confirmed:
+            continue  # still passed on current data: nothing new to record
+        await conn.execute(
+            queries.SET_VERIFICATION, row["id"], verification.status, msgspec.to_builtins(verification),
+            verification.confirmed, [msgspec.to_builtins(r) for r in reports],
+            open_flags(list(row["flags"]), verification), row["latest"],
+        )  # fmt: skip
+        if was_pending and verification.status == "passed":
             await queries.event(conn, row["submission_id"], row["id"], "verification_passed")
             await trail.record(
                 conn, actor="system", role="system", agency=row["agency_code"], action="submission.verification_passed",
                 subject=str(row["submission_id"]), at=now,
             )  # fmt: skip
-        outcome[verification.status] += 1
+            outcome["passed"] += 1
+        if verification.confirmed:
+            await queries.event(conn, row["submission_id"], row["id"], "signature_confirmed")
+            await trail.record(
+                conn, actor="system", role="system", agency=row["agency_code"], action="submission.signature_confirmed",
+                subject=str(row["submission_id"]), details={"revision": row["number"]}, at=now,
+            )  # fmt: skip
+            outcome["confirmed"] += 1
     return outcome
+
+
+async def _signature_failed(
+    conn: asyncpg.Connection, row: asyncpg.Record, reports: list[VerificationReport], detail: str, now: dt.datetime
+) -> None:
+    failed = Verification(
+        status="failed", indication="TOTAL_FAILED", sub_indication=None, signers=[_summary(r) for r in reports]
+    )
+    await conn.execute(
+        queries.SET_VERIFICATION, row["id"], "failed", msgspec.to_builtins(failed), False,
+        [msgspec.to_builtins(r) for r in reports], list(row["flags"]), row["latest"],
+    )  # fmt: skip
+    current = await queries.submission(conn, row["submission_id"], lock=True)
+    assert current is not None
+    status = current.status
+    if (current.status, "signature_failed") in workflow.STEPS:
+        status = workflow.advance(current.status, "signature_failed")
+        await conn.execute(queries.SET_STATUS, row["submission_id"], status)
+    await queries.event(conn, row["submission_id"], row["id"], "signature_invalid", detail)
+    await trail.record(
+        conn, actor="system", role="system", agency=current.agency_code, action="submission.signature_invalid",
+        subject=str(current.id), details={"from": current.status, "to": status}, at=now,
+    )  # fmt: skip

@@ -28,10 +28,10 @@ async def fetch_crl(url: str) -> bytes:
         raise FetchFailed(type(exc).__name__) from None
 
 
-async def ask_ocsp(url: str, request: bytes) -> bytes:
+async def ask_ocsp(url: str, request: bytes, wait_seconds: float = 30) -> bytes:
     """POST an OCSP request (RFC 6960 appendix A.1) and return the response's bytes."""
     try:
-        async with httpx.AsyncClient(timeout=30, follow_redirects=False) as client:
+        async with httpx.AsyncClient(timeout=wait_seconds, follow_redirects=False) as client:
             response = await client.post(url, content=request, headers={"Content-Type": "application/ocsp-request"})
             response.raise_for_status()
     except httpx.HTTPStatusError as exc:

@@ -57,6 +57,7 @@ OCSP_MATERIAL: Final[LiteralString] = """
 INSERT_OCSP: Final[LiteralString] = """
     INSERT INTO trust_ocsp (issuer_key_id, serial, response, sha256, status, produced_at, this_update, next_update)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (sha256) DO NOTHING"""
+SELECT_OCSP_URL: Final[LiteralString] = "SELECT ocsp_url FROM trust_anchor WHERE sha256 = $1"
 TRUST_GENERATION: Final[LiteralString] = """
     SELECT (SELECT count(*) FROM trust_anchor) || ':' || (SELECT count(*) FROM trust_certificate) || ':' ||
            coalesce((SELECT max(created_at)::text FROM trust_crl), '') || ':' ||
@@ -147,6 +148,11 @@ async def insert_ocsp(
     next_update: dt.datetime | None,
 ) -> None:
     await conn.execute(INSERT_OCSP, issuer_key_id, serial, der, sha256, status, produced_at, this_update, next_update)
+
+
+async def ocsp_url(conn: asyncpg.Connection, anchor_sha256: bytes) -> str | None:
+    url: str | None = await conn.fetchval(SELECT_OCSP_URL, anchor_sha256)
+    return url
 
 
 async def generation(conn: asyncpg.Connection) -> str:

@@ -31,7 +31,7 @@ from service.trust.schemas import (
 )
 from service.validation import FieldProblem, collect_problems
 from signing.trust import Anchor, CRLRejected, OCSPRejected, TrustStore, key_id, ocsp_request
-from signing.verify import Verifier
+from signing.verify import Rejected, Verifier, carried_certificates, parse
 
 MAX_CRL_BYTES: Final = 50 * 1024 * 1024
 Fetch = Callable[[str], Awaitable[bytes]]
@@ -234,6 +234,47 @@ async def refresh_crls(conn: asyncpg.Connection, fetch: Fetch, now: dt.datetime)
         except FetchFailed as exc:
             outcomes.append({"url": url, "outcome": "unreachable", "detail": str(exc)})
     return outcomes
+
+
+async def confirm_by_ocsp(
+    conn: asyncpg.Connection, verifier: Verifier, signatures: list[bytes], ask: Ask, now: dt.datetime
+) -> Verifier:
+    """Ask each signer's anchor's OCSP responder now; a verifier that also knows the answers it gave.
+
+    For procedures that require confirmed revocation: an answer produced now was issued after the
+    signature, so it confirms the verdict at once. A responder that is missing, silent or wrong is no
+    error here: the application then waits, as pending, for the next CRL. Answers are stored, so the
+    evidence bundle carries them. The shared store is never changed in place (worker threads read it):
+    the answers go into a copy.
+    """
+    store = verifier.store.copy()
+    found = 0
+    for signature in signatures:
+        certificates = carried_certificates(signature)
+        try:
+            parsed = parse(signature, [])
+        except (Rejected, ValueError, TypeError, KeyError):
+            continue
+        chains = store.chains(parsed.signer, certificates)
+        if not chains:
+            continue
+        chain = chains[0]
+        issuer = chain.certificates[1] if len(chain.certificates) > 1 else chain.anchor.certificate
+        url = await queries.ocsp_url(conn, hashlib.sha256(chain.anchor.certificate.dump()).digest())
+        if not url:
+            continue
+        try:
+            response = ocsp.OCSPResponse.load(await ask(url, ocsp_request(parsed.signer, issuer).dump()), strict=True)
+            answers = store.add_ocsp(response, now)
+        except (FetchFailed, OCSPRejected, ValueError, TypeError, KeyError):
+            continue
+        for answer in answers:
+            await queries.insert_ocsp(
+                conn, answer.issuer_key_id, answer.serial, response.dump(), bytes.fromhex(answer.sha256),
+                answer.status, answer.produced_at, answer.this_update, answer.next_update,
+            )  # fmt: skip
+            found += 1
+    return Verifier(store) if found else verifier
 
 
 async def query_ocsp(conn: asyncpg.Connection, who: Principal, data: OCSPQuery, ask: Ask, now: dt.datetime) -> OCSPOut:

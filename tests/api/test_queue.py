@@ -90,19 +90,21 @@ async def test_queue_lists_filters_and_pages(
         await client.get("/api/v1/queue", params={"assigned": "none", "status": "received"}, headers=header)
     ).json()
     assert [i["id"] for i in waiting["items"]] == ids[1:]
+    unconfirmed = (await client.get("/api/v1/queue", params={"flag": "revocation_unconfirmed"}, headers=header)).json()
+    assert len(unconfirmed["items"]) == 5  # the current CRL predates the nonces: passed, to be confirmed
     pending = (await client.get("/api/v1/queue", params={"flag": "verification_pending"}, headers=header)).json()
-    assert len(pending["items"]) == 5  # the CRL predates the nonces: all wait for fresh revocation data
+    assert pending["items"] == []  # EN 319 102-1: a current CRL is fresh, so nothing waits
     assert (await client.get("/api/v1/queue", params={"flag": "identity_mismatch"}, headers=header)).json() == {
         "items": [], "next_cursor": None
     }  # fmt: skip
 
-    # Fresh revocation data settles them: the flag leaves the queue with the re-verification.
+    # Revocation data issued after the signatures confirms them: the flag leaves with the re-verification.
     await add_ocsp(conn, "applicant")
     async with conn.transaction():
         outcome = await reverify_pending(conn, await Verifiers().current(conn), dt.datetime.now(dt.UTC))
-    assert outcome == {"passed": 5, "pending": 0, "failed": 0}
-    pending = (await client.get("/api/v1/queue", params={"flag": "verification_pending"}, headers=header)).json()
-    assert pending["items"] == []
+    assert outcome == {"passed": 0, "pending": 0, "failed": 0, "confirmed": 5}
+    unconfirmed = (await client.get("/api/v1/queue", params={"flag": "revocation_unconfirmed"}, headers=header)).json()
+    assert unconfirmed["items"] == []
     assert {tuple(i["flags"]) for i in (await client.get("/api/v1/queue", headers=header)).json()["items"]} == {()}
 
     _, other_agency = await clerk(conn, "MLIT")

@@ -214,6 +214,7 @@ async def test_try_later_then_reverification_both_ways(
             "passed": 0,
             "pending": 2,
             "failed": 0,
+            "confirmed": 0,
         }
     await add_ocsp(conn, "applicant")
     await add_ocsp(conn, "revoked-applicant")
@@ -222,11 +223,14 @@ async def test_try_later_then_reverification_both_ways(
             "passed": 1,
             "pending": 0,
             "failed": 1,
+            "confirmed": 1,  # an OCSP answer given after the signature: passed and confirmed at once
         }
     good = submitted["applicant"]
     view = (await client.get(good["links"]["self"], headers={"Authorization": f"Bearer {good['access_token']}"})).json()
     assert (view["status"], view["revisions"][0]["verification"]["status"]) == ("received", "passed")
-    assert [e["kind"] for e in view["timeline"]] == ["received", "verification_pending", "verification_passed"]
+    assert [e["kind"] for e in view["timeline"]] == [
+        "received", "verification_pending", "verification_passed", "signature_confirmed",
+    ]  # fmt: skip
     bad = submitted["revoked-applicant"]
     view = (await client.get(bad["links"]["self"], headers={"Authorization": f"Bearer {bad['access_token']}"})).json()
     assert view["status"] == "signature_invalid"
