@@ -39,6 +39,8 @@ from signing.report import Check, RevocationSource, SignerCertificate, SubIndica
 from signing.trust import Anchor, Chain, CRLInfo, OCSPInfo, TrustStore, fingerprint, key_id
 
 CACHE_SIZE: Final = 10_000
+#: Clocks differ: revocation data stamped this far after the validation time still counts as issued.
+CLOCK_SKEW: Final = dt.timedelta(minutes=5)
 
 
 class Policy(msgspec.Struct, frozen=True, kw_only=True):
@@ -314,7 +316,7 @@ class Judgement(msgspec.Struct, frozen=True, kw_only=True):
 def fresh(source: CRLInfo | OCSPInfo, bounds: Bounds) -> bool:
     """EN 319 102-1 §5.2.5 without a freshness constraint: current at the validation time."""
     now = bounds.validation_time
-    if source.this_update > now:
+    if source.this_update > now + CLOCK_SKEW:
         return False
     if source.next_update is None:
         return bounds.signed_after is not None and source.this_update >= bounds.signed_after
@@ -351,7 +353,9 @@ def judge(assessment: Assessment, bounds: Bounds, check_revocation: bool = True)
     kind = "CRL" if isinstance(source, CRLInfo) else "OCSP response"
     if not fresh(source, bounds):
         return Judgement(sub_indication="TRY_LATER", detail=f"the {kind} is not current at the validation time")
-    if low is not None and source.this_update >= low + bounds.confirmation_grace:
+    # thisUpdate is a GeneralizedTime of whole seconds (RFC 5280 §4.1.2.5.2, RFC 6960 responders alike):
+    # data issued in the second the nonce was issued counts as issued after it.
+    if low is not None and source.this_update >= low.replace(microsecond=0) + bounds.confirmation_grace:
         detail = f"not revoked: confirmed by the {kind} of {source.this_update.isoformat()}, issued after the signature"
         return Judgement(sub_indication=None, detail=detail, confirmed=True)
     detail = f"not revoked by the current {kind}; to be confirmed by revocation data issued after the signature"

@@ -41,6 +41,11 @@ QUALIFIED = FORM | {
 @pytest.fixture
 async def admin(client: AsyncTestClient[Litestar], tokens: Tokens) -> dict[str, str]:
     """Forms published and trust set up through the API, as an agency would."""
+    return await arrange(client, tokens)
+
+
+async def arrange(client: AsyncTestClient[Litestar], tokens: Tokens) -> dict[str, str]:
+    """What ``admin`` sets up, through any app's client; the admin's header."""
     header = await tokens.header("admin")
     for schema in (FORM, TWO_SIGNERS, QUALIFIED):
         assert (await client.post("/api/v1/forms", json=schema, headers=header)).status_code == 201
