@@ -9,6 +9,8 @@ revocation data that was used then, so the offline verdict can be compared with 
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import datetime as dt
 import hashlib
 import io
@@ -24,6 +26,7 @@ from signing import canonical
 from signing.jpki import CertificateClass
 from signing.receipts import DecisionNotice, Receipt, verify_receipt
 from signing.report import VerificationReport
+from signing.timestamps import TimestampInvalid, signature_value, verify_token
 from signing.trust import Anchor, TrustStore, fingerprint
 from signing.verify import Bounds, Policy, Verifier
 
@@ -44,6 +47,8 @@ class SignatureEvidence(msgspec.Struct, frozen=True, kw_only=True):
     crls: list[bytes]
     """DER of the CRLs the verdict used."""
     ocsp_responses: list[bytes]
+    timestamp_token: bytes | None = None
+    """CAdES-T: an RFC 3161 token over the signature value, taken at intake when a TSA is configured."""
 
 
 class AttachmentEvidence(msgspec.Struct, frozen=True, kw_only=True):
@@ -92,6 +97,10 @@ class SignatureEntry(msgspec.Struct, frozen=True, kw_only=True):
     validation_time: dt.datetime
     signed_after: dt.datetime | None
     indication: str
+    timestamp: str | None = None
+    """The signature time-stamp token (DER), if any."""
+    signature_value: str | None = None
+    """The bytes that token covers: the SignerInfo's signature value."""
 
 
 class RevisionEntry(msgspec.Struct, frozen=True, kw_only=True):
@@ -141,19 +150,30 @@ def _readme(manifest: Manifest) -> str:
         "1. Everything at once, offline:",
         f"   shinsei verify-bundle bundle.zip --trust YOUR-CA.pem --trust {manifest.agency}-ROOT.pem",
         "",
-        "2. By hand, with OpenSSL (each applicant signature over the exact document bytes, at the time",
-        "   it was judged, with the CRL used then):",
+        "2. By hand, with OpenSSL 3.0 or later (each applicant signature over the exact document bytes,",
+        "   at the time it was judged; where a CRL was used, it is appended to your CA file, which is where",
+        "   `openssl cms -crl_check` reads CRLs from; an OCSP answer is checked by shinsei verify-bundle):",
     ]
     for revision in manifest.revisions:
         for entry in revision.signatures:
             at = int(entry.validation_time.timestamp())
-            crl = [f" -crl_check -CRLfile {p}" for p in entry.revocation if p.endswith(".crl.pem")]
+            crls = [p for p in entry.revocation if p.endswith(".crl.pem")]
+            ca = "YOUR-CA.pem"
+            if crls:
+                ca = entry.file.removesuffix(".p7s") + ".ca-and-crl.pem"
+                lines.append(f"   cat YOUR-CA.pem {' '.join(crls)} > {ca}")
             lines += [
                 f"   openssl cms -verify -binary -inform DER -in {entry.file} -content {revision.document} \\",
-                f"     -certfile {entry.chain} -CAfile YOUR-CA.pem -purpose any -attime {at}"
-                + (crl[0] if crl else "")
+                f"     -certfile {entry.chain} -CAfile {ca} -purpose any -attime {at}"
+                + (" -crl_check" if crls else "")
                 + " -out /dev/null",
             ]
+            if entry.timestamp and entry.signature_value:
+                lines += [
+                    "   Its time-stamp (CAdES-T), against the time-stamping authority's root:",
+                    f"   openssl ts -verify -token_in -in {entry.timestamp} -data {entry.signature_value} \\",
+                    "     -CAfile TSA-ROOT.pem",
+                ]
         lines += [
             "   The receipt, against the agency's root:",
             f"   openssl cms -verify -binary -inform DER -in {revision.receipt_signature} \\",
@@ -209,13 +229,18 @@ def write(evidence: Evidence) -> bytes:
             for n, der in enumerate(signature.ocsp_responses, start=1):
                 revocation.append(f"{stem}.revocation/ocsp-{n}.der")
                 files[revocation[-1]] = der
+            stamp = value = None
+            if signature.timestamp_token is not None:
+                stamp, value = f"{stem}.tst", f"{stem}.signature-value.bin"
+                files[stamp] = signature.timestamp_token
+                files[value] = signature_value(signature.cms)
             entries.append(
                 SignatureEntry(
                     file=f"{stem}.p7s", chain=f"{stem}.chain.pem", report=f"{stem}.report.json",
                     anchor_sha256=fingerprint(signature.chain[-1]) if signature.anchor_class else None,
                     anchor_class=signature.anchor_class, anchor_test=signature.anchor_test, revocation=revocation,
                     validation_time=signature.report.validation_time, signed_after=signature.report.signed_after,
-                    indication=signature.report.indication,
+                    indication=signature.report.indication, timestamp=stamp, signature_value=value,
                 )
             )  # fmt: skip
         attachments = {}
@@ -369,7 +394,11 @@ def check(data: bytes, trust: list[x509.Certificate]) -> BundleReport:
             )
         )
         for index, entry in enumerate(revision.signatures, start=1):
-            findings.append(_signature(files, entry, document, receipt, by_fingerprint, f"{name} signature {index}"))
+            item = f"{name} signature {index}"
+            stamped, stamp_finding = _timestamp(files, entry, roots, f"{item} time-stamp")
+            if stamp_finding is not None:
+                findings.append(stamp_finding)
+            findings.append(_signature(files, entry, document, receipt, by_fingerprint, item, stamped))
     if manifest.notice:
         json_file, cms_file, _ = manifest.notice
         finding, notice_fields = _statement("decision notice", files, json_file, cms_file, roots)
@@ -392,6 +421,27 @@ def check(data: bytes, trust: list[x509.Certificate]) -> BundleReport:
     return BundleReport(submission_id=manifest.submission_id, status=manifest.status, findings=findings)
 
 
+def _timestamp(
+    files: dict[str, bytes], entry: SignatureEntry, roots: list[x509.Certificate], item: str
+) -> tuple[dt.datetime | None, Finding | None]:
+    """The signature's time-stamp, if it has one: its time, once the token checks out against ``roots``."""
+    if entry.timestamp is None:
+        return None, None
+    try:
+        value = signature_value(files[entry.file])
+        token = files[entry.timestamp]
+    except (KeyError, ValueError, TypeError, IndexError) as exc:
+        return None, Finding(item=item, outcome="failed", detail=f"unreadable: {exc}")
+    # pyHanko's token validation is a coroutine; the checker is called from plain code and from
+    # code that already runs a loop, so it gets a loop of its own in a thread.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        try:
+            time = pool.submit(asyncio.run, verify_token(token, value, roots)).result()
+        except TimestampInvalid as exc:
+            return None, Finding(item=item, outcome="failed", detail=str(exc))
+    return time, Finding(item=item, outcome="ok", detail=f"the signature existed at {time.isoformat()}")
+
+
 def _signature(
     files: dict[str, bytes],
     entry: SignatureEntry,
@@ -399,6 +449,7 @@ def _signature(
     receipt: Receipt,
     trusted: dict[str, x509.Certificate],
     item: str,
+    stamped: dt.datetime | None = None,
 ) -> Finding:
     """Judge one signature again, offline, with the bounds and revocation data recorded for it."""
     try:
@@ -419,7 +470,9 @@ def _signature(
     ]
     store = TrustStore(anchors, chain, crls, answers)
     bounds = Bounds(
-        validation_time=entry.validation_time, signed_after=entry.signed_after, signed_before=receipt.received_at
+        validation_time=entry.validation_time,
+        signed_after=entry.signed_after,
+        signed_before=min(receipt.received_at, stamped) if stamped else receipt.received_at,
     )
     report = Verifier(store).verify(document, signature, Policy(classes=ALL_CLASSES, accept_test=True), bounds)
     outcome: Literal["ok", "failed", "indeterminate"] = (

@@ -29,7 +29,7 @@ OCSP_USED: Final[LiteralString] = """
 
 
 async def _signature(
-    conn: asyncpg.Connection, store: TrustStore, signature: bytes, report: VerificationReport
+    conn: asyncpg.Connection, store: TrustStore, signature: bytes, report: VerificationReport, token: bytes | None
 ) -> bundle.SignatureEvidence:
     certificates: list[x509.Certificate] = []
     signer = None
@@ -57,6 +57,7 @@ async def _signature(
         anchor_test=chains[0].anchor.test if chains else False,
         crls=crls,
         ocsp_responses=answers,
+        timestamp_token=token,
     )
 
 
@@ -83,7 +84,13 @@ async def build(
                 number=r["number"],
                 document=r["document"],
                 signatures=[
-                    await _signature(conn, verifier.store, s["cms"], msgspec.convert(s["report"], VerificationReport))
+                    await _signature(
+                        conn,
+                        verifier.store,
+                        s["cms"],
+                        msgspec.convert(s["report"], VerificationReport),
+                        s["timestamp_token"],
+                    )
                     for s in signatures
                     if s["revision_id"] == r["id"]
                 ],

@@ -39,7 +39,7 @@ SELECT_LATEST: Final[LiteralString] = """
     FROM revision r JOIN form_version v ON v.id = r.form_version_id
     WHERE r.submission_id = $1 ORDER BY r.number DESC LIMIT 1"""
 SELECT_SIGNATURES: Final[LiteralString] = """
-    SELECT revision_id, position, cms, sha256, report FROM revision_signature
+    SELECT revision_id, position, cms, sha256, report, timestamp_token FROM revision_signature
     WHERE revision_id = ANY($1::uuid[]) ORDER BY revision_id, position"""
 SELECT_ATTACHMENTS: Final[LiteralString] = """
     SELECT revision_id, field, filename, media_type, size, sha256, report FROM attachment

@@ -28,16 +28,22 @@ Client = AsyncTestClient[Litestar]
 def readme_commands(readme: str) -> list[str]:
     """The README's shell commands, continuation lines joined."""
     joined = readme.replace("\\\n", " ")
-    return [line.strip() for line in joined.splitlines() if line.strip().startswith(("openssl ", "pyhanko "))]
+    return [line.strip() for line in joined.splitlines() if line.strip().startswith(("openssl ", "pyhanko ", "cat "))]
 
 
-def run_readme(directory: Path, ca: Path, root: Path) -> list[tuple[str, subprocess.CompletedProcess[str]]]:
+def run_readme(
+    directory: Path, ca: Path, root: Path, tsa_root: Path | None = None
+) -> list[tuple[str, subprocess.CompletedProcess[str]]]:
+    """Every command as a user pastes it into a shell, with their own trust files in place."""
     results = []
     for command in readme_commands((directory / "README.txt").read_text()):
-        argv = shlex.split(command.replace("YOUR-CA.pem", str(ca)).replace("AGENCY-ROOT.pem", str(root)))
-        if argv[0] == "pyhanko":
-            argv = [sys.executable, "-m", "pyhanko", *argv[1:]]
-        results.append((command, subprocess.run(argv, cwd=directory, capture_output=True, text=True, check=False)))
+        line = command.replace("YOUR-CA.pem", shlex.quote(str(ca))).replace("AGENCY-ROOT.pem", shlex.quote(str(root)))
+        line = line.replace("TSA-ROOT.pem", shlex.quote(str(tsa_root or root)))
+        if line.startswith("pyhanko "):
+            line = f"{shlex.quote(sys.executable)} -m {line}"
+        results.append(
+            (command, subprocess.run(["bash", "-c", line], cwd=directory, capture_output=True, text=True, check=False))
+        )
     return results
 
 

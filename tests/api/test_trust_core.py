@@ -6,8 +6,10 @@ the OCSP responder are the test PKI's own, over real HTTP on 127.0.0.1.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import subprocess
+import zipfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,8 +28,9 @@ from service.trust.service import Verifiers
 from signing.timestamps import signature_value
 from tests import pki
 from tests.api.conftest import arrange
+from tests.api.test_bundle import run_readme, trust_files, verify_bundle
 from tests.api.test_queue import clerk
-from tests.api.test_review import bearer, decide, view
+from tests.api.test_review import agency_root, bearer, decide, view
 from tests.api.test_submissions import PDF, add_ocsp, document, new_nonce, parts
 from tests.conftest import Tokens
 from tests.pki import services
@@ -191,3 +194,60 @@ async def test_a_silent_tsa_is_a_503_and_nothing_is_kept(
     assert response.json()["type"].endswith("/service-unavailable")
     assert await conn.fetchval("SELECT count(*) FROM revision") == 0
     assert await conn.fetchval("SELECT consumed_at FROM nonce WHERE nonce = $1", nonce) is None
+
+
+async def test_bundle_of_a_crl_verdict_checks_by_its_readme_on_openssl_3(
+    client: Client, app: Litestar, admin: dict[str, str], conn: asyncpg.Connection, tmp_path: Path
+) -> None:
+    """The usual case: the verdict used the agency's current CRL; every README command runs as written."""
+    submitted = await send(client)
+    archive = tmp_path / "bundle.zip"
+    archive.write_bytes((await client.get(submitted["links"]["bundle"], headers=bearer(submitted))).content)
+    with zipfile.ZipFile(archive) as opened:
+        assert any(n.endswith(".crl.pem") for n in opened.namelist())
+        opened.extractall(tmp_path / "unpacked")
+    ca, root = trust_files(tmp_path, app)
+    results = await asyncio.to_thread(run_readme, tmp_path / "unpacked", ca, root)
+    assert [c.split()[0] for c, _ in results][:2] == ["cat", "openssl"]
+    assert any("-crl_check" in c for c, _ in results)
+    for command, result in results:
+        assert result.returncode == 0, (command, result.stdout, result.stderr)
+    code, report = await asyncio.to_thread(verify_bundle, archive, ca, root)
+    assert code == 0, report
+    # Without the CRL in the CA file the same command fails: -crl_check reads the appended CRL.
+    crl = next((tmp_path / "unpacked" / "revision-1").rglob("*.crl.pem"))
+    crl.write_bytes(b"")  # no CRL at all: -crl_check must fail
+    results = await asyncio.to_thread(run_readme, tmp_path / "unpacked", ca, root)
+    assert any(r.returncode != 0 for c, r in results if "-crl_check" in c)
+
+
+async def test_bundle_carries_the_signature_time_stamp_and_the_checker_verifies_it(
+    stamped: tuple[Client, services.PKIServices], tokens: Tokens, conn: asyncpg.Connection, tmp_path: Path
+) -> None:
+    client, _ = stamped
+    await arrange(client, tokens)
+    submitted = await send(client)
+    archive = tmp_path / "bundle.zip"
+    archive.write_bytes((await client.get(submitted["links"]["bundle"], headers=bearer(submitted))).content)
+    with zipfile.ZipFile(archive) as opened:
+        names = set(opened.namelist())
+        opened.extractall(tmp_path / "unpacked")
+    assert {"revision-1/signature-1.tst", "revision-1/signature-1.signature-value.bin"} <= names
+    ca = tmp_path / "jlis.pem"
+    ca.write_bytes(pem.armor("CERTIFICATE", pki.cert("jlis-root-gen2").dump()))
+    root = tmp_path / "agency-root.pem"  # the test PKI's TSA is under the test agency root
+    root.write_bytes(pem.armor("CERTIFICATE", pki.cert("agency-root").dump()))
+    receipt_root = tmp_path / "receipt-root.pem"
+    receipt_root.write_bytes(pem.armor("CERTIFICATE", agency_root(client.app).dump()))
+    code, report = await asyncio.to_thread(verify_bundle, archive, ca, root, receipt_root)
+    assert code == 0, report
+    stamp = next(f for f in report["findings"] if f["item"] == "revision 1 signature 1 time-stamp")
+    assert stamp["outcome"] == "ok" and "existed at" in stamp["detail"]
+    results = await asyncio.to_thread(run_readme, tmp_path / "unpacked", ca, receipt_root, root)
+    assert any(c.startswith("openssl ts -verify") for c, _ in results)
+    for command, result in results:
+        assert result.returncode == 0, (command, result.stdout, result.stderr)
+    # Without the TSA's root the token proves nothing, and the checker says so.
+    code, report = await asyncio.to_thread(verify_bundle, archive, ca, receipt_root)
+    stamp = next(f for f in report["findings"] if f["item"] == "revision 1 signature 1 time-stamp")
+    assert code == 1 and stamp["outcome"] == "failed"
