@@ -124,6 +124,12 @@ async def test_agency_admin_curates_own_agency(client: AsyncTestClient[Litestar]
         "source": "override",
         "reason": "実印要件は廃止予定",
     }
+    assert replaced.json()["revocation"] is None  # the agency's rule
+    strict = changed | {"revocation": "confirmed"}
+    replaced = await client.put(f"/api/v1/procedures/{NEW['id']}", json=strict, headers=mlit)
+    assert (replaced.status_code, replaced.json()["revocation"]) == (200, "confirmed")
+    wrong = await client.put(f"/api/v1/procedures/{NEW['id']}", json=changed | {"revocation": "soon"}, headers=mlit)
+    assert wrong.status_code == 422 and wrong.json()["errors"][0]["pointer"] == "/revocation"
     assert (await client.delete(f"/api/v1/procedures/{NEW['id']}", headers=mlit)).status_code == 204
     assert (await client.get(f"/api/v1/procedures/{NEW['id']}")).status_code == 404
 
@@ -179,3 +185,7 @@ async def test_agencies_list(client: AsyncTestClient[Litestar], tokens: Tokens) 
     mlit = await tokens.header("agency-admin", "MLIT")
     assert (await client.put("/api/v1/agencies/CITY-WAKO", json=new, headers=mlit)).status_code == 403
     assert (await client.get("/api/v1/agencies/CITY-WAKO")).json()["name_ja"] == "和光市"
+    assert (await client.get("/api/v1/agencies/CITY-WAKO")).json()["revocation"] == "current"
+    strict = new | {"revocation": "confirmed"}
+    assert (await client.put("/api/v1/agencies/CITY-WAKO", json=strict, headers=admin)).status_code == 200
+    assert (await client.get("/api/v1/agencies/CITY-WAKO")).json()["revocation"] == "confirmed"
