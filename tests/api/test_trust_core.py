@@ -251,3 +251,42 @@ async def test_bundle_carries_the_signature_time_stamp_and_the_checker_verifies_
     code, report = await asyncio.to_thread(verify_bundle, archive, ca, receipt_root)
     stamp = next(f for f in report["findings"] if f["item"] == "revision 1 signature 1 time-stamp")
     assert code == 1 and stamp["outcome"] == "failed"
+
+
+async def test_test_cards_count_only_in_development_and_are_marked(
+    settings: Settings, tokens: Tokens, conn: asyncpg.Connection
+) -> None:
+    development = create_app(msgspec.structs.replace(settings, env="development"))
+    async with AsyncTestClient(development) as client:
+        header = await arrange(client, tokens)
+        anchor = {
+            "class": "jpki",
+            "test": True,
+            "certificate": pem.armor("CERTIFICATE", pki.cert("jlis-test-root").dump()).decode(),
+        }
+        assert (await client.post("/api/v1/trust/anchors", json=anchor, headers=header)).status_code == 201
+        crl = pem.armor("X509 CRL", pki.crl("jlis-test", dt.datetime.now(dt.UTC)).dump()).decode()
+        assert (await client.post("/api/v1/trust/crls", json={"crl": crl}, headers=header)).status_code == 201
+        nonce = await new_nonce(client)
+        doc = document(nonce, applicant_name="試験 太郎")
+        response = await client.post(
+            "/api/v1/submissions", files=parts(doc, [pki.sign_openssl("test-card-applicant", doc)], [PDF])
+        )
+        assert response.status_code == 201, response.text
+        body = response.json()
+        assert (body["verification"]["indication"], body["verification"]["test"]) == ("TOTAL_PASSED", True)
+        assert "test_signature" in body["flags"]
+        receipt = (await client.get(body["links"]["receipt"], headers=bearer(body))).json()
+        assert receipt["test"] is True
+        _, staff = await clerk(conn)
+        listed = (await client.get("/api/v1/queue", params={"flag": "test_signature"}, headers=staff)).json()
+        assert [i["id"] for i in listed["items"]] == [body["submission_id"]]
+    production = create_app(settings)
+    async with AsyncTestClient(production) as client:
+        nonce = await new_nonce(client)
+        doc = document(nonce, applicant_name="試験 太郎")
+        response = await client.post(
+            "/api/v1/submissions", files=parts(doc, [pki.sign_openssl("test-card-applicant", doc)], [PDF])
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["reports"][0]["sub_indication"] == "CHAIN_CONSTRAINTS_FAILURE"
