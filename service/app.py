@@ -23,6 +23,7 @@ from pyhanko.sign.timestamps import HTTPTimeStamper
 from forms import ComponentRegistry, default_components
 from service import __doc__ as description
 from service.agencies.routes import AgencyController
+from service.audit import trail
 from service.audit.routes import audit_head
 from service.auth.principal import provide_principal, provide_viewer
 from service.auth.routes import TokenController
@@ -107,6 +108,19 @@ async def reverify_periodically(pool: asyncpg.Pool, verifiers: Verifiers, settin
             log.warning("reverification_failed", error=type(exc).__name__)
 
 
+async def seal_periodically(pool: asyncpg.Pool, interval: float) -> None:
+    """Seal committed audit events into the chain every ``interval`` seconds (0: never); one sealer at a time."""
+    if interval <= 0:
+        return
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            async with pool.acquire() as conn:
+                await trail.seal(conn)  # type: ignore[arg-type]
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("audit_seal_failed", error=type(exc).__name__)
+
+
 def create_app(settings: Settings, components: ComponentRegistry | None = None) -> Litestar:
     """Build the app; ``settings.database_url`` must name the database (the CLI resolves it).
 
@@ -132,6 +146,7 @@ def create_app(settings: Settings, components: ComponentRegistry | None = None) 
         tasks = [
             asyncio.create_task(refresh_crls_periodically(app.state.pool, settings.crl_refresh_seconds)),
             asyncio.create_task(reverify_periodically(app.state.pool, app.state.verifiers, settings)),
+            asyncio.create_task(seal_periodically(app.state.pool, settings.audit_seal_seconds)),
         ]
         try:
             yield

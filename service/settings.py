@@ -82,6 +82,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     trust_recheck_seconds: Annotated[float, msgspec.Meta(ge=0)] = 1.0
     """How stale intake's view of the trust store may be: a new CRL or anchor counts within this time."""
 
+    audit_seal_seconds: Annotated[float, msgspec.Meta(ge=0)] = 1.0
+    """How often committed audit events are sealed into the hash chain; 0 leaves it to ``audit verify``
+    and the published head (both seal first)."""
+
     crl_refresh_seconds: Annotated[int, msgspec.Meta(ge=0)] = 3600
     """How often to fetch CRLs from the anchors' configured URLs; 0 turns the refresh off."""
 

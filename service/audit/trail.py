@@ -11,24 +11,35 @@ import msgspec
 
 from signing import canonical
 
-#: Serialises appends so the chain stays linear with concurrent writers ("AUDT").
+#: One sealer at a time ("AUDT"); held only for the sealer's own short transaction.
 LOCK_KEY: Final = 0x41554454
 GENESIS: Final = bytes(32)
 
-LOCK: Final[LiteralString] = "SELECT pg_advisory_xact_lock($1)"
-HEAD: Final[LiteralString] = "SELECT seq, hash, at FROM audit_event ORDER BY seq DESC LIMIT 1"
+#: An append: no lock, no read of the head; the event waits, unsealed, for its place in the chain.
 INSERT: Final[LiteralString] = """
-    INSERT INTO audit_event (seq, at, actor, role, agency_code, action, subject, details, prev_hash, hash)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"""
+    INSERT INTO audit_event (at, actor, role, agency_code, action, subject, details) VALUES ($1, $2, $3, $4, $5, $6, $7)
+    RETURNING seq"""
+TRY_LOCK: Final[LiteralString] = "SELECT pg_try_advisory_xact_lock($1)"
+LOCK: Final[LiteralString] = "SELECT pg_advisory_xact_lock($1)"
+SEALED_HEAD: Final[LiteralString] = """
+    SELECT position, hash, at FROM audit_event WHERE position IS NOT NULL ORDER BY position DESC LIMIT 1"""
+UNSEALED: Final[LiteralString] = """
+    SELECT seq, at, actor, role, agency_code, action, subject, details FROM audit_event
+    WHERE position IS NULL ORDER BY seq LIMIT $1"""
+SEAL: Final[LiteralString] = """
+    UPDATE audit_event a SET position = t.position, prev_hash = t.prev_hash, hash = t.hash
+    FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::bytea[]) AS t(seq, position, prev_hash, hash)
+    WHERE a.seq = t.seq AND a.position IS NULL"""
 WALK: Final[LiteralString] = """
-    SELECT seq, at, actor, role, agency_code, action, subject, details, prev_hash, hash
-    FROM audit_event WHERE seq > $1 ORDER BY seq LIMIT $2"""
+    SELECT position, at, actor, role, agency_code, action, subject, details, prev_hash, hash
+    FROM audit_event WHERE position > $1 ORDER BY position LIMIT $2"""
 
 
 class Event(msgspec.Struct, frozen=True, kw_only=True):
     """What is hashed. ``details`` must hold no personal data: ids, codes, counts."""
 
     seq: int
+    """The event's place in the chain (the ``position`` column)."""
     at: dt.datetime
     actor: str
     role: str
@@ -65,39 +76,75 @@ async def record(
     subject: str,
     details: dict[str, Any] | None = None,
     at: dt.datetime | None = None,
-) -> Head:
-    """Append one event inside the caller's transaction (it commits or vanishes with the action)."""
-    await conn.execute(LOCK, LOCK_KEY)
-    head = await conn.fetchrow(HEAD)
-    seq = head["seq"] + 1 if head else 1
-    prev_hash = head["hash"] if head else GENESIS
+) -> int:
+    """Append one event inside the caller's transaction (it commits or vanishes with the action).
+
+    One INSERT and no lock: concurrent transactions never wait on each other here. The event is
+    sealed into the chain shortly after it commits (``seal``). Returns its id.
+    """
     # Microseconds, UTC: exactly what timestamptz keeps, so the hash can be recomputed from the row.
     moment = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
-    event = Event(
-        seq=seq, at=moment, actor=actor, role=role, agency=agency, action=action, subject=subject, details=details or {}
-    )
-    digest = link(prev_hash, event)
-    await conn.execute(INSERT, seq, moment, actor, role, agency, action, subject, event.details, prev_hash, digest)
-    return Head(seq=seq, hash=digest.hex(), at=moment)
+    seq: int = await conn.fetchval(INSERT, moment, actor, role, agency, action, subject, details or {})
+    return seq
+
+
+async def seal(conn: asyncpg.Connection, batch: int = 5000, *, wait: bool = False) -> int:
+    """Give committed unsealed events, in id order, the next places in the chain; how many were sealed.
+
+    One sealer at a time: without ``wait`` another sealer at work means there is nothing to do now.
+    """
+    sealed = 0
+    while True:
+        async with conn.transaction():
+            if wait:
+                await conn.execute(LOCK, LOCK_KEY)
+            elif not await conn.fetchval(TRY_LOCK, LOCK_KEY):
+                return sealed
+            head = await conn.fetchrow(SEALED_HEAD)
+            rows = await conn.fetch(UNSEALED, batch)
+            if not rows:
+                return sealed
+            position = head["position"] if head else 0
+            prev = head["hash"] if head else GENESIS
+            seqs, positions, prevs, hashes = [], [], [], []
+            for row in rows:
+                position += 1
+                event = Event(
+                    seq=position, at=row["at"], actor=row["actor"], role=row["role"], agency=row["agency_code"],
+                    action=row["action"], subject=row["subject"], details=row["details"],
+                )  # fmt: skip
+                digest = link(prev, event)
+                seqs.append(row["seq"])
+                positions.append(position)
+                prevs.append(prev)
+                hashes.append(digest)
+                prev = digest
+            await conn.execute(SEAL, seqs, positions, prevs, hashes)
+            sealed += len(rows)
+        if len(rows) < batch:
+            return sealed
 
 
 async def head(conn: asyncpg.Connection) -> Head:
-    row = await conn.fetchrow(HEAD)
+    """The chain's head, once every event committed so far is sealed (what an agency publishes)."""
+    await seal(conn, wait=True)
+    row = await conn.fetchrow(SEALED_HEAD)
     if row is None:
         return Head(seq=0, hash=GENESIS.hex(), at=None)
-    return Head(seq=row["seq"], hash=row["hash"].hex(), at=row["at"])
+    return Head(seq=row["position"], hash=row["hash"].hex(), at=row["at"])
 
 
 async def verify_chain(conn: asyncpg.Connection, batch: int = 1000) -> ChainReport:
-    """Walk the chain from the start; report the first broken link, or the head and the count."""
+    """Seal what is committed, then walk the chain from the start; the first broken link, or the head."""
+    await seal(conn, wait=True)
     prev, count, after = GENESIS, 0, 0
     while rows := await conn.fetch(WALK, after, batch):
         for row in rows:
             event = Event(
-                seq=row["seq"], at=row["at"], actor=row["actor"], role=row["role"], agency=row["agency_code"],
+                seq=row["position"], at=row["at"], actor=row["actor"], role=row["role"], agency=row["agency_code"],
                 action=row["action"], subject=row["subject"], details=row["details"],
             )  # fmt: skip
-            if row["seq"] != count + 1 or row["prev_hash"] != prev or row["hash"] != link(prev, event):
-                return ChainReport(count=count, head=prev.hex(), broken_at=row["seq"])
-            prev, count, after = row["hash"], count + 1, row["seq"]
+            if row["position"] != count + 1 or row["prev_hash"] != prev or row["hash"] != link(prev, event):
+                return ChainReport(count=count, head=prev.hex(), broken_at=row["position"])
+            prev, count, after = row["hash"], count + 1, row["position"]
     return ChainReport(count=count, head=prev.hex())

@@ -31,7 +31,9 @@ async def test_chain_is_linear_with_concurrent_writers(db: str, conn: asyncpg.Co
     await asyncio.gather(*(append(db, n) for n in range(25)))
     report = await trail.verify_chain(conn)
     assert (report.count, report.broken_at) == (25, None)
-    assert [r["seq"] for r in await conn.fetch("SELECT seq FROM audit_event ORDER BY seq")] == list(range(1, 26))
+    assert [r["position"] for r in await conn.fetch("SELECT position FROM audit_event ORDER BY position")] == list(
+        range(1, 26)
+    )
     assert report.head == (await trail.head(conn)).hash
 
 
@@ -45,12 +47,35 @@ async def test_the_database_refuses_to_rewrite_history(db: str, conn: asyncpg.Co
         await conn.execute("TRUNCATE audit_event")
 
 
+async def test_appends_do_not_wait_and_sealing_orders_what_committed(db: str, conn: asyncpg.Connection) -> None:
+    """A transaction holding an unsealed event blocks neither other appends nor the sealer."""
+    slow = await asyncpg.connect(db)
+    await init_connection(slow)
+    try:
+        transaction = slow.transaction()
+        await transaction.start()
+        await trail.record(slow, actor="slow", role="clerk", agency="MHLW", action="submission.viewed", subject="s-x")
+        # Other writers commit while it is still open; nothing waits on it.
+        await asyncio.wait_for(asyncio.gather(*(append(db, n) for n in range(5))), timeout=5)
+        assert await trail.seal(conn) == 5
+        await transaction.commit()
+    finally:
+        await slow.close()
+    report = await trail.verify_chain(conn)
+    assert (report.count, report.broken_at) == (6, None)
+    order = [r["actor"] for r in await conn.fetch("SELECT actor FROM audit_event ORDER BY position")]
+    assert order[-1] == "slow"  # sealed when it committed, after the others
+    with pytest.raises(asyncpg.IntegrityConstraintViolationError, match="append-only"):
+        await conn.execute("UPDATE audit_event SET position = position + 100, hash = hash WHERE actor = 'slow'")
+
+
 async def test_tampering_behind_the_applications_back_is_found(db: str, conn: asyncpg.Connection) -> None:
     for n in range(4):
         await append(db, n)
+    await trail.seal(conn)  # the chain protects what is sealed; the guard protects the rest meanwhile
     # A superuser can switch the guard off; the chain still tells.
     await conn.execute("ALTER TABLE audit_event DISABLE TRIGGER audit_event_no_change")
-    await conn.execute("UPDATE audit_event SET subject = 's-forged' WHERE seq = 2")
+    await conn.execute("UPDATE audit_event SET subject = 's-forged' WHERE position = 2")
     await conn.execute("ALTER TABLE audit_event ENABLE TRIGGER audit_event_no_change")
     report = await trail.verify_chain(conn)
     assert (report.broken_at, report.count) == (2, 1)
