@@ -402,7 +402,12 @@ def cmd_submit(settings: Settings, args: argparse.Namespace) -> int:
         token_file.write_text(f"{body['submission_id']} {body['access_token']}\n")
         token_file.chmod(0o600)
     print(body["receipt_number"])
-    summary = f"submission {body['submission_id']}: {body['status']}, signature {body['verification']['status']}"
+    verification = body["verification"]
+    summary = (
+        f"submission {body['submission_id']}: {body['status']}, "
+        f"signature {verification['status']} ({verification['indication']})"
+        + (", made with a TEST certificate" if verification.get("test") else "")
+    )
     print(f"{summary}; receipt files and access token in {out}", file=sys.stderr)
     return 0
 
