@@ -75,6 +75,7 @@ def make_card(settings: Settings, out: Path, holder: CardHolder, now: dt.datetim
     now = now or dt.datetime.now(dt.UTC)
     ca, created = devca.load_or_create_ca(ca_directory(settings), now)
     crl = devca.issue_crl(ca, now)
+    devca.save_crl(ca, crl)
     with database_url(settings) as dsn:
         added = asyncio.run(_register(dsn, settings, ca.certificate, crl, now))
     key, certificate = devca.issue_card(ca, holder, now)
@@ -105,6 +106,7 @@ def refresh_crl(settings: Settings, dsn: str, now: dt.datetime | None = None) ->
         return None
     now = now or dt.datetime.now(dt.UTC)
     crl = devca.issue_crl(ca, now)
+    devca.save_crl(ca, crl)
     stored = asyncio.run(_refresh(dsn, ca.certificate, crl, now))
     return stored.next_update if stored is not None else None
 

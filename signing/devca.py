@@ -32,6 +32,8 @@ CA_NAME: Final = x509.Name(
 )
 CA_KEY_FILE: Final = "jpki-ca.key.pem"
 CA_CERT_FILE: Final = "jpki-ca.pem"
+#: The latest CRL, beside the certificate, for offline checks (``shinsei verify --crl``, OpenSSL).
+CA_CRL_FILE: Final = "jpki-ca.crl.pem"
 #: A CRL is issued on every run and at every development server start; a week covers a long pause.
 CRL_LIFETIME: Final = dt.timedelta(days=7)
 CARD_LIFETIME: Final = dt.timedelta(days=365)
@@ -123,6 +125,12 @@ def issue_crl(ca: DevelopmentCA, now: dt.datetime) -> x509.CertificateRevocation
         .add_extension(_authority_key(ca), critical=False)
         .sign(ca.key, hashes.SHA256())
     )
+
+
+def save_crl(ca: DevelopmentCA, crl: x509.CertificateRevocationList) -> Path:
+    path = ca.path.with_name(CA_CRL_FILE)
+    _write(path, crl.public_bytes(serialization.Encoding.PEM), 0o644)
+    return path
 
 
 def issue_card(ca: DevelopmentCA, holder: CardHolder, now: dt.datetime) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:

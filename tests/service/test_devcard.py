@@ -66,6 +66,21 @@ def test_dev_card_makes_a_card_and_registers_its_ca_once(db: str, tmp_path: Path
         holder.address,
     )
 
+    # Offline too, with the files dev card leaves: the CA, its current CRL, the password file.
+    (tmp_path / "doc.json").write_bytes(EXAMPLE.read_bytes())
+    signed = run(
+        ["sign", str(tmp_path / "doc.json"), "-o", str(tmp_path / "doc.p7s"), "--p12", str(me / "card.p12"),
+         "--password-file", str(me / "card.p12.password")],
+        env_for(None),
+    )  # fmt: skip
+    assert signed.returncode == 0, signed.stderr
+    verify = ["verify", str(tmp_path / "doc.json"), str(tmp_path / "doc.p7s"), "--trust", str(ca_pem),
+              "--crl", str(state / "dev" / devca.CA_CRL_FILE), "--class", "jpki"]  # fmt: skip
+    verified = run([*verify, "--test-anchor"], env_for(None))
+    assert verified.returncode == 0, verified.stdout
+    assert msgspec.json.decode(verified.stdout)["indication"] == "TOTAL_PASSED"
+    assert run(verify, env_for(None)).returncode == 3  # INDETERMINATE: not as a production anchor
+
     anchors, crls = asyncio.run(trust_rows(db))
     ca = devca.load_ca(state / "dev")
     assert ca is not None
