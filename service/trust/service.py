@@ -171,6 +171,10 @@ async def register_development_ca(
     development environment, as ``add_anchor`` does for the API.
     """
     added = await _insert_anchor(conn, certificate, "jpki", True, None, None)
+    if added is None and not await queries.test_anchor_exists(conn, hashlib.sha256(certificate.dump()).digest()):
+        # Kept as a production anchor (uploaded by hand): its cards would fail on policy, and saying
+        # "already registered" would hide why.
+        raise Conflict("The development CA is a trust anchor here, but not a test one: remove it first.")
     return added is not None, await _store_crl(conn, crl, now)
 
 

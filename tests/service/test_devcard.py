@@ -13,9 +13,12 @@ import asyncpg
 import httpx
 import msgspec
 import pytest
+from asn1crypto import crl as asn1_crl
 from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs12
 
+from service.problems import Conflict
+from service.trust import service as trust_service
 from signing import devca, jpki
 from tests.service.test_cli import SHINSEI, env_for, run
 from tests.service.test_intake_live import Server
@@ -115,6 +118,28 @@ def test_dev_card_refuses_outside_development(db: str, tmp_path: Path) -> None:
     )
     assert not me.exists() and not (state / "dev").exists()
     assert asyncio.run(trust_rows(db)) == ([], [])
+
+
+async def test_registration_is_idempotent_and_names_a_production_anchor(
+    conn: asyncpg.Connection, tmp_path: Path
+) -> None:
+    now = dt.datetime.now(dt.UTC)
+    ca, _ = devca.load_or_create_ca(tmp_path, now)
+    certificate = asn1_x509.Certificate.load(ca.certificate.public_bytes(Encoding.DER))
+
+    def crl() -> asn1_crl.CertificateList:
+        return asn1_crl.CertificateList.load(devca.issue_crl(ca, dt.datetime.now(dt.UTC)).public_bytes(Encoding.DER))
+
+    # A database that never saw dev card gets no CRL from a development server's start.
+    assert await trust_service.refresh_development_crl(conn, certificate, crl(), now) is None
+    added, stored = await trust_service.register_development_ca(conn, certificate, crl(), now)
+    assert added and stored is not None
+    added, _ = await trust_service.register_development_ca(conn, certificate, crl(), now)
+    assert not added
+    await conn.execute("UPDATE trust_anchor SET test = false")  # as if an admin had uploaded it as production
+    with pytest.raises(Conflict, match="not a test one"):
+        await trust_service.register_development_ca(conn, certificate, crl(), now)
+    assert await trust_service.refresh_development_crl(conn, certificate, crl(), now) is None
 
 
 @pytest.fixture
