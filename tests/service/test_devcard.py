@@ -17,7 +17,10 @@ from asn1crypto import crl as asn1_crl
 from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs12
 
+import forms
+from service.cli import read_form
 from service.problems import Conflict
+from service.settings import SAMPLE_FORMS
 from service.trust import service as trust_service
 from signing import devca, jpki
 from tests.service.test_cli import SHINSEI, env_for, run
@@ -105,6 +108,13 @@ def test_dev_card_makes_a_card_and_registers_its_ca_once(db: str, tmp_path: Path
     anchors_after, crls_after = asyncio.run(trust_rows(db))
     assert anchors_after == anchors  # not registered twice
     assert len(crls_after) == 2  # a fresh CRL on every run
+
+
+def test_the_example_answers_fit_the_sample_form() -> None:
+    registry = forms.default_components()
+    form = forms.CompiledForm(read_form(SAMPLE_FORMS / "nta-kaigyo-todoke.yaml", registry), 1, registry)
+    document = {"form_id": "nta-kaigyo-todoke", "form_version": 1, "nonce": "n" * 32}
+    assert form.validate(msgspec.json.encode(document | {"answers": msgspec.json.decode(EXAMPLE.read_bytes())})) == []
 
 
 def test_dev_card_refuses_outside_development(db: str, tmp_path: Path) -> None:
