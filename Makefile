@@ -18,8 +18,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv and install shinsei with its development tools
 
-run: $(STAMP) ## migrate, load the samples and serve on 127.0.0.1:8000 (embedded PostgreSQL unless DATABASE_URL)
-	$(BIN)/shinsei serve --load-samples
+run: $(STAMP) ## migrate, load the samples and serve on 127.0.0.1:8000 in development mode (embedded PostgreSQL unless DATABASE_URL)
+	SHINSEI_ENV=development $(BIN)/shinsei serve --load-samples
 
 test: lint typecheck pytest ## ruff, mypy --strict and the test suite against a real PostgreSQL
 

@@ -130,6 +130,9 @@ def create_app(settings: Settings, components: ComponentRegistry | None = None) 
     if not dsn:
         raise ValueError("create_app needs settings.database_url; the CLI starts the embedded database")
 
+    def provide_settings() -> Settings:
+        return settings
+
     @asynccontextmanager
     async def database(app: Litestar) -> AsyncIterator[None]:
         app.state.pool = await create_pool(settings, dsn)
@@ -181,6 +184,7 @@ def create_app(settings: Settings, components: ComponentRegistry | None = None) 
             "principal": Provide(provide_principal, sync_to_thread=False),
             "viewer": Provide(provide_viewer),
             "compiled_forms": Provide(provide_compiled_forms, sync_to_thread=False),
+            "settings": Provide(provide_settings, sync_to_thread=False, use_cache=True),
         },
         exception_handlers=exception_handlers(settings.problem_base_url),
         lifespan=[database],

@@ -24,7 +24,7 @@ from asn1crypto import pem
 from asn1crypto import x509 as asn1_x509
 
 import forms
-from service import migrate
+from service import devcard, migrate
 from service.audit import trail
 from service.auth import service as auth_service
 from service.auth.schemas import TokenIn
@@ -40,6 +40,7 @@ from service.settings import SAMPLE_CATALOG, SAMPLE_FORMS, Settings
 from service.validation import collect_problems
 from signing import bundle, canonical
 from signing.client import p12_signer, pkcs11_signer, sign_detached
+from signing.devca import CardHolder
 from signing.jpki import CertificateClass
 from signing.receipts import DecisionNotice, Receipt, verify_receipt
 from signing.report import exit_status
@@ -144,6 +145,10 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         if catalog is not None:
             agencies, procedures = _load(dsn, catalog)
             log.info("samples_loaded", agencies=agencies, procedures=procedures, forms=_publish(dsn, sample_forms))
+        if settings.env == "development":
+            log.warning("development_mode", detail="test anchors and test cards (shinsei dev card) are accepted")
+            if (until := devcard.refresh_crl(settings, dsn)) is not None:
+                log.info("development_crl", next_update=until.isoformat())
         app = create_app(msgspec.structs.replace(settings, database_url=dsn), registry)
         config = uvicorn.Config(
             app, host=settings.host, port=settings.port, log_config=None, access_log=False, lifespan="on"
@@ -319,7 +324,11 @@ def cmd_sign(settings: Settings, args: argparse.Namespace) -> int:
 
 def _signer_from_args(args: argparse.Namespace) -> contextlib.AbstractContextManager[Any]:
     if args.p12:
-        password = _secret(args.password_env, "PKCS#12 password: ")
+        if args.password_file:
+            # The file's last line break is the editor's, not the password's (dev card writes one too).
+            password = Path(args.password_file).read_text().rstrip("\r\n")
+        else:
+            password = _secret(args.password_env, "PKCS#12 password: ")
         return contextlib.nullcontext(p12_signer(Path(args.p12).read_bytes(), password.encode() or None))
     if not (args.token_label and args.key_label):
         raise CommandError("--pkcs11-module needs --token-label and --key-label")
@@ -393,7 +402,12 @@ def cmd_submit(settings: Settings, args: argparse.Namespace) -> int:
         token_file.write_text(f"{body['submission_id']} {body['access_token']}\n")
         token_file.chmod(0o600)
     print(body["receipt_number"])
-    summary = f"submission {body['submission_id']}: {body['status']}, signature {body['verification']['status']}"
+    verification = body["verification"]
+    summary = (
+        f"submission {body['submission_id']}: {body['status']}, "
+        f"signature {verification['status']} ({verification['indication']})"
+        + (", made with a TEST certificate" if verification.get("test") else "")
+    )
     print(f"{summary}; receipt files and access token in {out}", file=sys.stderr)
     return 0
 
@@ -406,6 +420,16 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     if response.status_code != 200:
         raise _problem(response)
     sys.stdout.write(msgspec.json.format(response.text, indent=2) + "\n")
+    return 0
+
+
+def cmd_dev_card(settings: Settings, args: argparse.Namespace) -> int:
+    holder = CardHolder(name=args.name, birth_date=args.birth_date, address=args.address, gender=args.gender)
+    try:
+        card = devcard.make_card(settings, Path(args.out), holder)
+    except devcard.DevelopmentOnly as exc:
+        raise CommandError(str(exc)) from None
+    print(card.summary())
     return 0
 
 
@@ -474,7 +498,9 @@ def parser() -> argparse.ArgumentParser:
     key = sign.add_mutually_exclusive_group(required=True)
     key.add_argument("--p12", help="PKCS#12 file")
     key.add_argument("--pkcs11-module", help="PKCS#11 module (opensc-pkcs11.so for a My Number card)")
-    sign.add_argument("--password-env", help="environment variable holding the PKCS#12 password")
+    password = sign.add_mutually_exclusive_group()
+    password.add_argument("--password-env", help="environment variable holding the PKCS#12 password")
+    password.add_argument("--password-file", help="file holding the PKCS#12 password (dev card writes one)")
     sign.add_argument("--token-label")
     sign.add_argument("--key-label")
     sign.add_argument("--pin-env", help="environment variable holding the PIN")
@@ -504,7 +530,9 @@ def parser() -> argparse.ArgumentParser:
     signing_key = submit.add_mutually_exclusive_group(required=True)
     signing_key.add_argument("--p12")
     signing_key.add_argument("--pkcs11-module")
-    submit.add_argument("--password-env")
+    submit_password = submit.add_mutually_exclusive_group()
+    submit_password.add_argument("--password-env", help="environment variable holding the PKCS#12 password")
+    submit_password.add_argument("--password-file", help="file holding the PKCS#12 password (dev card writes one)")
     submit.add_argument("--token-label")
     submit.add_argument("--key-label")
     submit.add_argument("--pin-env")
@@ -517,6 +545,19 @@ def parser() -> argparse.ArgumentParser:
     status.add_argument("--token", required=True, help="the submission's access token")
     status.add_argument("--server", default="http://127.0.0.1:8000")
     status.set_defaults(handler=cmd_status)
+
+    dev = commands.add_parser("dev", help="development aids (SHINSEI_ENV=development only)")
+    dev_commands = dev.add_subparsers(dest="dev_command", required=True)
+    card = dev_commands.add_parser("card", help="a test My Number card (PKCS#12) from the development CA")
+    card.add_argument("--out", required=True, help="directory for card.p12 and card.p12.password")
+    default = devcard.DEFAULT_HOLDER
+    card.add_argument("--name", default=default.name, help=f"氏名 (default {default.name})")
+    card.add_argument(
+        "--birth-date", type=dt.date.fromisoformat, default=default.birth_date, help="YYYY-MM-DD (default %(default)s)"
+    )
+    card.add_argument("--address", default=default.address, help=f"住所 (default {default.address})")
+    card.add_argument("--gender", choices=["male", "female", "unknown"], default=default.gender)
+    card.set_defaults(handler=cmd_dev_card)
 
     audit = commands.add_parser("audit", help="the audit trail").add_subparsers(dest="audit_command", required=True)
     audit.add_parser("verify", help="walk the hash chain; exit 1 at the first broken link").set_defaults(

@@ -11,7 +11,7 @@ import datetime as dt
 from typing import Final, Literal
 
 import msgspec
-from asn1crypto import x509
+from asn1crypto import core, x509
 
 #: certificatePolicies of the signing certificate (署名用), of J-LIS test cards, and of the
 #: user-authentication certificate (利用者証明用), which must never count as a signature.
@@ -27,7 +27,26 @@ ADDRESS: Final = "1.2.392.200149.8.5.5.5"
 ADDRESS_SUBSTITUTE: Final = "1.2.392.200149.8.5.5.6"
 
 ERAS: Final = {"1": "明治", "2": "大正", "3": "昭和", "4": "平成", "5": "令和"}
+#: The first day of each era, newest first (明治 by the Gregorian date of its proclamation).
+ERA_STARTS: Final = (
+    ("5", dt.date(2019, 5, 1)),
+    ("4", dt.date(1989, 1, 8)),
+    ("3", dt.date(1926, 12, 25)),
+    ("2", dt.date(1912, 7, 30)),
+    ("1", dt.date(1868, 10, 23)),
+)
 GENDERS: Final = {"1": "male", "2": "female", "3": "unknown"}
+GENDER_CODES: Final = {value: code for code, value in GENDERS.items()}
+
+#: Each item's otherName type and the string type its value is encoded in, by a short key.
+ITEMS: Final[dict[str, tuple[str, type[core.AbstractString]]]] = {
+    "name": (NAME, core.UTF8String),
+    "name_substitute": (NAME_SUBSTITUTE, core.UTF8String),
+    "gender": (GENDER, core.PrintableString),
+    "birth": (BIRTH, core.PrintableString),
+    "address": (ADDRESS, core.UTF8String),
+    "address_substitute": (ADDRESS_SUBSTITUTE, core.UTF8String),
+}
 
 CertificateClass = Literal["jpki", "corporate", "accredited"]
 
@@ -52,6 +71,28 @@ def decode_birth(value: str) -> tuple[dt.date, str] | None:
         return dt.date(int(value[1:5]), int(value[5:7]), int(value[7:9])), ERAS[value[0]]
     except ValueError:
         return None
+
+
+def encode_birth(date: dt.date) -> str:
+    """The ``EYYYYMMDD`` form of a date of birth: the era it falls in, then the Gregorian digits."""
+    era = next((code for code, start in ERA_STARTS if date >= start), None)
+    if era is None:
+        raise ValueError(f"{date} is before 明治: no JPKI era code")
+    return f"{era}{date:%Y%m%d}"
+
+
+def other_names(items: dict[str, str]) -> list[tuple[str, bytes]]:
+    """The holder's items (keys of ``ITEMS``) as otherNames: (type-id, DER of the value).
+
+    The value is the DER of the string alone; the caller wraps it in ``[0] EXPLICIT`` as AnotherName
+    wants (cryptography's ``OtherName`` does so itself), so that what ``holder()`` reads is exactly
+    what was written, for test cards and the test PKI alike.
+    """
+    encoded = []
+    for key, value in items.items():
+        oid, string_type = ITEMS[key]
+        encoded.append((oid, string_type(value).dump()))
+    return encoded
 
 
 def holder(cert: x509.Certificate) -> Holder | None:

@@ -25,6 +25,7 @@ LIST_ANCHORS: Final[LiteralString] = f"""
     SELECT {_ANCHOR_COLUMNS} FROM trust_anchor
     WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2"""  # noqa: S608
 DELETE_ANCHOR: Final[LiteralString] = "DELETE FROM trust_anchor WHERE id = $1 RETURNING id"
+TEST_ANCHOR_EXISTS: Final[LiteralString] = "SELECT EXISTS (SELECT 1 FROM trust_anchor WHERE sha256 = $1 AND test)"
 ANCHOR_MATERIAL: Final[LiteralString] = (
     "SELECT certificate_class, test, certificate, crl_url, ocsp_url FROM trust_anchor"
 )
@@ -81,6 +82,11 @@ async def insert_anchor(
         INSERT_ANCHOR, certificate_class, test, der, sha256, subject, key_id, not_after, crl_url, ocsp_url
     )
     return None if row is None else AnchorOut(**dict(row))
+
+
+async def test_anchor_exists(conn: asyncpg.Connection, sha256: bytes) -> bool:
+    exists: bool = await conn.fetchval(TEST_ANCHOR_EXISTS, sha256)
+    return exists
 
 
 async def list_anchors(conn: asyncpg.Connection, after: uuid.UUID | None, limit: int) -> list[AnchorOut]:

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Any, TypeAlias
 
 from litestar import Controller, Request, delete, get, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from service.auth.principal import Caller, authenticate, require_role
 from service.db import Conn
 from service.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from service.settings import Settings
 from service.trust import service
 from service.trust.fetch import ask_ocsp, fetch_crl
 from service.trust.schemas import AnchorIn, AnchorOut, CertificateIn, CertificateOut, CRLOut, OCSPOut, OCSPQuery
+
+#: The app's settings, as create_app provides them.
+AppSettings: TypeAlias = NamedDependency[Settings]
 
 
 class TrustController(Controller):
@@ -30,8 +35,10 @@ class TrustController(Controller):
         return await service.list_anchors(conn, principal, cursor, limit)
 
     @post("/anchors", summary="Add a trust anchor (CA certificates only)", status_code=HTTP_201_CREATED)
-    async def add_anchor(self, conn: Conn, principal: Caller, data: JSONBody[AnchorIn]) -> AnchorOut:
-        return await service.add_anchor(conn, principal, data)
+    async def add_anchor(
+        self, conn: Conn, principal: Caller, data: JSONBody[AnchorIn], settings: AppSettings
+    ) -> AnchorOut:
+        return await service.add_anchor(conn, principal, data, test_anchors_allowed=settings.env == "development")
 
     @delete("/anchors/{anchor_id:uuid}", summary="Remove a trust anchor", status_code=HTTP_204_NO_CONTENT)
     async def remove_anchor(self, conn: Conn, principal: Caller, anchor_id: FromPath[uuid.UUID]) -> None:

@@ -22,6 +22,7 @@ from service.trust import queries
 from service.trust.schemas import (
     AnchorIn,
     AnchorOut,
+    CertificateClass,
     CertificateIn,
     CertificateOut,
     CRLIn,
@@ -118,26 +119,72 @@ class Verifiers:
         return self._verifier
 
 
-async def add_anchor(conn: asyncpg.Connection, who: Principal, data: AnchorIn) -> AnchorOut:
+async def add_anchor(
+    conn: asyncpg.Connection, who: Principal, data: AnchorIn, *, test_anchors_allowed: bool
+) -> AnchorOut:
+    """Keep a CA certificate as an anchor; a test anchor only where ``test_anchors_allowed`` (development).
+
+    In production a test anchor (J-LIS test cards, ``shinsei dev card``'s CA) would let anyone holding
+    a test key sign as whoever its card names.
+    """
     require_role(who, "admin")
+    if data.test and not test_anchors_allowed:
+        detail = "test anchors are accepted only in development mode (SHINSEI_ENV=development)"
+        raise _invalid("/test", "test_anchor_refused", detail)
     certificate = parse_certificate(data.certificate)
     if not certificate.ca:
         raise _invalid("/certificate", "not_ca", "only CA certificates can be trust anchors")
-    added = await queries.insert_anchor(
+    added = await _insert_anchor(conn, certificate, data.certificate_class, data.test, data.crl_url, data.ocsp_url)
+    if added is None:
+        raise Conflict("That certificate is already a trust anchor.")
+    return added
+
+
+async def _insert_anchor(
+    conn: asyncpg.Connection,
+    certificate: x509.Certificate,
+    certificate_class: CertificateClass,
+    test: bool,
+    crl_url: str | None,
+    ocsp_url: str | None,
+) -> AnchorOut | None:
+    return await queries.insert_anchor(
         conn,
-        data.certificate_class,
-        data.test,
+        certificate_class,
+        test,
         certificate.dump(),
         hashlib.sha256(certificate.dump()).digest(),
         certificate.subject.human_friendly,
         key_id(certificate),
         certificate["tbs_certificate"]["validity"]["not_after"].native,
-        data.crl_url,
-        data.ocsp_url,
+        crl_url,
+        ocsp_url,
     )
-    if added is None:
-        raise Conflict("That certificate is already a trust anchor.")
-    return added
+
+
+async def register_development_ca(
+    conn: asyncpg.Connection, certificate: x509.Certificate, crl: asn1_crl.CertificateList, now: dt.datetime
+) -> tuple[bool, CRLOut | None]:
+    """The development CA as a *test* jpki anchor (added once), with its current CRL.
+
+    (whether the anchor was added now, the CRL as stored). The caller has checked that this is a
+    development environment, as ``add_anchor`` does for the API.
+    """
+    added = await _insert_anchor(conn, certificate, "jpki", True, None, None)
+    if added is None and not await queries.test_anchor_exists(conn, hashlib.sha256(certificate.dump()).digest()):
+        # Kept as a production anchor (uploaded by hand): its cards would fail on policy, and saying
+        # "already registered" would hide why.
+        raise Conflict("The development CA is a trust anchor here, but not a test one: remove it first.")
+    return added is not None, await _store_crl(conn, crl, now)
+
+
+async def refresh_development_crl(
+    conn: asyncpg.Connection, certificate: x509.Certificate, crl: asn1_crl.CertificateList, now: dt.datetime
+) -> CRLOut | None:
+    """Store the development CA's new CRL, if this database has the CA as a test anchor (else None)."""
+    if not await queries.test_anchor_exists(conn, hashlib.sha256(certificate.dump()).digest()):
+        return None
+    return await _store_crl(conn, crl, now)
 
 
 async def list_anchors(conn: asyncpg.Connection, who: Principal, cursor: str | None, limit: int) -> Page[AnchorOut]:

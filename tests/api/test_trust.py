@@ -22,6 +22,7 @@ from service.trust.service import Verifiers
 from signing.receipts import ReceiptKey, render_pdf, sign_receipt, verify_receipt
 from signing.verify import Bounds, Policy
 from tests import pki
+from tests.api.test_problems import BASE, problem
 from tests.conftest import Tokens
 from tests.pki import softhsm
 from tests.signing.test_receipts import RECEIPT
@@ -84,6 +85,32 @@ async def test_only_admins(client: AsyncTestClient[Litestar], tokens: Tokens) ->
     clerk = await tokens.header("clerk", "MHLW")
     assert (await client.get("/api/v1/trust/anchors", headers=clerk)).status_code == 403
     assert (await client.get("/api/v1/trust/anchors")).status_code == 401
+
+
+async def test_test_anchors_only_in_development(
+    settings: Settings, client: AsyncTestClient[Litestar], tokens: Tokens
+) -> None:
+    admin = await tokens.header("admin")
+    test_anchor = {"class": "jpki", "certificate": pem_of("jlis-test-root"), "test": True}
+    refused = await client.post("/api/v1/trust/anchors", json=test_anchor, headers=admin)  # settings: production
+    assert problem(refused, 422) == {
+        "type": BASE + "validation",
+        "title": "The request body is not valid.",
+        "status": 422,
+        "detail": "Test anchors are accepted only in development mode (SHINSEI_ENV=development).",
+        "errors": [
+            {
+                "pointer": "/test",
+                "code": "test_anchor_refused",
+                "detail": "test anchors are accepted only in development mode (SHINSEI_ENV=development)",
+            }
+        ],
+    }
+    assert (await client.get("/api/v1/trust/anchors", headers=admin)).json()["items"] == []
+    async with AsyncTestClient(create_app(msgspec.structs.replace(settings, env="development"))) as development:
+        added = await development.post("/api/v1/trust/anchors", json=test_anchor, headers=admin)
+    assert added.status_code == 201, added.text
+    assert (added.json()["class"], added.json()["test"]) == ("jpki", True)
 
 
 async def test_verifier_follows_the_database(

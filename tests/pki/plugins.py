@@ -7,14 +7,7 @@ from typing import Any
 from asn1crypto import core, x509
 from certomancer.registry import ExtensionPlugin, PKIArchitecture, extension_plugin_registry
 
-JPKI_ITEMS = {
-    "name": ("1.2.392.200149.8.5.5.1", core.UTF8String),
-    "name_substitute": ("1.2.392.200149.8.5.5.2", core.UTF8String),
-    "gender": ("1.2.392.200149.8.5.5.3", core.PrintableString),
-    "birth": ("1.2.392.200149.8.5.5.4", core.PrintableString),
-    "address": ("1.2.392.200149.8.5.5.5", core.UTF8String),
-    "address_substitute": ("1.2.392.200149.8.5.5.6", core.UTF8String),
-}
+from signing import jpki
 
 
 @extension_plugin_registry.register
@@ -28,9 +21,8 @@ class JPKIHolder(ExtensionPlugin):  # type: ignore[misc]
         # Built as DER by hand: asn1crypto drops the [0] EXPLICIT tag of AnotherName.value when it
         # re-serialises a value assigned to it, so the encoding is made here and only loaded.
         names = []
-        for key, value in params.items():
-            oid, string_type = JPKI_ITEMS[key]
-            inner = core.ObjectIdentifier(oid).dump() + _tlv(0xA0, string_type(str(value)).dump())
+        for oid, value in jpki.other_names({key: str(value) for key, value in params.items()}):
+            inner = core.ObjectIdentifier(oid).dump() + _tlv(0xA0, value)
             names.append(x509.GeneralName.load(_tlv(0xA0, inner)))
         return names
 

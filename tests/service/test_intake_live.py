@@ -38,13 +38,13 @@ ANSWERS = {
 
 
 class Server:
-    def __init__(self, db: str, data_dir: Path) -> None:
-        self.db, self.data_dir, self.port = db, data_dir, free_port()
+    def __init__(self, db: str, data_dir: Path, **env: str) -> None:
+        self.db, self.data_dir, self.port, self.env = db, data_dir, free_port(), env
         self.base = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[str] | None = None
 
     def start(self) -> None:
-        env = env_for(self.db, SHINSEI_DATA_DIR=str(self.data_dir), SHINSEI_REVERIFY_SECONDS="0")
+        env = env_for(self.db, SHINSEI_DATA_DIR=str(self.data_dir), SHINSEI_REVERIFY_SECONDS="0", **self.env)
         self.process = subprocess.Popen(
             [*SHINSEI, "serve", "--port", str(self.port), "--load-samples"],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
