@@ -169,10 +169,6 @@ def test_the_development_server_renews_the_dev_crl(dev_server: Server, db: str, 
     assert len(crls) == 2  # dev card's, then one at the server's start
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs intake to accept test anchors in development (the lead's part of issue 10); remove on merge",
-)
 def test_the_readme_walk_through(dev_server: Server, db: str, tmp_path: Path) -> None:
     env = development(db, dev_server.data_dir)
     me = tmp_path / "me"
