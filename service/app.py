@@ -8,6 +8,7 @@ import datetime as dt
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from importlib.metadata import version
 from pathlib import Path
 
 import asyncpg
@@ -162,7 +163,7 @@ def create_app(settings: Settings, components: ComponentRegistry | None = None) 
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="shinsei",
-            version="0.1.0",
+            version=version("shinsei"),
             description=description,
             path="/schema",
             render_plugins=[SwaggerRenderPlugin(path="/")],

@@ -7,14 +7,16 @@ import re
 import sys
 import time
 import uuid
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 import msgspec
 import structlog
-from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.settings import Settings
+
+if TYPE_CHECKING:
+    # Types only: every ``shinsei`` command configures logging, and Litestar is slow to import.
+    from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
 REQUEST_ID_HEADER: Final = b"x-request-id"
 #: A client's request id is echoed only when it is short and plain, so logs cannot be forged.
@@ -28,12 +30,13 @@ def _render(_: Any, __: str, event: dict[str, Any]) -> str:
     return _json.encode(event).decode()
 
 
-def configure_logging(settings: Settings) -> None:
+def configure_logging(settings: Settings, level_name: str | None = None) -> None:
     """Send structlog and the standard library (uvicorn, asyncpg) to one JSON stream on stderr.
 
     stderr rather than stdout, so that commands like ``shinsei token create`` keep stdout for their output.
+    ``level_name`` overrides ``settings.log_level``: the CLI's commands other than ``serve`` are quiet.
     """
-    level = logging.getLevelName(settings.log_level.upper())
+    level = logging.getLevelName((level_name or settings.log_level).upper())
     renderer: Any = structlog.dev.ConsoleRenderer() if settings.log_format == "console" else _render
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -78,9 +81,11 @@ class RequestLog:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
+        # Compared as text: litestar.enums.ScopeType would import all of Litestar into every command.
+        if cast("str", scope["type"]) != "http":
             await self.app(scope, receive, send)
             return
+        http = cast("HTTPScope", scope)
         request_id = b""
         for name, value in scope["headers"]:
             if name == REQUEST_ID_HEADER and _VALID_REQUEST_ID.match(value):
@@ -103,8 +108,8 @@ class RequestLog:
             finally:
                 access_log.info(
                     "request",
-                    method=scope["method"],
-                    path=scope["path"],
+                    method=http["method"],
+                    path=http["path"],
                     status=status,
                     duration_ms=round((time.perf_counter() - started) * 1000, 2),
                 )

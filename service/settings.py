@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from importlib import resources
 from pathlib import Path
 from typing import Annotated, Final
 
@@ -10,9 +11,12 @@ import msgspec
 
 #: Environment variables are ``SHINSEI_<FIELD>``; ``DATABASE_URL`` keeps its conventional name.
 ENV_PREFIX: Final = "SHINSEI_"
-MIGRATIONS_DIR: Final = Path(__file__).resolve().parent.parent / "migrations"
-SAMPLE_CATALOG: Final = Path(__file__).resolve().parent / "samples" / "catalog.yaml"
-SAMPLE_FORMS: Final = Path(__file__).resolve().parent / "samples" / "forms"
+#: Files that ship inside the package, read through importlib.resources so that an installed wheel
+#: finds them as a source checkout does. The top-level ``migrations/`` folder is mapped into the
+#: wheel as ``service.migrations`` (setup.py).
+MIGRATIONS_DIR: Final = resources.files("service.migrations")
+SAMPLE_CATALOG: Final = resources.files("service.samples") / "catalog.yaml"
+SAMPLE_FORMS: Final = resources.files("service.samples.forms")
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -47,8 +51,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     log_level: str = "info"
     log_format: str = "json"
     """``json`` (one object per line, the default) or ``console`` for a human at a terminal."""
-
-    migrations_dir: str = str(MIGRATIONS_DIR)
 
     receipt_p12: str | None = None
     """PKCS#12 with the agency's receipt key and chain. Unset: a development key under ``data_dir``."""
