@@ -29,7 +29,11 @@ from service.auth.routes import TokenController
 from service.catalog.routes import ProcedureController
 from service.db import create_pool, provide_conn
 from service.health.routes import healthz, readyz
+from service.housekeeping import service as housekeeping
 from service.logs import RequestLog
+from service.metrics.collectors import Metrics
+from service.metrics.context import current as metrics_context
+from service.metrics.routes import metrics_routes
 from service.problems import exception_handlers
 from service.publishing.cache import CompiledForms
 from service.publishing.routes import FormController, provide_compiled_forms
@@ -101,6 +105,26 @@ async def reverify_periodically(pool: asyncpg.Pool, verifiers: Verifiers, interv
             log.warning("reverification_failed", error=type(exc).__name__)
 
 
+async def housekeep_periodically(pool: asyncpg.Pool, settings: Settings, metrics: Metrics) -> None:
+    """Delete nonces and idempotency keys past their retention every ``housekeeping_seconds`` (0: never).
+
+    Every worker runs it; their batches skip each other's locked rows, so running twice costs little.
+    """
+    if settings.housekeeping_seconds <= 0:
+        return
+    retention = housekeeping.retention(settings)
+    while True:
+        await asyncio.sleep(settings.housekeeping_seconds)
+        try:
+            async with pool.acquire() as conn:
+                purged = await housekeeping.purge(conn, dt.datetime.now(dt.UTC), retention)  # type: ignore[arg-type]
+            metrics.housekeeping_deleted.labels(table="nonce").inc(purged.nonces)
+            metrics.housekeeping_deleted.labels(table="idempotency").inc(purged.idempotency)
+            log.info("housekeeping", nonces=purged.nonces, idempotency_keys=purged.idempotency)
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("housekeeping_failed", error=type(exc).__name__)
+
+
 def create_app(settings: Settings, components: ComponentRegistry | None = None) -> Litestar:
     """Build the app; ``settings.database_url`` must name the database (the CLI resolves it).
 
@@ -109,20 +133,24 @@ def create_app(settings: Settings, components: ComponentRegistry | None = None) 
     dsn = settings.database_url
     if not dsn:
         raise ValueError("create_app needs settings.database_url; the CLI starts the embedded database")
+    metrics = Metrics(settings.prometheus_multiproc_dir)
 
     @asynccontextmanager
     async def database(app: Litestar) -> AsyncIterator[None]:
         app.state.pool = await create_pool(settings, dsn)
         app.state.compiled_forms = CompiledForms(components or default_components())
-        app.state.verifiers = Verifiers(settings.trust_recheck_seconds)
+        app.state.verifiers = Verifiers(settings.trust_recheck_seconds, observer=metrics)
         closers: list[Callable[[], object]] = []
         app.state.receipt_key = load_receipt_key(settings, closers)
         app.state.timestamper = HTTPTimeStamper(settings.tsa_url) if settings.tsa_url else None
         app.state.attachments = PostgresAttachments()
         app.state.settings = settings
+        # The background jobs below copy this context when they are created: their audit events count.
+        metrics_context.set(metrics)
         tasks = [
             asyncio.create_task(refresh_crls_periodically(app.state.pool, settings.crl_refresh_seconds)),
             asyncio.create_task(reverify_periodically(app.state.pool, app.state.verifiers, settings.reverify_seconds)),
+            asyncio.create_task(housekeep_periodically(app.state.pool, settings, metrics)),
         ]
         try:
             yield
@@ -151,6 +179,7 @@ def create_app(settings: Settings, components: ComponentRegistry | None = None) 
             submissions_controller(settings),
             ReviewController,
             EvidenceController,
+            *metrics_routes(settings),
         ],
         dependencies={
             "conn": Provide(provide_conn),
@@ -173,5 +202,6 @@ def create_app(settings: Settings, components: ComponentRegistry | None = None) 
     )
     # Litestar runs middleware only for matched routes; the request log must see 404s and 405s too,
     # so it wraps the outermost handler. `asgi_handler` is a public attribute of Litestar.
-    app.asgi_handler = RequestLog(app.asgi_handler)
+    app.asgi_handler = RequestLog(app.asgi_handler, metrics)
+    app.state.metrics = metrics
     return app

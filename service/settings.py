@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Final
+from typing import Annotated, Final, Literal
 
 import msgspec
 
@@ -76,6 +76,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     crl_refresh_seconds: Annotated[int, msgspec.Meta(ge=0)] = 3600
     """How often to fetch CRLs from the anchors' configured URLs; 0 turns the refresh off."""
 
+    housekeeping_seconds: Annotated[int, msgspec.Meta(ge=0)] = 3600
+    """How often the server deletes nonces and idempotency keys past their retention; 0: never (use cron)."""
+    nonce_retention_seconds: Annotated[int, msgspec.Meta(ge=0)] = 86_400
+    """How long a nonce is kept after it was used or expired (nonces that a revision names are kept for ever)."""
+    idempotency_retention_seconds: Annotated[int, msgspec.Meta(ge=0)] = 86_400
+    """How long an ``Idempotency-Key`` is remembered: a retry within it gets the first reply again."""
+    housekeeping_batch_size: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 1000
+    """Rows deleted per transaction, so that a large backlog never holds intake up."""
+
+    metrics: Literal["off", "admin", "open"] = "off"
+    """``GET /metrics``: ``off`` (404), ``admin`` (an admin's bearer token), ``open`` (anyone who reaches the port)."""
+
+    prometheus_multiproc_dir: str | None = None
+    """``PROMETHEUS_MULTIPROC_DIR`` (prometheus_client's own name): set, every worker's metrics are added up."""
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
         """Build settings from an environment mapping (``os.environ`` in production, a dict in tests)."""
@@ -86,6 +101,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
                 values[name] = environ[key]
         if environ.get("DATABASE_URL"):
             values["database_url"] = environ["DATABASE_URL"]
+        if environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            values["prometheus_multiproc_dir"] = environ["PROMETHEUS_MULTIPROC_DIR"]
         return msgspec.convert(values, cls, strict=False)
 
     @property

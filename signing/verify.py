@@ -19,7 +19,7 @@ import asyncio
 import datetime as dt
 import hashlib
 from collections import OrderedDict
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import msgspec
 from asn1crypto import cms, x509
@@ -370,11 +370,19 @@ def report_for(
     )
 
 
+class Observer(Protocol):
+    """Told of every cache lookup and every report, to count them (the service's metrics)."""
+
+    def cache_lookup(self, hit: bool) -> None: ...
+    def verified(self, report: VerificationReport) -> None: ...
+
+
 class Verifier:
     """The fast path: structural and cryptographic checks per call, certificate assessments cached."""
 
-    def __init__(self, store: TrustStore, cache_size: int = CACHE_SIZE) -> None:
+    def __init__(self, store: TrustStore, cache_size: int = CACHE_SIZE, observer: Observer | None = None) -> None:
         self.store = store
+        self.observer = observer
         self._size = cache_size
         self._cache: OrderedDict[tuple[str, str, Policy, str], Assessment] = OrderedDict()
         self.hits = self.misses = 0
@@ -386,8 +394,12 @@ class Verifier:
         if cached is not None and cached.expires > now:
             self.hits += 1
             self._cache.move_to_end(key)
+            if self.observer is not None:
+                self.observer.cache_lookup(True)
             return cached
         self.misses += 1
+        if self.observer is not None:
+            self.observer.cache_lookup(False)
         assessment = assess(self.store, parsed.signer, parsed.certificates, policy)
         self._cache[key] = assessment
         if len(self._cache) > self._size:
@@ -395,6 +407,12 @@ class Verifier:
         return assessment
 
     def verify(self, document: bytes, signature: bytes, policy: Policy, bounds: Bounds) -> VerificationReport:
+        report = self._verify(document, signature, policy, bounds)
+        if self.observer is not None:
+            self.observer.verified(report)
+        return report
+
+    def _verify(self, document: bytes, signature: bytes, policy: Policy, bounds: Bounds) -> VerificationReport:
         checks: list[Check] = []
         parsed = None
         try:

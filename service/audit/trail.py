@@ -9,6 +9,7 @@ from typing import Any, Final, LiteralString
 import asyncpg
 import msgspec
 
+from service.metrics import context as metrics
 from signing import canonical
 
 #: Serialises appends so the chain stays linear with concurrent writers ("AUDT").
@@ -67,17 +68,19 @@ async def record(
     at: dt.datetime | None = None,
 ) -> Head:
     """Append one event inside the caller's transaction (it commits or vanishes with the action)."""
-    await conn.execute(LOCK, LOCK_KEY)
-    head = await conn.fetchrow(HEAD)
-    seq = head["seq"] + 1 if head else 1
-    prev_hash = head["hash"] if head else GENESIS
-    # Microseconds, UTC: exactly what timestamptz keeps, so the hash can be recomputed from the row.
-    moment = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
-    event = Event(
-        seq=seq, at=moment, actor=actor, role=role, agency=agency, action=action, subject=subject, details=details or {}
-    )
-    digest = link(prev_hash, event)
-    await conn.execute(INSERT, seq, moment, actor, role, agency, action, subject, event.details, prev_hash, digest)
+    with metrics.audit_append():  # the wait for the chain's lock is what this measures
+        await conn.execute(LOCK, LOCK_KEY)
+        head = await conn.fetchrow(HEAD)
+        seq = head["seq"] + 1 if head else 1
+        prev_hash = head["hash"] if head else GENESIS
+        # Microseconds, UTC: exactly what timestamptz keeps, so the hash can be recomputed from the row.
+        moment = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+        event = Event(
+            seq=seq, at=moment, actor=actor, role=role, agency=agency, action=action, subject=subject,
+            details=details or {},
+        )  # fmt: skip
+        digest = link(prev_hash, event)
+        await conn.execute(INSERT, seq, moment, actor, role, agency, action, subject, event.details, prev_hash, digest)
     return Head(seq=seq, hash=digest.hex(), at=moment)
 
 

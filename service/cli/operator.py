@@ -267,4 +267,21 @@ def verify() -> int:
     return 0
 
 
-COMMANDS: Final = [serve, db, token, catalog, forms_group, audit]
+@click.command()
+def housekeeping() -> int:
+    """Delete nonces and idempotency keys past their retention (for cron; the server also does it)."""
+    import datetime as dt
+
+    from service.embedded import database_url
+    from service.housekeeping import service
+
+    config = settings()
+    with database_url(config) as dsn:
+        purged = run_with_conn(
+            dsn, lambda conn: service.purge(conn, dt.datetime.now(dt.UTC), service.retention(config))
+        )
+    click.echo(f"deleted {purged.nonces} nonces and {purged.idempotency} idempotency keys")
+    return 0
+
+
+COMMANDS: Final = [serve, db, token, catalog, forms_group, audit, housekeeping]

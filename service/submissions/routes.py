@@ -68,6 +68,7 @@ async def intake(state: State, conn: Conn) -> service.Intake:
         receipt_key=state.receipt_key,
         attachments=state.attachments,
         now=dt.datetime.now(dt.UTC),
+        metrics=state.metrics,
     )
 
 

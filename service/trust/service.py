@@ -31,7 +31,7 @@ from service.trust.schemas import (
 )
 from service.validation import FieldProblem, collect_problems
 from signing.trust import Anchor, CRLRejected, OCSPRejected, TrustStore, key_id, ocsp_request
-from signing.verify import Verifier
+from signing.verify import Observer, Verifier
 
 MAX_CRL_BYTES: Final = 50 * 1024 * 1024
 Fetch = Callable[[str], Awaitable[bytes]]
@@ -101,8 +101,9 @@ class Verifiers:
     round trip per submission for a change that happens a few times a day.
     """
 
-    def __init__(self, max_age: float = 0.0) -> None:
+    def __init__(self, max_age: float = 0.0, observer: Observer | None = None) -> None:
         self.max_age = max_age
+        self.observer = observer
         self._generation: str | None = None
         self._verifier: Verifier | None = None
         self._checked = 0.0
@@ -113,7 +114,7 @@ class Verifiers:
         generation = await queries.generation(conn)
         self._checked = time.monotonic()
         if self._verifier is None or generation != self._generation:
-            self._verifier = Verifier(await load_store(conn))
+            self._verifier = Verifier(await load_store(conn), observer=self.observer)
             self._generation = generation
         return self._verifier
 

@@ -215,7 +215,7 @@ def test_help_answers_without_the_heavy_libraries() -> None:
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False)
     assert result.stderr.strip() == "0 []"
-    for command in ("serve", "db", "token", "catalog", "forms", "audit", "sign", "submit", "status"):
+    for command in ("serve", "db", "token", "catalog", "forms", "audit", "housekeeping", "sign", "submit", "status"):
         assert f"  {command} " in result.stdout
     assert "verify-bundle" in result.stdout and "verify-receipt" in result.stdout
 
