@@ -30,7 +30,7 @@ from service.catalog.routes import ProcedureController
 from service.db import create_pool, provide_conn
 from service.health.routes import healthz, readyz
 from service.housekeeping import service as housekeeping
-from service.logs import RequestLog
+from service.logs import RequestLog, configure_logging
 from service.metrics.collectors import Metrics
 from service.metrics.context import current as metrics_context
 from service.metrics.routes import metrics_routes
@@ -123,6 +123,17 @@ async def housekeep_periodically(pool: asyncpg.Pool, settings: Settings, metrics
             log.info("housekeeping", nonces=purged.nonces, idempotency_keys=purged.idempotency)
         except (OSError, asyncpg.PostgresError) as exc:
             log.warning("housekeeping_failed", error=type(exc).__name__)
+
+
+def app_from_environment() -> Litestar:
+    """The app of one worker process (``shinsei serve --workers N``, or any ASGI server's ``--factory``).
+
+    Settings come from the environment, read once here; ``DATABASE_URL`` must be set (``serve`` sets
+    it to the embedded database's for its workers).
+    """
+    settings = Settings.from_env(os.environ)
+    configure_logging(settings)
+    return create_app(settings)
 
 
 def create_app(settings: Settings, components: ComponentRegistry | None = None) -> Litestar:

@@ -28,6 +28,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 
     host: str = "127.0.0.1"
     port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 8000
+    workers: Annotated[int, msgspec.Meta(ge=1, le=64)] = 1
+    """Worker processes of ``shinsei serve``; above 1, metrics are added up across them (multiprocess mode)."""
 
     problem_base_url: str = "https://shinsei.example/problems/"
     """Prefix of every problem ``type``; the slug after it is stable and listed in docs/problems.md."""

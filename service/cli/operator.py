@@ -87,7 +87,8 @@ def _sample_forms() -> list[Traversable]:
 @click.option("--host", help="address to listen on (default 127.0.0.1)")
 @click.option("--port", type=int, help="port to listen on (default 8000)")
 @click.option("--load-samples", is_flag=True, help="load the sample catalogue first")
-def serve(host: str | None, port: int | None, load_samples: bool) -> int:
+@click.option("--workers", type=click.IntRange(min=1), help="worker processes (default SHINSEI_WORKERS, 1)")
+def serve(host: str | None, port: int | None, load_samples: bool, workers: int | None) -> int:
     """Migrate and serve the HTTP API."""
     import msgspec
     import structlog
@@ -99,7 +100,9 @@ def serve(host: str | None, port: int | None, load_samples: bool) -> int:
     from service.embedded import database_url
 
     log = structlog.get_logger("shinsei.cli")
-    config: Settings = msgspec.structs.replace(settings(), host=host or settings().host, port=port or settings().port)
+    config: Settings = msgspec.structs.replace(
+        settings(), host=host or settings().host, port=port or settings().port, workers=workers or settings().workers
+    )
     catalog = read_catalog(SAMPLE_CATALOG) if load_samples else None
     registry = forms.default_components()
     sample_forms = [read_form(p, registry) for p in _sample_forms()] if load_samples else []
@@ -111,17 +114,53 @@ def serve(host: str | None, port: int | None, load_samples: bool) -> int:
             agencies, procedures = _load(dsn, catalog)
             published = _publish(dsn, sample_forms)
             log.info("samples_loaded", agencies=agencies, procedures=procedures, forms=published)
-        app = create_app(msgspec.structs.replace(config, database_url=dsn), registry)
-        server = uvicorn.Config(
-            app, host=config.host, port=config.port, log_config=None, access_log=False, lifespan="on"
-        )
         try:
-            uvicorn.Server(server).run()
+            if config.workers > 1:
+                _serve_workers(config, dsn)
+            else:
+                app = create_app(msgspec.structs.replace(config, database_url=dsn), registry)
+                server = uvicorn.Config(
+                    app, host=config.host, port=config.port, log_config=None, access_log=False, lifespan="on"
+                )
+                uvicorn.Server(server).run()
         except KeyboardInterrupt:
             # uvicorn shuts down gracefully on Ctrl-C, then re-raises the signal; leaving this
             # block stops the embedded database. A requested stop is a clean exit.
             log.info("stopped")
     return 0
+
+
+def _serve_workers(config: Settings, dsn: str) -> None:
+    """Several processes: uvicorn spawns each, and each builds the app from the environment set here.
+
+    Their metrics meet in ``PROMETHEUS_MULTIPROC_DIR`` (a fresh temporary folder unless set), which
+    must be set before a worker imports prometheus_client and must not hold an earlier run's files.
+    """
+    import os
+    import shutil
+    import tempfile
+
+    import uvicorn
+
+    from signing.receipts import development_receipt_key
+
+    given = config.prometheus_multiproc_dir
+    directory = Path(given or tempfile.mkdtemp(prefix="shinsei-metrics-"))
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+    if not (config.receipt_p12 or config.receipt_pkcs11_module):
+        # Made once here: workers starting together would each make a different development root.
+        development_receipt_key(Path(config.data_dir) / "receipts")
+    os.environ.update({"DATABASE_URL": dsn, "PROMETHEUS_MULTIPROC_DIR": str(directory)})
+    try:
+        uvicorn.run(
+            "service.app:app_from_environment", factory=True, workers=config.workers, host=config.host,
+            port=config.port, log_config=None, access_log=False, lifespan="on",
+        )  # fmt: skip
+    finally:
+        if given is None:
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 @click.group()

@@ -238,3 +238,30 @@ def test_signer_options_need_exactly_one_key(tmp_path: Path) -> None:
         assert result.returncode == 2
         assert "give one of --p12 and --pkcs11-module" in result.stderr
     assert not (tmp_path / "s.p7s").exists()
+
+
+def test_several_workers_add_up_their_metrics(db: str, tmp_path: Path) -> None:
+    """Two worker processes answer in turn; every scrape counts the requests of both."""
+    port = free_port()
+    env = env_for(db, SHINSEI_DATA_DIR=str(tmp_path / "state"), SHINSEI_METRICS="open", SHINSEI_WORKERS="2")
+    process = subprocess.Popen(
+        [*SHINSEI, "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    base = f"http://127.0.0.1:{port}"
+    wait_ready(base, process)
+    try:
+        for _ in range(20):
+            with httpx.Client() as fresh:  # a new connection each time, so both workers get some
+                assert fresh.get(base + "/healthz").status_code == 200
+                scrape = fresh.get(base + "/metrics").text
+        healthz = [
+            line
+            for line in scrape.splitlines()
+            if line.startswith('shinsei_http_requests_total{method="GET",route="/healthz"')
+        ]
+        assert healthz == ['shinsei_http_requests_total{method="GET",route="/healthz",status="200"} 20.0']
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, logs = process.communicate(timeout=30)
+    assert process.returncode == 0, logs
+    assert len([line for line in logs.splitlines() if "Started server process" in line]) == 2
