@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Final
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
 if TYPE_CHECKING:
@@ -35,6 +35,10 @@ class Metrics:
     """
 
     def __init__(self, multiprocess_dir: str | None = None) -> None:
+        # A ``*_created`` timestamp per counter and histogram child doubles the series for nothing an
+        # alert uses (the text format's scrapers work from resets). prometheus_client keeps this
+        # switch process-wide; setting it again is harmless.
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.multiprocess_dir = multiprocess_dir
         self.registry = CollectorRegistry()
         # In multiprocess mode the values live in files; registering them as well would count them twice.

@@ -301,7 +301,7 @@ class _Labels(msgspec.Struct):
     """What intake learns on its way that the submission counter is labelled with; a fixed set of values."""
 
     procedure: str = "unknown"
-    outcome: str = "replayed"
+    outcome: str = "internal-error"  # what a bug (an exception that is no problem) is counted as
 
 
 async def submit(conn: asyncpg.Connection, parts: Parts, intake: Intake, idempotency_key: str | None) -> dict[str, Any]:
@@ -329,6 +329,7 @@ async def _submit(
     # Only a request that carries a key is hashed whole (attachments may be tens of MiB).
     digest = request_digest(parts) if idempotency_key is not None else b""
     if (replay := await _idempotent_reply(conn, idempotency_key, digest)) is not None:
+        labels.outcome = "replayed"
         return replay
     version, schema, head = await _pinned_version(conn, parts, intake)
     labels.procedure = version.procedure_id

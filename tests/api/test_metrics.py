@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import re
+from pathlib import Path
 
 import asyncpg
 import msgspec
@@ -16,6 +18,8 @@ from service.settings import Settings
 from tests import pki
 from tests.api.test_submissions import add_ocsp, document, new_nonce, parts
 from tests.conftest import Tokens
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -81,6 +85,12 @@ async def test_scrape_after_a_submission(
     assert dict(labels)["class"] == "jpki" and due > 0
     assert value(scraped, "shinsei_db_pool_connections", state="in_use") >= 1  # this scrape's own connection
     assert value(scraped, "shinsei_db_pool_max_connections") == 4
+    # Every family is documented for operators, and everything documented exists.
+    documented = set(re.findall(r"`(shinsei_[a-z_]+)`", (ROOT / "docs" / "operations.md").read_text()))
+    exposed = {
+        f.name + ("_total" if f.type == "counter" else "") for f in text_string_to_metric_families(response.text)
+    }
+    assert {name for name in exposed if name.startswith("shinsei_")} == documented
     # No personal data, no ids: the applicant's name, the submission id and its token appear nowhere.
     for secret in ("山田", body["submission_id"], body["access_token"], body["receipt_number"]):
         assert secret not in response.text
