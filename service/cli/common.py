@@ -130,3 +130,15 @@ def progress(items: Iterable[T], description: str, total: int | None = None) -> 
     from rich.progress import track
 
     yield track(items, description=description, total=total, console=Console(stderr=True), transient=True)
+
+
+@contextlib.contextmanager
+def status() -> Iterator[Callable[[str], None]]:
+    """A one-line "checking ..." status on stderr for work of unknown length, when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        yield lambda _: None
+        return
+    from rich.console import Console
+
+    with Console(stderr=True).status("checking") as shown:
+        yield lambda item: shown.update(f"checking {item}")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Final
 
 import click
 
-from service.cli.common import CommandError
+from service.cli.common import CommandError, status
 
 if TYPE_CHECKING:
     from asn1crypto import x509 as asn1_x509
@@ -127,7 +127,8 @@ def verify_bundle(bundle: str, trust: tuple[str, ...], as_json: bool) -> int:
     """Check an evidence bundle (ZIP) offline; exit 0 all good, 1 failed, 3 indeterminate."""
     from signing import bundle as evidence
 
-    report = evidence.check(Path(bundle).read_bytes(), _certificates(trust))
+    with status() as progress:
+        report = evidence.check(Path(bundle).read_bytes(), _certificates(trust), progress)
     if as_json:
         _print_json(report)
     else:
