@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from importlib.metadata import version
 from pathlib import Path
@@ -105,19 +105,30 @@ async def reverify_periodically(pool: asyncpg.Pool, verifiers: Verifiers, interv
             log.warning("reverification_failed", error=type(exc).__name__)
 
 
-async def housekeep_periodically(pool: asyncpg.Pool, settings: Settings, metrics: Metrics) -> None:
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+async def housekeep_periodically(
+    pool: asyncpg.Pool,
+    settings: Settings,
+    metrics: Metrics,
+    clock: Callable[[], dt.datetime] = _utcnow,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> None:
     """Delete nonces and idempotency keys past their retention every ``housekeeping_seconds`` (0: never).
 
     Every worker runs it; their batches skip each other's locked rows, so running twice costs little.
+    ``clock`` and ``sleep`` are passed in so that a test can move time instead of waiting for it.
     """
     if settings.housekeeping_seconds <= 0:
         return
     retention = housekeeping.retention(settings)
     while True:
-        await asyncio.sleep(settings.housekeeping_seconds)
+        await sleep(settings.housekeeping_seconds)
         try:
             async with pool.acquire() as conn:
-                purged = await housekeeping.purge(conn, dt.datetime.now(dt.UTC), retention)  # type: ignore[arg-type]
+                purged = await housekeeping.purge(conn, clock(), retention)  # type: ignore[arg-type]
             metrics.housekeeping_deleted.labels(table="nonce").inc(purged.nonces)
             metrics.housekeeping_deleted.labels(table="idempotency").inc(purged.idempotency)
             log.info("housekeeping", nonces=purged.nonces, idempotency_keys=purged.idempotency)

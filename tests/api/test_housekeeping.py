@@ -6,10 +6,15 @@ import asyncio
 import datetime as dt
 
 import asyncpg
+import msgspec
+import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from service.app import housekeep_periodically
 from service.housekeeping.service import Purged, Retention, purge
+from service.metrics.collectors import Metrics
+from service.settings import Settings
 from tests import pki
 from tests.api.test_submissions import add_ocsp, document, new_nonce, parts
 from tests.service.test_cli import env_for, run
@@ -88,3 +93,35 @@ async def test_the_cron_command_reads_its_retention_from_the_environment(
     purged = run(["housekeeping"], env_for(db, SHINSEI_NONCE_RETENTION_SECONDS="300"))
     assert (purged.returncode, purged.stdout) == (0, "deleted 1 nonces and 0 idempotency keys\n"), purged.stderr
     assert purged.stderr == ""
+
+
+class Stop(Exception):
+    pass
+
+
+async def test_the_periodic_job_as_time_passes(
+    client: AsyncTestClient[Litestar], admin: dict[str, str], conn: asyncpg.Connection, db: str, settings: Settings
+) -> None:
+    """The server's job, run with a clock that jumps an hour at each of its sleeps."""
+    nonce = await new_nonce(client)
+    t0 = dt.datetime.now(dt.UTC)
+    await conn.execute("UPDATE nonce SET consumed_at = $1 WHERE nonce = $2", t0 + dt.timedelta(minutes=30), nonce)
+    hourly = msgspec.structs.replace(settings, housekeeping_seconds=3600, nonce_retention_seconds=3600)
+    clock, seen = [t0], []
+
+    async def sleep(seconds: float) -> None:
+        seen.append(await nonces(conn))  # what the previous run left
+        if len(seen) == 3:
+            raise Stop
+        clock[0] += dt.timedelta(seconds=seconds)
+
+    metrics = Metrics()
+    pool = await asyncpg.create_pool(db, min_size=1, max_size=1)
+    try:
+        with pytest.raises(Stop):
+            await housekeep_periodically(pool, hourly, metrics, clock=lambda: clock[0], sleep=sleep)
+    finally:
+        await pool.close()
+    # At t0 + 1h the cutoff is t0: the nonce, used at t0 + 30 min, stays; at t0 + 2h it goes.
+    assert seen == [{nonce}, {nonce}, set()]
+    assert metrics.registry.get_sample_value("shinsei_housekeeping_deleted_rows_total", {"table": "nonce"}) == 1
