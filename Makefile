@@ -34,7 +34,10 @@ typecheck: $(STAMP) ## mypy --strict on the three packages
 	$(BIN)/mypy
 
 pytest: system-packages $(STAMP) ## the test suite alone
-	$(BIN)/pytest
+	@# A directory of this run's own: pytest's default, /tmp/pytest-of-$$USER, is shared by every checkout
+	@# of one user and keeps only the last three runs, so a second checkout's tests would delete this
+	@# run's embedded database under it. Short, for PostgreSQL's socket path (at most 107 bytes).
+	@tmp=$$(mktemp -d /tmp/shinsei-test.XXXXXX); $(BIN)/pytest --basetemp=$$tmp; status=$$?; rm -rf $$tmp; exit $$status
 
 bench: $(STAMP) ## every benchmark under bench/, each printing its ratios
 	@set -e; for f in bench/*.py; do [ -e "$$f" ] || continue; echo "== $$f"; $(BIN)/python $$f; done
