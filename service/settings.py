@@ -99,10 +99,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         values: dict[str, str] = {}
         for name in cls.__struct_fields__:
             key = ENV_PREFIX + name.upper()
-            if key in environ:
+            if key in environ and name != "prometheus_multiproc_dir":
                 values[name] = environ[key]
         if environ.get("DATABASE_URL"):
             values["database_url"] = environ["DATABASE_URL"]
+        # Only under prometheus_client's own name: the library reads that variable itself when it is
+        # imported, and a SHINSEI_ twin it does not read would make scrapes look in an empty folder.
         if environ.get("PROMETHEUS_MULTIPROC_DIR"):
             values["prometheus_multiproc_dir"] = environ["PROMETHEUS_MULTIPROC_DIR"]
         return msgspec.convert(values, cls, strict=False)
