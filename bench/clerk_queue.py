@@ -244,7 +244,7 @@ def main() -> None:
             for command in (
                 ["db", "upgrade"],
                 ["catalog", "load", str(SAMPLE_CATALOG)],
-                ["forms", "publish", *sorted(str(p) for p in SAMPLE_FORMS.glob("*.yaml"))],
+                ["forms", "publish", *sorted(str(p) for p in SAMPLE_FORMS.iterdir() if p.name.endswith(".yaml"))],
             ):
                 if cli(command) != 0:
                     raise RuntimeError(f"shinsei {' '.join(command)} failed")

@@ -7,8 +7,9 @@ import contextlib
 import datetime as dt
 import functools
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from importlib.metadata import version
 from pathlib import Path
 
 import asyncpg
@@ -30,7 +31,11 @@ from service.auth.routes import TokenController
 from service.catalog.routes import ProcedureController
 from service.db import create_pool, provide_conn
 from service.health.routes import healthz, readyz
-from service.logs import RequestLog
+from service.housekeeping import service as housekeeping
+from service.logs import RequestLog, configure_logging
+from service.metrics.collectors import Metrics
+from service.metrics.context import current as metrics_context
+from service.metrics.routes import metrics_routes
 from service.problems import exception_handlers
 from service.publishing.cache import CompiledForms
 from service.publishing.routes import FormController, provide_compiled_forms
@@ -121,6 +126,48 @@ async def seal_periodically(pool: asyncpg.Pool, interval: float) -> None:
             log.warning("audit_seal_failed", error=type(exc).__name__)
 
 
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+async def housekeep_periodically(
+    pool: asyncpg.Pool,
+    settings: Settings,
+    metrics: Metrics,
+    clock: Callable[[], dt.datetime] = _utcnow,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> None:
+    """Delete nonces and idempotency keys past their retention every ``housekeeping_seconds`` (0: never).
+
+    Every worker runs it; their batches skip each other's locked rows, so running twice costs little.
+    ``clock`` and ``sleep`` are passed in so that a test can move time instead of waiting for it.
+    """
+    if settings.housekeeping_seconds <= 0:
+        return
+    retention = housekeeping.retention(settings)
+    while True:
+        await sleep(settings.housekeeping_seconds)
+        try:
+            async with pool.acquire() as conn:
+                purged = await housekeeping.purge(conn, clock(), retention)  # type: ignore[arg-type]
+            metrics.housekeeping_deleted.labels(table="nonce").inc(purged.nonces)
+            metrics.housekeeping_deleted.labels(table="idempotency").inc(purged.idempotency)
+            log.info("housekeeping", nonces=purged.nonces, idempotency_keys=purged.idempotency)
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("housekeeping_failed", error=type(exc).__name__)
+
+
+def app_from_environment() -> Litestar:
+    """The app of one worker process (``shinsei serve --workers N``, or any ASGI server's ``--factory``).
+
+    Settings come from the environment, read once here; ``DATABASE_URL`` must be set (``serve`` sets
+    it to the embedded database's for its workers).
+    """
+    settings = Settings.from_env(os.environ)
+    configure_logging(settings)
+    return create_app(settings)
+
+
 def create_app(settings: Settings, components: ComponentRegistry | None = None) -> Litestar:
     """Build the app; ``settings.database_url`` must name the database (the CLI resolves it).
 
@@ -129,6 +176,7 @@ def create_app(settings: Settings, components: ComponentRegistry | None = None) 
     dsn = settings.database_url
     if not dsn:
         raise ValueError("create_app needs settings.database_url; the CLI starts the embedded database")
+    metrics = Metrics(settings.prometheus_multiproc_dir)
 
     def provide_settings() -> Settings:
         return settings
@@ -137,7 +185,7 @@ def create_app(settings: Settings, components: ComponentRegistry | None = None) 
     async def database(app: Litestar) -> AsyncIterator[None]:
         app.state.pool = await create_pool(settings, dsn)
         app.state.compiled_forms = CompiledForms(components or default_components())
-        app.state.verifiers = Verifiers(settings.trust_recheck_seconds)
+        app.state.verifiers = Verifiers(settings.trust_recheck_seconds, observer=metrics)
         closers: list[Callable[[], object]] = []
         app.state.receipt_key = load_receipt_key(settings, closers)
         app.state.timestamper = (
@@ -146,10 +194,13 @@ def create_app(settings: Settings, components: ComponentRegistry | None = None) 
         app.state.ask_ocsp = functools.partial(ask_ocsp, wait_seconds=settings.ocsp_timeout_seconds)
         app.state.attachments = PostgresAttachments()
         app.state.settings = settings
+        # The background jobs below copy this context when they are created: their audit events count.
+        metrics_context.set(metrics)
         tasks = [
             asyncio.create_task(refresh_crls_periodically(app.state.pool, settings.crl_refresh_seconds)),
             asyncio.create_task(reverify_periodically(app.state.pool, app.state.verifiers, settings)),
             asyncio.create_task(seal_periodically(app.state.pool, settings.audit_seal_seconds)),
+            asyncio.create_task(housekeep_periodically(app.state.pool, settings, metrics)),
         ]
         try:
             yield
@@ -178,6 +229,7 @@ def create_app(settings: Settings, components: ComponentRegistry | None = None) 
             submissions_controller(settings),
             ReviewController,
             EvidenceController,
+            *metrics_routes(settings),
         ],
         dependencies={
             "conn": Provide(provide_conn),
@@ -191,7 +243,7 @@ def create_app(settings: Settings, components: ComponentRegistry | None = None) 
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="shinsei",
-            version="0.1.0",
+            version=version("shinsei"),
             description=description,
             path="/schema",
             render_plugins=[SwaggerRenderPlugin(path="/")],
@@ -201,5 +253,6 @@ def create_app(settings: Settings, components: ComponentRegistry | None = None) 
     )
     # Litestar runs middleware only for matched routes; the request log must see 404s and 405s too,
     # so it wraps the outermost handler. `asgi_handler` is a public attribute of Litestar.
-    app.asgi_handler = RequestLog(app.asgi_handler)
+    app.asgi_handler = RequestLog(app.asgi_handler, metrics)
+    app.state.metrics = metrics
     return app

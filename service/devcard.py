@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from service import migrate
 from service.db import init_connection
 from service.embedded import database_url
-from service.settings import Settings
+from service.settings import MIGRATIONS_DIR, Settings
 from service.trust import service as trust_service
 from service.trust.schemas import CRLOut
 from signing import devca, jpki
@@ -123,7 +123,7 @@ async def _register(
     conn = await _connect(dsn)
     try:
         # Migrated first, as serve does, so that dev card also works before the first `make run`.
-        await migrate.upgrade(conn, migrate.discover(Path(settings.migrations_dir)))
+        await migrate.upgrade(conn, migrate.discover(MIGRATIONS_DIR))
         async with conn.transaction():
             added, _ = await trust_service.register_development_ca(conn, *_asn1(certificate, crl), now)
         return added

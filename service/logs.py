@@ -7,14 +7,19 @@ import re
 import sys
 import time
 import uuid
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 import msgspec
 import structlog
-from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.metrics.context import current as metrics_context
 from service.settings import Settings
+
+if TYPE_CHECKING:
+    # Types only: every ``shinsei`` command configures logging, and Litestar is slow to import.
+    from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
+
+    from service.metrics.collectors import Metrics
 
 REQUEST_ID_HEADER: Final = b"x-request-id"
 #: A client's request id is echoed only when it is short and plain, so logs cannot be forged.
@@ -28,12 +33,13 @@ def _render(_: Any, __: str, event: dict[str, Any]) -> str:
     return _json.encode(event).decode()
 
 
-def configure_logging(settings: Settings) -> None:
+def configure_logging(settings: Settings, level_name: str | None = None) -> None:
     """Send structlog and the standard library (uvicorn, asyncpg) to one JSON stream on stderr.
 
     stderr rather than stdout, so that commands like ``shinsei token create`` keep stdout for their output.
+    ``level_name`` overrides ``settings.log_level``: the CLI's commands other than ``serve`` are quiet.
     """
-    level = logging.getLevelName(settings.log_level.upper())
+    level = logging.getLevelName((level_name or settings.log_level).upper())
     renderer: Any = structlog.dev.ConsoleRenderer() if settings.log_format == "console" else _render
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -74,13 +80,16 @@ class RequestLog:
     Only the path is logged: query strings and bodies may carry personal data.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics | None = None) -> None:
         self.app = app
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
+        # Compared as text: litestar.enums.ScopeType would import all of Litestar into every command.
+        if cast("str", scope["type"]) != "http":
             await self.app(scope, receive, send)
             return
+        http = cast("HTTPScope", scope)
         request_id = b""
         for name, value in scope["headers"]:
             if name == REQUEST_ID_HEADER and _VALID_REQUEST_ID.match(value):
@@ -97,14 +106,22 @@ class RequestLog:
                 message["headers"] = [*message.get("headers", ()), (REQUEST_ID_HEADER, request_id)]
             await send(message)
 
+        token = metrics_context.set(self.metrics)
         with structlog.contextvars.bound_contextvars(request_id=request_id.decode()):
             try:
                 await self.app(scope, receive, send_with_id)
             finally:
+                metrics_context.reset(token)
+                seconds = time.perf_counter() - started
                 access_log.info(
                     "request",
-                    method=scope["method"],
-                    path=scope["path"],
+                    method=http["method"],
+                    path=http["path"],
                     status=status,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                    duration_ms=round(seconds * 1000, 2),
                 )
+                if self.metrics is not None:
+                    # The route's template (set by Litestar's router on this scope), never the path:
+                    # paths carry submission ids, and unmatched ones are whatever a client sent.
+                    route = cast("dict[str, Any]", scope).get("path_template") or "unmatched"
+                    self.metrics.request(http["method"], route, status, seconds)

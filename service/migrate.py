@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from pathlib import Path
+from importlib.resources.abc import Traversable
 from typing import Final, LiteralString
 
 import asyncpg
@@ -53,10 +53,14 @@ class MigrationStatus(msgspec.Struct, frozen=True):
     pending: list[Migration]
 
 
-def discover(directory: Path) -> list[Migration]:
-    """Read ``NNNN_name.sql`` files; versions must run 1, 2, 3... with no gap or duplicate."""
+def discover(directory: Traversable) -> list[Migration]:
+    """Read ``NNNN_name.sql`` files; versions must run 1, 2, 3... with no gap or duplicate.
+
+    ``directory`` is a folder or a package's resources (``importlib.resources.files``), so the
+    migrations shipped inside an installed wheel are found as well as those of a source tree.
+    """
     migrations = []
-    for path in sorted(directory.glob("*.sql")):
+    for path in sorted((p for p in directory.iterdir() if p.name.endswith(".sql")), key=lambda p: p.name):
         match = FILE_NAME.match(path.name)
         if match is None:
             raise MigrationError(f"{path.name}: migration files are named NNNN_lowercase_name.sql")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from importlib import resources
 from pathlib import Path
 from typing import Annotated, Final, Literal
 
@@ -10,9 +11,12 @@ import msgspec
 
 #: Environment variables are ``SHINSEI_<FIELD>``; ``DATABASE_URL`` keeps its conventional name.
 ENV_PREFIX: Final = "SHINSEI_"
-MIGRATIONS_DIR: Final = Path(__file__).resolve().parent.parent / "migrations"
-SAMPLE_CATALOG: Final = Path(__file__).resolve().parent / "samples" / "catalog.yaml"
-SAMPLE_FORMS: Final = Path(__file__).resolve().parent / "samples" / "forms"
+#: Files that ship inside the package, read through importlib.resources so that an installed wheel
+#: finds them as a source checkout does. The top-level ``migrations/`` folder is mapped into the
+#: wheel as ``service.migrations`` (setup.py).
+MIGRATIONS_DIR: Final = resources.files("service.migrations")
+SAMPLE_CATALOG: Final = resources.files("service.samples") / "catalog.yaml"
+SAMPLE_FORMS: Final = resources.files("service.samples.forms")
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -28,6 +32,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 
     host: str = "127.0.0.1"
     port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 8000
+    workers: Annotated[int, msgspec.Meta(ge=1, le=64)] = 1
+    """Worker processes of ``shinsei serve``; above 1, metrics are added up across them (multiprocess mode)."""
 
     problem_base_url: str = "https://shinsei.example/problems/"
     """Prefix of every problem ``type``; the slug after it is stable and listed in docs/problems.md."""
@@ -51,8 +57,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     log_level: str = "info"
     log_format: str = "json"
     """``json`` (one object per line, the default) or ``console`` for a human at a terminal."""
-
-    migrations_dir: str = str(MIGRATIONS_DIR)
 
     receipt_p12: str | None = None
     """PKCS#12 with the agency's receipt key and chain. Unset: a development key under ``data_dir``."""
@@ -89,16 +93,35 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     crl_refresh_seconds: Annotated[int, msgspec.Meta(ge=0)] = 3600
     """How often to fetch CRLs from the anchors' configured URLs; 0 turns the refresh off."""
 
+    housekeeping_seconds: Annotated[int, msgspec.Meta(ge=0)] = 3600
+    """How often the server deletes nonces and idempotency keys past their retention; 0: never (use cron)."""
+    nonce_retention_seconds: Annotated[int, msgspec.Meta(ge=0)] = 86_400
+    """How long a nonce is kept after it was used or expired (nonces that a revision names are kept for ever)."""
+    idempotency_retention_seconds: Annotated[int, msgspec.Meta(ge=0)] = 86_400
+    """How long an ``Idempotency-Key`` is remembered: a retry within it gets the first reply again."""
+    housekeeping_batch_size: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 1000
+    """Rows deleted per transaction, so that a large backlog never holds intake up."""
+
+    metrics: Literal["off", "admin", "open"] = "off"
+    """``GET /metrics``: ``off`` (404), ``admin`` (an admin's bearer token), ``open`` (anyone who reaches the port)."""
+
+    prometheus_multiproc_dir: str | None = None
+    """``PROMETHEUS_MULTIPROC_DIR`` (prometheus_client's own name): set, every worker's metrics are added up."""
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
         """Build settings from an environment mapping (``os.environ`` in production, a dict in tests)."""
         values: dict[str, str] = {}
         for name in cls.__struct_fields__:
             key = ENV_PREFIX + name.upper()
-            if key in environ:
+            if key in environ and name != "prometheus_multiproc_dir":
                 values[name] = environ[key]
         if environ.get("DATABASE_URL"):
             values["database_url"] = environ["DATABASE_URL"]
+        # Only under prometheus_client's own name: the library reads that variable itself when it is
+        # imported, and a SHINSEI_ twin it does not read would make scrapes look in an empty folder.
+        if environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            values["prometheus_multiproc_dir"] = environ["PROMETHEUS_MULTIPROC_DIR"]
         return msgspec.convert(values, cls, strict=False)
 
     @property

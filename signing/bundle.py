@@ -16,6 +16,7 @@ import hashlib
 import io
 import re
 import zipfile
+from collections.abc import Callable
 from typing import Any, Final, Literal
 
 import msgspec
@@ -347,8 +348,12 @@ def _statement(
     return Finding(item=name, outcome="ok", detail="signed by the agency, chain to a root you trust"), decoded
 
 
-def check(data: bytes, trust: list[x509.Certificate]) -> BundleReport:
-    """Check a bundle against roots the caller trusts: hashes, receipts, every signature, the notice."""
+def check(data: bytes, trust: list[x509.Certificate], progress: Callable[[str], None] | None = None) -> BundleReport:
+    """Check a bundle against roots the caller trusts: hashes, receipts, every signature, the notice.
+
+    ``progress`` is told the name of each item before it is checked (a command shows it on a terminal).
+    """
+    step = progress or (lambda _: None)
     try:
         files = _unpack(data)
         manifest = msgspec.json.decode(files["manifest.json"], type=Manifest)
@@ -367,6 +372,7 @@ def check(data: bytes, trust: list[x509.Certificate]) -> BundleReport:
     by_fingerprint = {fingerprint(c): c for c in trust}
     for revision in manifest.revisions:
         name = f"revision {revision.number}"
+        step(f"{name} receipt")
         finding, receipt_fields = _statement(
             f"{name} receipt", files, revision.receipt, revision.receipt_signature, roots
         )
@@ -395,12 +401,14 @@ def check(data: bytes, trust: list[x509.Certificate]) -> BundleReport:
         )
         for index, entry in enumerate(revision.signatures, start=1):
             item = f"{name} signature {index}"
+            step(item)
             stamped, stamp_finding = _timestamp(files, entry, roots, f"{item} time-stamp")
             if stamp_finding is not None:
                 findings.append(stamp_finding)
             findings.append(_signature(files, entry, document, receipt, by_fingerprint, item, stamped))
     if manifest.notice:
         json_file, cms_file, _ = manifest.notice
+        step("decision notice")
         finding, notice_fields = _statement("decision notice", files, json_file, cms_file, roots)
         findings.append(finding)
         if notice_fields is not None:

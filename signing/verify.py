@@ -28,7 +28,7 @@ import datetime as dt
 import hashlib
 import threading
 from collections import OrderedDict
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import msgspec
 from asn1crypto import cms, x509
@@ -422,11 +422,19 @@ def report_for(
     )
 
 
+class Observer(Protocol):
+    """Told of every cache lookup and every report, to count them (the service's metrics)."""
+
+    def cache_lookup(self, hit: bool) -> None: ...
+    def verified(self, report: VerificationReport) -> None: ...
+
+
 class Verifier:
     """The fast path: structural and cryptographic checks per call, certificate assessments cached."""
 
-    def __init__(self, store: TrustStore, cache_size: int = CACHE_SIZE) -> None:
+    def __init__(self, store: TrustStore, cache_size: int = CACHE_SIZE, observer: Observer | None = None) -> None:
         self.store = store
+        self.observer = observer
         self._size = cache_size
         self._cache: OrderedDict[tuple[str, str, Policy, str], Assessment] = OrderedDict()
         # ``averify`` runs in worker threads: the LRU's reordering and eviction are not atomic.
@@ -439,11 +447,16 @@ class Verifier:
         key = (fingerprint(parsed.signer), extras, policy, self.store.generation)
         with self._lock:
             cached = self._cache.get(key)
-            if cached is not None and cached.expires > now:
+            hit = cached is not None and cached.expires > now
+            if hit:
                 self.hits += 1
                 self._cache.move_to_end(key)
-                return cached
-            self.misses += 1
+            else:
+                self.misses += 1
+        if self.observer is not None:
+            self.observer.cache_lookup(hit)
+        if hit and cached is not None:
+            return cached
         assessment = assess(self.store, parsed.signer, parsed.certificates, policy)
         with self._lock:
             self._cache[key] = assessment
@@ -453,6 +466,12 @@ class Verifier:
         return assessment
 
     def verify(self, document: bytes, signature: bytes, policy: Policy, bounds: Bounds) -> VerificationReport:
+        report = self._verify(document, signature, policy, bounds)
+        if self.observer is not None:
+            self.observer.verified(report)
+        return report
+
+    def _verify(self, document: bytes, signature: bytes, policy: Policy, bounds: Bounds) -> VerificationReport:
         checks: list[Check] = []
         parsed = None
         try:

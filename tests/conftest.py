@@ -23,7 +23,7 @@ from service.app import create_app
 from service.auth import service as auth_service
 from service.auth.schemas import TokenIn
 from service.catalog import service as catalog_service
-from service.cli import read_catalog
+from service.cli.files import read_catalog
 from service.db import init_connection
 from service.embedded import embedded_postgres
 from service.settings import MIGRATIONS_DIR, SAMPLE_CATALOG, Settings

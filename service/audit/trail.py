@@ -9,6 +9,7 @@ from typing import Any, Final, LiteralString
 import asyncpg
 import msgspec
 
+from service.metrics import context as metrics
 from signing import canonical
 
 #: One sealer at a time ("AUDT"); held only for the sealer's own short transaction.
@@ -84,7 +85,8 @@ async def record(
     """
     # Microseconds, UTC: exactly what timestamptz keeps, so the hash can be recomputed from the row.
     moment = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
-    seq: int = await conn.fetchval(INSERT, moment, actor, role, agency, action, subject, details or {})
+    with metrics.audit_append():
+        seq: int = await conn.fetchval(INSERT, moment, actor, role, agency, action, subject, details or {})
     return seq
 
 

@@ -73,6 +73,7 @@ async def intake(state: State, conn: Conn) -> service.Intake:
         confirmation_grace=dt.timedelta(seconds=settings.confirmation_grace_seconds),
         ask_ocsp=state.ask_ocsp,
         timestamper=state.timestamper,
+        metrics=state.metrics,
     )
 
 

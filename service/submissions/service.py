@@ -23,12 +23,14 @@ from forms.schema import AttachmentField, FormSchema, GroupField
 from service.agencies import queries as agency_queries
 from service.audit import trail
 from service.catalog.schemas import DigitalPolicy
+from service.metrics.collectors import Metrics
 from service.problems import (
     DuplicateSubmission,
     FormInvalid,
     IdempotencyMismatch,
     NonceInvalid,
     NotFound,
+    ProblemError,
     ServiceUnavailable,
     SignatureRejected,
     StateConflict,
@@ -91,6 +93,7 @@ class Intake(msgspec.Struct, frozen=True, kw_only=True):
     """Asks an anchor's OCSP responder, for procedures that require confirmed revocation at once."""
     timestamper: TimeStamper | None = None
     """An RFC 3161 service: receipts and applicant signatures (CAdES-T) are time-stamped when set."""
+    metrics: Metrics | None = None
 
 
 def links(submission_id: uuid.UUID, *, decided: bool = False) -> Links:
@@ -349,13 +352,42 @@ async def _pinned_version(
     return version, schema, head
 
 
+class _Labels(msgspec.Struct):
+    """What intake learns on its way that the submission counter is labelled with; a fixed set of values."""
+
+    procedure: str = "unknown"
+    outcome: str = "internal-error"  # what a bug (an exception that is no problem) is counted as
+
+
 async def submit(conn: asyncpg.Connection, parts: Parts, intake: Intake, idempotency_key: str | None) -> dict[str, Any]:
-    """Take one signed document; returns the 201 body (the stored one again for a repeated key)."""
+    """Take one signed document; returns the 201 body (the stored one again for a repeated key).
+
+    Counted by procedure and outcome (``accepted``, ``pending``, ``replayed`` or the problem's slug)
+    when intake returns; the procedure is ``unknown`` until the named form version is found, so a
+    client cannot mint label values.
+    """
+    labels = _Labels()
+    try:
+        body = await _submit(conn, parts, intake, idempotency_key, labels)
+    except ProblemError as exc:
+        labels.outcome = exc.slug
+        raise
+    finally:
+        if intake.metrics is not None:
+            intake.metrics.submissions.labels(procedure=labels.procedure, outcome=labels.outcome).inc()
+    return body
+
+
+async def _submit(
+    conn: asyncpg.Connection, parts: Parts, intake: Intake, idempotency_key: str | None, labels: _Labels
+) -> dict[str, Any]:
     # Only a request that carries a key is hashed whole (attachments may be tens of MiB).
     digest = request_digest(parts) if idempotency_key is not None else b""
     if (replay := await _idempotent_reply(conn, idempotency_key, digest)) is not None:
+        labels.outcome = "replayed"
         return replay
     version, schema, head = await _pinned_version(conn, parts, intake)
+    labels.procedure = version.procedure_id
     if not parts.signatures:
         raise SignatureRejected("The document must be signed: send at least one signature part.")
     policy, required = signature_policy(schema, version.digital_policy(), intake.accept_test)
@@ -426,6 +458,7 @@ async def submit(conn: asyncpg.Connection, parts: Parts, intake: Intake, idempot
     )  # fmt: skip
     if idempotency_key is not None:
         await conn.execute(queries.INSERT_IDEMPOTENT, idempotency_key, digest, 201, body)
+    labels.outcome = "pending" if verification.status == "pending" else "accepted"
     return body
 
 

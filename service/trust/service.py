@@ -32,7 +32,7 @@ from service.trust.schemas import (
 )
 from service.validation import FieldProblem, collect_problems
 from signing.trust import Anchor, CRLRejected, OCSPRejected, TrustStore, key_id, ocsp_request
-from signing.verify import Rejected, Verifier, carried_certificates, parse
+from signing.verify import Observer, Rejected, Verifier, carried_certificates, parse
 
 MAX_CRL_BYTES: Final = 50 * 1024 * 1024
 Fetch = Callable[[str], Awaitable[bytes]]
@@ -102,8 +102,9 @@ class Verifiers:
     round trip per submission for a change that happens a few times a day.
     """
 
-    def __init__(self, max_age: float = 0.0) -> None:
+    def __init__(self, max_age: float = 0.0, observer: Observer | None = None) -> None:
         self.max_age = max_age
+        self.observer = observer
         self._generation: str | None = None
         self._verifier: Verifier | None = None
         self._checked = 0.0
@@ -114,7 +115,7 @@ class Verifiers:
         generation = await queries.generation(conn)
         self._checked = time.monotonic()
         if self._verifier is None or generation != self._generation:
-            self._verifier = Verifier(await load_store(conn))
+            self._verifier = Verifier(await load_store(conn), observer=self.observer)
             self._generation = generation
         return self._verifier
 
@@ -321,7 +322,7 @@ async def confirm_by_ocsp(
                 answer.status, answer.produced_at, answer.this_update, answer.next_update,
             )  # fmt: skip
             found += 1
-    return Verifier(store) if found else verifier
+    return Verifier(store, observer=verifier.observer) if found else verifier
 
 
 async def query_ocsp(conn: asyncpg.Connection, who: Principal, data: OCSPQuery, ask: Ask, now: dt.datetime) -> OCSPOut:

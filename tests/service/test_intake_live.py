@@ -93,6 +93,8 @@ def test_the_applicants_client(server: Server, tmp_path: Path) -> None:
         capture_output=True, text=True, env=env, timeout=120, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
+    # Quiet by default: the one summary line, none of httpx's request lines.
+    assert len(result.stderr.splitlines()) == 1 and result.stderr.startswith("submission "), result.stderr
     number = result.stdout.strip()
     assert number.startswith("NTA-") and number.endswith("-000001")
     saved = sorted(p.name for p in (tmp_path / "receipts").iterdir())
@@ -101,6 +103,9 @@ def test_the_applicants_client(server: Server, tmp_path: Path) -> None:
     status = run(["status", submission_id, "--token", token, "--server", server.base], env_for(None))
     assert status.returncode == 0, status.stderr
     assert msgspec.json.decode(status.stdout)["status"] == "received"
+    assert status.stderr == ""
+    verbose = run(["-v", "status", submission_id, "--token", token, "--server", server.base], env_for(None))
+    assert "HTTP Request: GET" in verbose.stderr
     wrong = run(["status", submission_id, "--token", "sbm_nope", "--server", server.base], env_for(None))
     assert wrong.returncode == 1
     assert "not found" in wrong.stderr
