@@ -18,7 +18,7 @@ from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs12
 
 import forms
-from service.cli import read_form
+from service.cli.files import read_form
 from service.problems import Conflict
 from service.settings import SAMPLE_FORMS
 from service.trust import service as trust_service
