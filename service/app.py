@@ -26,6 +26,7 @@ from service.audit.routes import audit_head
 from service.auth.principal import provide_principal, provide_viewer
 from service.auth.routes import TokenController
 from service.catalog.routes import ProcedureController
+from service.console.routes import SWAGGER_ASSETS, console_router, template_config
 from service.db import create_pool, provide_conn
 from service.health.routes import healthz, readyz
 from service.logs import RequestLog
@@ -150,6 +151,7 @@ def create_app(settings: Settings, components: ComponentRegistry | None = None) 
             submissions_controller(settings),
             ReviewController,
             EvidenceController,
+            console_router(settings),
         ],
         dependencies={
             "conn": Provide(provide_conn),
@@ -165,8 +167,9 @@ def create_app(settings: Settings, components: ComponentRegistry | None = None) 
             version="0.1.0",
             description=description,
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin(path="/")],
+            render_plugins=[SwaggerRenderPlugin(path="/", **SWAGGER_ASSETS)],
         ),
+        template_config=template_config(),
         logging_config=None,
         debug=False,
     )

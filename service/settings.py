@@ -74,6 +74,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     crl_refresh_seconds: Annotated[int, msgspec.Meta(ge=0)] = 3600
     """How often to fetch CRLs from the anchors' configured URLs; 0 turns the refresh off."""
 
+    development: bool = False
+    """A developer's machine over plain http: console cookies are then sent without ``Secure``."""
+
+    console_session_seconds: Annotated[int, msgspec.Meta(ge=60)] = 8 * 3600
+    """How long a console sign-in lasts (it also ends at sign-out and when its token is revoked)."""
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
         """Build settings from an environment mapping (``os.environ`` in production, a dict in tests)."""

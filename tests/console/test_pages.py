@@ -1,0 +1,98 @@
+"""The console over HTTP (no browser): sessions, CSRF, security headers, escaping, scoping."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import asyncpg
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from service.auth import service as auth_service
+from service.auth.schemas import TokenIn
+from service.console import sessions
+from tests.api.test_review import submit
+
+Client = AsyncTestClient[Litestar]
+CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
+
+
+async def sign_in(client: Client, token: str) -> Any:
+    page = await client.get("/console/login")
+    assert page.status_code == 200
+    csrf = CSRF.search(page.text)
+    assert csrf is not None
+    return await client.post(
+        "/console/login", data={"token": token, "csrf_token": csrf.group(1)}, follow_redirects=False
+    )
+
+
+async def clerk_token(conn: asyncpg.Connection, agency: str = "MHLW", role: str = "clerk") -> str:
+    return (await auth_service.issue_token(conn, TokenIn(role=role, agency=agency, name="審査係"))).token  # type: ignore[arg-type]
+
+
+async def test_sign_in_sets_a_strict_http_only_cookie_and_sessions_end_with_their_token(
+    client: Client, admin: dict[str, str], conn: asyncpg.Connection
+) -> None:
+    token = await clerk_token(conn)
+    response = await sign_in(client, token)
+    assert response.status_code == 303 and response.headers["location"] == "/console/queue"
+    cookie = next(c for c in response.headers.get_list("set-cookie") if c.startswith("shinsei_console="))
+    assert cookie.split("; ")[1:] == ["HttpOnly", "Max-Age=28800", "Path=/console", "SameSite=strict", "Secure"]
+    secret = cookie.split(";")[0].split("=", 1)[1]
+    hashes = [r["secret_hash"] for r in await conn.fetch("SELECT secret_hash FROM console_session")]
+    assert hashes == [sessions.digest(secret)]  # only its hash is stored
+    assert await conn.fetchval("SELECT count(*) FROM console_session WHERE ended_at IS NULL") == 1
+    queue = await client.get("/console/queue")
+    assert queue.status_code == 200 and "審査キュー" in queue.text and "Review queue" in queue.text
+    for name, value in {
+        "content-security-policy": "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+        "x-content-type-options": "nosniff",
+        "referrer-policy": "same-origin",
+    }.items():
+        assert queue.headers[name] == value
+    assert "unsafe-inline" not in queue.headers["content-security-policy"]
+    assert "<script>" not in queue.text and token not in queue.text
+
+    token_id = await conn.fetchval("SELECT token_id FROM console_session")
+    await conn.execute("UPDATE api_token SET revoked_at = now() WHERE id = $1", token_id)
+    after = await client.get("/console/queue", follow_redirects=False)
+    assert (after.status_code, after.headers["location"]) == (303, "/console/login")
+
+
+async def test_wrong_token_and_a_platform_admin_are_refused(
+    client: Client, tokens: Any, conn: asyncpg.Connection
+) -> None:
+    wrong = await sign_in(client, "shs_nope")
+    assert wrong.status_code == 401 and "トークンが不明か、失効しています。" in wrong.text
+    admin = (await auth_service.issue_token(conn, TokenIn(role="admin"))).token
+    refused = await sign_in(client, admin)
+    assert refused.status_code == 403
+    assert await conn.fetchval("SELECT count(*) FROM console_session") == 0
+
+
+async def test_posts_without_the_sessions_csrf_token_are_refused(
+    client: Client, admin: dict[str, str], conn: asyncpg.Connection
+) -> None:
+    submission = await submit(client, conn)
+    assert (await sign_in(client, await clerk_token(conn))).status_code == 303
+    for body in ({}, {"csrf_token": "0" * 64}):
+        refused = await client.post("/console/queue/claim", data=body)
+        assert refused.status_code == 403 and "この送信は受け付けられません" in refused.text
+    status = await conn.fetchval("SELECT status FROM submission WHERE id = $1", submission["submission_id"])
+    assert status == "received"  # nothing happened
+    no_login_csrf = await client.post("/console/login", data={"token": "x"})
+    assert no_login_csrf.status_code == 403
+
+
+async def test_another_agencys_application_is_a_404_page(
+    client: Client, admin: dict[str, str], conn: asyncpg.Connection
+) -> None:
+    submission = await submit(client, conn)
+    assert (await sign_in(client, await clerk_token(conn, "NTA"))).status_code == 303
+    response = await client.get(f"/console/applications/{submission['submission_id']}")
+    assert response.status_code == 404 and response.headers["content-type"].startswith("text/html")
+    assert "見つかりません" in response.text and submission["receipt_number"] not in response.text
+    assert (await client.get("/console/nowhere")).status_code == 404
+
