@@ -397,8 +397,8 @@ async def decide(
 ) -> Template | Redirect:
     form = await request.form()
     decision = _posted(form, "decision", 40)
-    posted = {"decision": decision, "message": _posted(form, "message"), "fields": form.getall("fields")}
-    fields = [f for f in form.getall("fields") if isinstance(f, str)] if decision == "request_correction" else []
+    posted = {"decision": decision, "message": _posted(form, "message"), "fields": form.getall("fields", [])}
+    fields = [f for f in form.getall("fields", []) if isinstance(f, str)] if decision == "request_correction" else []
     body = {"decision": decision, "message": posted["message"], "fields": fields or None}
     outcome: dict[str, str] = {}
 
@@ -760,8 +760,17 @@ def _on_http(request: Request[Any, Any, Any], exc: HTTPException) -> Template:
 def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Template:
     instance = f"urn:uuid:{uuid.uuid4()}"
     log.error("console_unhandled_exception", instance=instance,
-              exc_type=f"{type(exc).__module__}.{type(exc).__qualname__}")  # fmt: skip
+              exc_type=f"{type(exc).__module__}.{type(exc).__qualname__}", frames=_frames(exc))  # fmt: skip
     return _error_page(request, 500, "error_page", f"An unexpected error occurred; quote {instance} when reporting it.")
+
+
+def _frames(exc: BaseException) -> list[str]:
+    """Where it failed (file, line, function): never the message, which may quote personal data."""
+    frames, tb = [], exc.__traceback__
+    while tb is not None:
+        frames.append(f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}:{tb.tb_frame.f_code.co_name}")
+        tb = tb.tb_next
+    return frames[-12:]
 
 
 def template_config() -> TemplateConfig[Any]:

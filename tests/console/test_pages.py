@@ -95,4 +95,3 @@ async def test_another_agencys_application_is_a_404_page(
     assert response.status_code == 404 and response.headers["content-type"].startswith("text/html")
     assert "見つかりません" in response.text and submission["receipt_number"] not in response.text
     assert (await client.get("/console/nowhere")).status_code == 404
-
