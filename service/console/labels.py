@@ -150,6 +150,8 @@ LABELS: Final[dict[str, tuple[str, str]]] = {
     "draft": ("下書き", "draft"),
     "published": ("公開中", "published"),
     "retired": ("廃止", "retired"),
+    "done_published": ("公開しました。", "Published."),
+    "done_retired": ("廃止しました。", "Retired."),
     "event": ("出来事", "Event"),
     "actor": ("実行者", "Actor"),
     "at": ("日時", "When"),

@@ -7,6 +7,7 @@ in CI (``CI`` set), where a missing browser is a broken install, not a reason to
 
 from __future__ import annotations
 
+import base64
 import os
 import socket
 import threading
@@ -143,10 +144,12 @@ class Browser:
         directory = Path(SCREENSHOTS) if SCREENSHOTS else tmp
         directory.mkdir(parents=True, exist_ok=True)
         target = directory / f"{name}.png"
-        height = self.driver.execute_script("return Math.min(document.body.scrollHeight, 3000)")
-        self.driver.set_window_size(1280, max(800, int(height)))
-        self.driver.save_screenshot(str(target))
-        self.driver.set_window_size(1280, 1000)
+        size = self.driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+        clip = {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], 3000), "scale": 1}
+        shot = self.driver.execute_cdp_cmd(
+            "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip}
+        )
+        target.write_bytes(base64.b64decode(shot["data"]))
         assert target.stat().st_size > 10_000  # a rendered page, not a blank one
         return target
 

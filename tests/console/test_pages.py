@@ -95,3 +95,43 @@ async def test_another_agencys_application_is_a_404_page(
     assert response.status_code == 404 and response.headers["content-type"].startswith("text/html")
     assert "見つかりません" in response.text and submission["receipt_number"] not in response.text
     assert (await client.get("/console/nowhere")).status_code == 404
+
+
+async def test_roles_expiry_language_and_the_schema_page(
+    client: Client, admin: dict[str, str], conn: asyncpg.Connection
+) -> None:
+    assert (await sign_in(client, await clerk_token(conn))).status_code == 303
+    for path in ("/console/forms", "/console/staff", "/console/forms/t-overtime/versions/1/preview"):
+        refused = await client.get(path)
+        assert refused.status_code == 403 and "権限がありません" in refused.text, path
+
+    english = await client.get("/console/lang/en", params={"next": "/console/queue?status=received"},
+                               follow_redirects=False)  # fmt: skip
+    assert (english.status_code, english.headers["location"]) == (303, "/console/queue?status=received")
+    assert (await client.get("/console/queue")).text.count('<html lang="en">') == 1
+    away = await client.get("/console/lang/ja", params={"next": "//evil.example/"}, follow_redirects=False)
+    assert away.headers["location"] == "/console/queue"  # never a way out of the console
+
+    await conn.execute(
+        "UPDATE console_session SET created_at = now() - interval '9 hours', expires_at = now() - interval '1 hour'"
+    )
+    expired = await client.get("/console/queue", follow_redirects=False)
+    assert (expired.status_code, expired.headers["location"]) == (303, "/console/login")
+
+    schema = await client.get("/schema")
+    assert schema.status_code == 200 and "cdn." not in schema.text and "unpkg" not in schema.text
+    assert "/console/static/vendor/swagger-ui/swagger-ui-bundle.js" in schema.text
+    bundle = await client.get("/console/static/vendor/swagger-ui/swagger-ui-bundle.js")
+    assert bundle.status_code == 200 and len(bundle.content) > 1_000_000
+
+
+async def test_an_agency_admin_sees_only_its_own_forms(
+    client: Client, admin: dict[str, str], conn: asyncpg.Connection
+) -> None:
+    assert (await sign_in(client, await clerk_token(conn, "NTA", role="agency-admin"))).status_code == 303
+    forms = await client.get("/console/forms")
+    assert forms.status_code == 200 and "t-overtime" not in forms.text
+    other = await client.get("/console/forms/t-overtime/versions/1/preview")
+    assert other.status_code == 404 and "見つかりません" in other.text
+    publish = await client.get("/console/forms/t-overtime/publish")
+    assert publish.status_code == 404
