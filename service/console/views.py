@@ -9,7 +9,7 @@ from typing import Any, Final
 import msgspec
 from litestar.datastructures import UploadFile
 
-from forms.answers import Answer
+from forms.answers import Answer, AnswerChange
 from forms.compile import CompiledForm, CompiledScope
 from forms.components.registry import ComponentRegistry
 from forms.schema import (
@@ -72,6 +72,40 @@ def answer_rows(schema: FormSchema, answers: list[Answer], registry: ComponentRe
                     binds=spec.binds,
                 )
             )  # fmt: skip
+    return rows
+
+
+class ChangeRow(msgspec.Struct, frozen=True, kw_only=True):
+    pointer: str
+    label: Text
+    before: str
+    after: str
+
+
+def _shown(registry: ComponentRegistry, spec: FieldSpec | None, value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(spec, GroupField) and isinstance(value, dict):  # a whole item added or removed
+        subs = {sub.id: sub for sub in spec.fields}
+        return "; ".join(f"{subs[k].label.ja}: {_display(registry, subs[k], v)}" for k, v in value.items() if k in subs)
+    return _display(registry, spec, value) if spec is not None else str(value)
+
+
+def change_rows(schema: FormSchema, changes: list[AnswerChange], registry: ComponentRegistry) -> list[ChangeRow]:
+    """An amendment's changes, each side shown as its field type shows it."""
+    specs = {spec.id: spec for spec in schema.fields()}
+    rows = []
+    for change in changes:
+        path = change.pointer.split("/")[2:]  # /answers/<id>[/<index>[/<sub id>]]
+        spec: FieldSpec | None = specs.get(path[0]) if path else None
+        if isinstance(spec, GroupField) and len(path) == 3:
+            spec = next((sub for sub in spec.fields if sub.id == path[2]), None)
+        rows.append(
+            ChangeRow(
+                pointer=change.pointer, label=change.label, before=_shown(registry, spec, change.before),
+                after=_shown(registry, spec, change.after),
+            )
+        )  # fmt: skip
     return rows
 
 

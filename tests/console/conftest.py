@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 
-import msgspec
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -26,5 +25,9 @@ async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
 
 @pytest.fixture
 def browser(settings: Settings) -> Iterator[Browser]:
-    """Chromium against a live server of the test's database (plain http on 127.0.0.1: development cookies)."""
-    yield from browser_session(create_app(msgspec.structs.replace(settings, development=True)))
+    """Chromium against a live server of the test's database, configured as in production.
+
+    Over plain http on 127.0.0.1 the session cookie is still ``Secure``: browsers treat the loopback
+    address as a secure context and keep such cookies.
+    """
+    yield from browser_session(create_app(settings))
