@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Final, Literal
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 Lang = Literal["ja", "en"]
 LANGS: Final[tuple[Lang, ...]] = ("ja", "en")
@@ -212,7 +212,3 @@ class Labels:
 
 def jst(moment: dt.datetime | None) -> str:
     return "" if moment is None else moment.astimezone(JST).strftime("%Y-%m-%d %H:%M JST")
-
-
-def escape_text(value: Any) -> Markup:
-    return escape(value)

@@ -301,6 +301,7 @@ async def test_an_agency_admin_uploads_previews_publishes_retires_and_staffs(
     assert status == "published"
     browser.screenshot("forms", tmp_path)
     browser.find("a[href='/console/forms/t-console/versions/1/retire']").click()
+    browser.axe()
     browser.find("form[action='/console/forms/t-console/versions/1/retire'] button").click()
     browser.wait(lambda d: "done=retired" in d.current_url)
     assert await conn.fetchval("SELECT status FROM form_version WHERE form_id = 't-console'") == "retired"
@@ -334,9 +335,16 @@ async def test_an_agency_admin_uploads_previews_publishes_retires_and_staffs(
     browser.axe()
 
 
+#: Swagger UI's own markup (third-party, unchanged) fails these axe rules; the console's pages fail none.
+#: Pinned so that the list cannot grow unnoticed: low-contrast version stamps and method badges, the page
+#: template's <html> without lang, buttons nested in its operation summaries, the unlabelled servers select.
+SWAGGER_UI_KNOWN = frozenset({"color-contrast", "html-has-lang", "nested-interactive", "select-name"})
+
+
 async def test_the_api_documentation_is_served_from_the_app(browser: Browser) -> None:
     browser.get("/schema")
     title = browser.wait_for(".swagger-ui .info .title")
     assert "shinsei" in title.text
     resources = browser.driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
     assert resources and all(r.startswith(browser.base) for r in resources), resources
+    browser.axe(known=SWAGGER_UI_KNOWN)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -12,6 +13,7 @@ from litestar.testing import AsyncTestClient
 from service.auth import service as auth_service
 from service.auth.schemas import TokenIn
 from service.console import sessions
+from service.console.labels import JST
 from tests.api.test_review import submit
 
 Client = AsyncTestClient[Litestar]
@@ -82,6 +84,12 @@ async def test_posts_without_the_sessions_csrf_token_are_refused(
         assert refused.status_code == 403 and "この送信は受け付けられません" in refused.text
     status = await conn.fetchval("SELECT status FROM submission WHERE id = $1", submission["submission_id"])
     assert status == "received"  # nothing happened
+    today = dt.datetime.now(JST).date()
+    for received, count in ((f"received_from={today}", 1), (f"received_to={today - dt.timedelta(days=1)}", 0)):
+        listed = await client.get(f"/console/queue?{received}")
+        assert listed.text.count('<tr class="row') == count, received
+    bad = await client.get("/console/queue?received_from=yesterday")
+    assert bad.status_code == 400 and "received_from" in bad.text
     no_login_csrf = await client.post("/console/login", data={"token": "x"})
     assert no_login_csrf.status_code == 403
 
