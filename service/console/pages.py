@@ -103,7 +103,10 @@ def page(request: Request[Any, Any, Any], template: str, *, status: int = 200, *
         "csrf": request.state.get("csrf"),
         "me": principal,
         "me_name": request.state.get("staff_name", ""),
-        "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+        # Where the language switch comes back to: this page, unless it answers a post.
+        "here": (request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+        if request.method == "GET"
+        else "/console/queue",
     }
     return Template(
         template_name=template,
