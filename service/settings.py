@@ -75,7 +75,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     """How often to fetch CRLs from the anchors' configured URLs; 0 turns the refresh off."""
 
     development: bool = False
-    """A developer's machine over plain http: console cookies are then sent without ``Secure``."""
+    """A development host reached over plain http by another name than 127.0.0.1 or localhost (which browsers
+    treat as secure): console cookies are then sent without ``Secure``. Never in production."""
 
     console_session_seconds: Annotated[int, msgspec.Meta(ge=60)] = 8 * 3600
     """How long a console sign-in lasts (it also ends at sign-out and when its token is revoked)."""
