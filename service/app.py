@@ -29,6 +29,7 @@ from service.audit.routes import audit_head
 from service.auth.principal import provide_principal, provide_viewer
 from service.auth.routes import TokenController
 from service.catalog.routes import ProcedureController
+from service.console.routes import SWAGGER_ASSETS, console_router, template_config
 from service.db import create_pool, provide_conn
 from service.health.routes import healthz, readyz
 from service.housekeeping import service as housekeeping
@@ -230,6 +231,7 @@ def create_app(settings: Settings, components: ComponentRegistry | None = None) 
             ReviewController,
             EvidenceController,
             *metrics_routes(settings),
+            console_router(settings),
         ],
         dependencies={
             "conn": Provide(provide_conn),
@@ -246,8 +248,9 @@ def create_app(settings: Settings, components: ComponentRegistry | None = None) 
             version=version("shinsei"),
             description=description,
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin(path="/")],
+            render_plugins=[SwaggerRenderPlugin(path="/", **SWAGGER_ASSETS)],
         ),
+        template_config=template_config(),
         logging_config=None,
         debug=False,
     )

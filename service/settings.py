@@ -108,6 +108,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     prometheus_multiproc_dir: str | None = None
     """``PROMETHEUS_MULTIPROC_DIR`` (prometheus_client's own name): set, every worker's metrics are added up."""
 
+    console_session_seconds: Annotated[int, msgspec.Meta(ge=60)] = 8 * 3600
+    """How long a console sign-in lasts (it also ends at sign-out and when its token is revoked)."""
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
         """Build settings from an environment mapping (``os.environ`` in production, a dict in tests)."""
