@@ -157,6 +157,8 @@ LABELS: Final[dict[str, tuple[str, str]]] = {
     "at": ("日時", "When"),
     "identity_mismatch": ("本人情報の不一致", "identity mismatch"),
     "verification_pending": ("失効確認待ち", "revocation check pending"),
+    "revocation_unconfirmed": ("失効確認の確定待ち", "revocation not yet confirmed"),
+    "test_signature": ("試験用の署名", "test signature"),
     "unread": ("未読", "unread"),
     "st_received": ("受付", "received"),
     "st_under_review": ("審査中", "under review"),
