@@ -98,6 +98,13 @@ SELECT_PENDING: Final[LiteralString] = """
     JOIN form_version v ON v.id = r.form_version_id JOIN form f ON f.id = v.form_id
     WHERE r.verification_status = 'pending' ORDER BY r.received_at LIMIT $1 FOR UPDATE OF r SKIP LOCKED"""
 SELECT_SIGNATURES: Final[LiteralString] = "SELECT cms FROM revision_signature WHERE revision_id = $1 ORDER BY position"
+SELECT_RECEIPT_PROCEDURE_NAME: Final[LiteralString] = """
+    SELECT p.name_ja FROM revision r
+    JOIN submission s ON s.id = r.submission_id JOIN procedure p ON p.id = s.procedure_id
+    WHERE r.receipt_number = $1"""
+SELECT_RECEIPT_SIGNER_REPORTS: Final[LiteralString] = """
+    SELECT rs.report FROM revision_signature rs JOIN revision r ON r.id = rs.revision_id
+    WHERE r.receipt_number = $1 ORDER BY rs.position LIMIT $2"""
 SET_VERIFICATION: Final[LiteralString] = """
     WITH r AS (UPDATE revision SET verification_status = $2, verification = $3 WHERE id = $1 RETURNING submission_id)
     UPDATE submission SET flags = array_remove(flags, 'verification_pending')
@@ -141,6 +148,17 @@ class SubmissionRow(msgspec.Struct, frozen=True, kw_only=True):
     access_token_hash: bytes
     signer_identity: list[dict[str, Any]]
     assignee: uuid.UUID | None = None
+
+
+async def receipt_procedure_name(conn: asyncpg.Connection, receipt_number: str) -> str | None:
+    """The Japanese name of the procedure applied for in the revision a receipt acknowledged."""
+    name: str | None = await conn.fetchval(SELECT_RECEIPT_PROCEDURE_NAME, receipt_number)
+    return name
+
+
+async def receipt_signer_reports(conn: asyncpg.Connection, receipt_number: str, limit: int = 100) -> list[Any]:
+    """The verification reports of that revision's signatures, in the order they were received."""
+    return [row["report"] for row in await conn.fetch(SELECT_RECEIPT_SIGNER_REPORTS, receipt_number, limit)]
 
 
 async def form_version(conn: asyncpg.Connection, form_id: str, number: int) -> VersionRow | None:

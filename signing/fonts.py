@@ -1,0 +1,177 @@
+"""Noto Sans JP Regular for the PDFs: a static instance of the shipped variable font, made once and kept."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import io
+import os
+import tempfile
+import threading
+from importlib import resources
+from pathlib import Path
+from typing import Final
+
+import fontTools
+from fontTools.ttLib import TTFont
+from fontTools.varLib import instancer
+from uniseg.graphemecluster import grapheme_cluster_breakables
+from uniseg.wrap import wrap
+
+REGULAR: Final = {"wght": 400}
+STEM: Final = "NotoSansJP-Regular"
+#: Layout tables the PDFs never use. pyHanko subsets the font for every PDF and fontTools decompiles
+#: every table it keeps to do so: GSUB/GPOS hold thousands of lookups for vertical and proportional
+#: forms we never set, and with them one receipt took twice the CPU.
+LAYOUT_TABLES: Final = ("GSUB", "GPOS", "BASE", "GDEF")
+
+# One preparation at a time in this process: a second caller waits for the first instead of
+# instancing the same font again (it takes seconds of CPU).
+_preparing = threading.Lock()
+
+
+def variable_source() -> Path:
+    """Noto Sans JP as the install ships it (``justmytype-intl-cjk``, SIL Open Font License): variable, wght 100-900."""
+    return Path(str(resources.files("justmytype_intl_cjk") / "fonts" / "ofl" / "notosansjp" / "NotoSansJP[wght].ttf"))
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Font:
+    """The prepared font's bytes, with the advance widths that line breaking measures text by."""
+
+    path: Path
+    data: bytes
+    units_per_em: int
+    advances: dict[int, int]
+    """Advance width in font units, by code point (without GPOS there is no kerning to add)."""
+
+    @classmethod
+    def from_bytes(cls, path: Path, data: bytes) -> Font:
+        font = TTFont(io.BytesIO(data), lazy=True)
+        metrics = font["hmtx"].metrics
+        advances = {code: metrics[glyph][0] for code, glyph in font.getBestCmap().items()}
+        notdef = metrics[".notdef"][0]
+        advances.setdefault(0, notdef)
+        return cls(path=path, data=data, units_per_em=font["head"].unitsPerEm, advances=advances)
+
+    def extents(self, text: str, size: float) -> list[float]:
+        """Distance in points from the start of ``text`` to the end of each of its characters."""
+        total, out, scale, missing = 0.0, [], size / self.units_per_em, self.advances[0]
+        for char in text:
+            total += self.advances.get(ord(char), missing) * scale
+            out.append(total)
+        return out
+
+    def width(self, text: str, size: float) -> float:
+        return self.extents(text, size)[-1] if text else 0.0
+
+    def wrap(self, text: str, size: float, width: float) -> list[str]:
+        """``text`` broken into lines no wider than ``width`` points, by Unicode line breaking (UAX #14).
+
+        UAX #14 knows Japanese: it breaks between kanji and kana but keeps 「（ with what follows and
+        、。）」 with what precedes. A run with no break opportunity that is still too wide (a long
+        file name, a digest) is then broken between characters rather than run off the page.
+        """
+        lines: list[str] = []
+        for line in _Lines(self, size, width).wrap(text):
+            fits = self.width(line.rstrip(), size) <= width
+            lines += [line] if fits else _Lines(self, size, width).wrap(line, anywhere=True)
+        return lines
+
+
+class _Lines:
+    """uniseg's formatter: it measures with the font and collects the lines the wrapper hands it."""
+
+    tab_width = 4
+
+    def __init__(self, font: Font, size: float, width: float) -> None:
+        self.font, self.size, self.wrap_width = font, size, width
+        self.lines: list[str] = []
+
+    def text_extents(self, text: str) -> list[float]:
+        return self.font.extents(text, self.size)
+
+    def handle_text(self, text: str, extents: object) -> None:
+        self.lines[-1] += text
+
+    def handle_new_line(self) -> None:
+        self.lines.append("")
+
+    def wrap(self, text: str, *, anywhere: bool = False) -> list[str]:
+        if anywhere:
+            wrap(self, text, iter_breakables=grapheme_cluster_breakables)
+        else:
+            wrap(self, text)
+        # A break after a space leaves the space at the end of the line: unseen, and kept so that the
+        # text a reader copies out of the PDF has its words apart.
+        return self.lines or [""]
+
+
+@dataclasses.dataclass(frozen=True)
+class Typeface:
+    """Where the Regular instance is kept (``<data_dir>/fonts``); ``load()`` prepares it once per process.
+
+    The first ``load()`` on a new data dir instances the variable font at wght 400 (about ten seconds of
+    CPU); later ones, in this process or any other, read the kept file. Call it off the event loop.
+    """
+
+    cache_dir: Path
+    source: Path = dataclasses.field(default_factory=variable_source)
+
+    def load(self) -> Font:
+        with _preparing:
+            return _prepared(self.cache_dir.resolve(), self.source.resolve())
+
+
+@functools.cache
+def _prepared(cache_dir: Path, source: Path) -> Font:
+    raw = source.read_bytes()
+    # Keyed by what the instance is made from: a new font release or a new fontTools (whose instancer
+    # decides the outlines) makes a new file instead of reusing a stale one.
+    key = f"{hashlib.sha256(raw).hexdigest()[:16]}-fonttools{fontTools.version}"
+    target = cache_dir / f"{STEM}.{key}.ttf"
+    try:
+        return Font.from_bytes(target, target.read_bytes())
+    except FileNotFoundError:
+        pass
+    data = regular_instance(raw)
+    keep(target, data)
+    return Font.from_bytes(target, data)
+
+
+def regular_instance(variable: bytes) -> bytes:
+    """The static Regular (wght 400) of a variable font, named as such, without the tables PDFs never use."""
+    font = TTFont(io.BytesIO(variable))
+    for tag in LAYOUT_TABLES:  # dropped before instancing: the instancer need not work on them
+        if tag in font:
+            del font[tag]
+    # updateFontNames renames the instance from the STAT and fvar names ("Noto Sans JP Regular",
+    # PostScript "NotoSansJP-Regular", which the PDF's /BaseFont shows).
+    static = instancer.instantiateVariableFont(font, REGULAR, updateFontNames=True)
+    del static["STAT"]  # it only named the variable axes, and the new names are made
+    out = io.BytesIO()
+    static.save(out)
+    return out.getvalue()
+
+
+def keep(target: Path, data: bytes) -> None:
+    """Write the instance where later runs find it, and remove the instances made from older sources.
+
+    Readers, in this process or another, see the whole file or none: it is written beside the target
+    and renamed over it, which is atomic within one directory.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{STEM}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        Path(temporary).replace(target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    for stale in target.parent.glob(f"{STEM}.*.ttf"):
+        if stale != target:
+            stale.unlink(missing_ok=True)
