@@ -83,7 +83,7 @@ async def prepare_font(typeface: Typeface) -> None:
     started = time.perf_counter()
     try:
         font = await asyncio.to_thread(typeface.load)
-    except OSError as exc:
+    except Exception as exc:  # noqa: BLE001 - whatever it is, the first PDF meets it again and reports it
         log.warning("font_preparation_failed", error=type(exc).__name__, detail=str(exc))
         return
     log.info("font_ready", path=str(font.path), seconds=round(time.perf_counter() - started, 2))

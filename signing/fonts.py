@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -45,21 +46,27 @@ class Font:
     units_per_em: int
     advances: dict[int, int]
     """Advance width in font units, by code point (without GPOS there is no kerning to add)."""
+    missing: int
+    """The advance of the glyph a code point the font lacks is drawn with (.notdef)."""
 
     @classmethod
     def from_bytes(cls, path: Path, data: bytes) -> Font:
         font = TTFont(io.BytesIO(data), lazy=True)
         metrics = font["hmtx"].metrics
         advances = {code: metrics[glyph][0] for code, glyph in font.getBestCmap().items()}
-        notdef = metrics[".notdef"][0]
-        advances.setdefault(0, notdef)
-        return cls(path=path, data=data, units_per_em=font["head"].unitsPerEm, advances=advances)
+        return cls(
+            path=path,
+            data=data,
+            units_per_em=font["head"].unitsPerEm,
+            advances=advances,
+            missing=metrics[".notdef"][0],
+        )
 
     def extents(self, text: str, size: float) -> list[float]:
         """Distance in points from the start of ``text`` to the end of each of its characters."""
-        total, out, scale, missing = 0.0, [], size / self.units_per_em, self.advances[0]
+        total, out, scale = 0.0, [], size / self.units_per_em
         for char in text:
-            total += self.advances.get(ord(char), missing) * scale
+            total += self.advances.get(ord(char), self.missing) * scale
             out.append(total)
         return out
 
@@ -136,7 +143,10 @@ def _prepared(cache_dir: Path, source: Path) -> Font:
     except FileNotFoundError:
         pass
     data = regular_instance(raw)
-    keep(target, data)
+    # The kept file is a cache: where it cannot be written (a read-only data dir, a full disk) the
+    # instance is made once per process instead of once.
+    with contextlib.suppress(OSError):
+        keep(target, data)
     return Font.from_bytes(target, data)
 
 

@@ -275,6 +275,7 @@ def _layout(items: list[Item], font: Font, height: int) -> tuple[str, int]:
     for size in FONT_SIZES:
         lines = []
         for depth, text in items:
+            # Measured against the indentation of the lines it wraps onto, the first line included.
             wrapped = font.wrap(text, size, WIDTH - font.width(indent * (depth + 1), size))
             lines += [indent * depth + wrapped[0], *(indent * (depth + 1) + line for line in wrapped[1:])]
         if len(lines) * _leading(size) <= height:
@@ -286,11 +287,18 @@ def _layout(items: list[Item], font: Font, height: int) -> tuple[str, int]:
 
 
 def _text(
-    writer: PdfFileWriter, font: JapaneseFont, text: str, size: int, box: tuple[int, int, int, int], **style: Any
+    writer: PdfFileWriter,
+    font: JapaneseFont,
+    text: str,
+    size: int,
+    box: tuple[int, int, int, int],
+    *,
+    color: tuple[float, float, float] | None = None,
+    border: int = 0,
+    padding: int = 0,
 ) -> None:
     """Set ``text`` top left in ``box`` (x, y, width, height) of the first page."""
     x, y, width, height = box
-    padding = style.get("padding", 0)
     top_left = layout.SimpleBoxLayoutRule(
         x_align=layout.AxisAlignment.ALIGN_MIN, y_align=layout.AxisAlignment.ALIGN_MAX, margins=layout.Margins()
     )
@@ -298,10 +306,10 @@ def _text(
         stamp_text="%(text)s",
         # No margin inside the text box (pyHanko's default is 10 pt): the lines were measured to the box.
         text_box_style=TextBoxStyle(
-            font=font, font_size=size, leading=_leading(size), text_color=style.get("color"), box_layout_rule=top_left
+            font=font, font_size=size, leading=_leading(size), text_color=color, box_layout_rule=top_left
         ),
-        border_width=style.get("border", 0),
-        border_color=style.get("color"),
+        border_width=border,
+        border_color=color,
         background=None,
         inner_content_layout=top_left.substitute_margins(layout.Margins(left=padding, right=padding, top=padding)),
     )
@@ -339,14 +347,11 @@ def _prepare_pdf(
 ) -> tuple[PdfFileWriter, signers.PdfSigner]:
     font = typeface.load()
     if isinstance(statement, DecisionNotice):
-        title, items, field, seal = (
-            "決定通知書 / Decision notice",
-            _notice_lines(statement, presentation),
-            "Decision",
-            "決定印",
-        )
+        title, field, seal = "決定通知書 / Decision notice", "Decision", "決定印"
+        items = _notice_lines(statement, presentation)
     else:
-        title, items, field, seal = "受付票 / Receipt", _lines(statement, presentation), "Receipt", "受付印"
+        title, field, seal = "受付票 / Receipt", "Receipt", "受付印"
+        items = _lines(statement, presentation)
     japanese = JapaneseFont(str(font.path), font=font)  # one engine, so one embedded subset, per writer
     writer = PdfFileWriter()  # type: ignore[no-untyped-call]
     blank = writer.add_object(generic.StreamObject(stream_data=b""))
