@@ -17,8 +17,8 @@ from typing import Final
 import fontTools
 from fontTools.ttLib import TTFont
 from fontTools.varLib import instancer
-from uniseg.graphemecluster import grapheme_cluster_breakables
-from uniseg.wrap import wrap
+from uniseg.graphemecluster import grapheme_cluster_boundaries
+from uniseg.linebreak import line_break_boundaries
 
 REGULAR: Final = {"wght": 400}
 STEM: Final = "NotoSansJP-Regular"
@@ -78,41 +78,49 @@ class Font:
 
         UAX #14 knows Japanese: it breaks between kanji and kana but keeps 「（ with what follows and
         、。）」 with what precedes. A run with no break opportunity that is still too wide (a long
-        file name, a digest) is then broken between characters rather than run off the page.
+        file name, a digest) is broken between characters rather than run off the page. A space a
+        line ends with stays there, unseen and not measured, so that copied text keeps its words apart.
         """
+        return [line for paragraph in text.splitlines() or [""] for line in self._wrap(paragraph, size, width)]
+
+    def _wrap(self, text: str, size: float, width: float) -> list[str]:
+        extents = self.extents(text, size)
+
+        def span(start: int, end: int) -> float:
+            end = start + len(text[start:end].rstrip(" "))
+            return extents[end - 1] - (extents[start - 1] if start else 0.0) if end > start else 0.0
+
         lines: list[str] = []
-        for line in _Lines(self, size, width).wrap(text):
-            fits = self.width(line.rstrip(), size) <= width
-            lines += [line] if fits else _Lines(self, size, width).wrap(line, anywhere=True)
-        return lines
+        start = fit = 0
+        # Greedy: each line ends at the last opportunity that fits. uniseg finds the opportunities,
+        # once per paragraph (it is pure Python: its own wrapper finds them again for every line).
+        for end in _line_breaks(text):
+            if span(start, end) <= width:
+                fit = end
+                continue
+            if fit > start:
+                lines.append(text[start:fit])
+                start = fit
+            if span(start, end) > width:  # no opportunity in a run too wide: cut it between characters
+                last = start
+                for cut in [start + b for b in _clusters(text[start:end])]:
+                    if span(start, cut) > width and last > start:
+                        lines.append(text[start:last])
+                        start = last
+                    last = cut
+            fit = end
+        return [*lines, text[start:]] if start < len(text) or not lines else lines
 
 
-class _Lines:
-    """uniseg's formatter: it measures with the font and collects the lines the wrapper hands it."""
+@functools.lru_cache(maxsize=1024)
+def _line_breaks(text: str) -> tuple[int, ...]:
+    """Where a line may end in ``text`` (UAX #14), the end included; the same for every size tried."""
+    return tuple(line_break_boundaries(text)) or (0,)
 
-    tab_width = 4
 
-    def __init__(self, font: Font, size: float, width: float) -> None:
-        self.font, self.size, self.wrap_width = font, size, width
-        self.lines: list[str] = []
-
-    def text_extents(self, text: str) -> list[float]:
-        return self.font.extents(text, self.size)
-
-    def handle_text(self, text: str, extents: object) -> None:
-        self.lines[-1] += text
-
-    def handle_new_line(self) -> None:
-        self.lines.append("")
-
-    def wrap(self, text: str, *, anywhere: bool = False) -> list[str]:
-        if anywhere:
-            wrap(self, text, iter_breakables=grapheme_cluster_breakables)
-        else:
-            wrap(self, text)
-        # A break after a space leaves the space at the end of the line: unseen, and kept so that the
-        # text a reader copies out of the PDF has its words apart.
-        return self.lines or [""]
+def _clusters(text: str) -> list[int]:
+    """Where ``text`` may be cut between characters (grapheme cluster boundaries), its start excluded."""
+    return [b for b in grapheme_cluster_boundaries(text) if b > 0]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -13,7 +13,7 @@ import dataclasses
 import datetime as dt
 import io
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 import msgspec
 from asn1crypto import keys, pem, x509
@@ -216,10 +216,25 @@ def _verification(statement: Statement, presentation: Presentation) -> list[Item
     ]  # fmt: skip
 
 
-def _lines(receipt: Receipt, presentation: Presentation) -> list[Item]:
+class Body(NamedTuple):
+    """The text under the title: a head and a tail always shown, and the middle between them.
+
+    The middle (the files, or the message's paragraphs) gives way when even the smallest size cannot
+    hold everything.
+    """
+
+    head: list[Item]
+    middle: list[list[Item]]
+    """Groups of paragraphs, kept or left out whole unless ``partial``."""
+    tail: list[Item]
+    partial: bool = False
+    """A group may be cut between its lines (the message), not only left out whole (a file and its digest)."""
+
+
+def _lines(receipt: Receipt, presentation: Presentation) -> Body:
     received = receipt.received_at.astimezone(JST)
     status = STATUS_WORDS.get(receipt.verification, receipt.verification)
-    items: list[Item] = [
+    head: list[Item] = [
         (0, f"手続 Procedure: {presentation.procedure_name}"),
         (0, f"申請者 Applicant: {'、'.join(presentation.applicants) or '—'}"),
         (0, f"提出先 Agency: {presentation.agency_name} ({receipt.agency})"),
@@ -233,15 +248,14 @@ def _lines(receipt: Receipt, presentation: Presentation) -> list[Item]:
         (1, "申請書（署名されたデータ） Signed application"),
         (2, receipt.document_sha256),
     ]
-    for attachment in receipt.attachments:
-        items += [(1, attachment.filename), (2, attachment.sha256)]
-    return items + _verification(receipt, presentation)
+    files = [[(1, attachment.filename), (2, attachment.sha256)] for attachment in receipt.attachments]
+    return Body(head, files, _verification(receipt, presentation))
 
 
-def _notice_lines(notice: DecisionNotice, presentation: Presentation) -> list[Item]:
+def _notice_lines(notice: DecisionNotice, presentation: Presentation) -> Body:
     decided = notice.decided_at.astimezone(JST)
     verdict = {"approved": "承認 Approved", "rejected": "却下 Rejected"}[notice.decision]
-    return [
+    head: list[Item] = [
         (0, f"手続 Procedure: {presentation.procedure_name}"),
         (0, f"申請者 Applicant: {'、'.join(presentation.applicants) or '—'}"),
         (0, f"決定 Decision: {verdict}"),
@@ -253,37 +267,68 @@ def _notice_lines(notice: DecisionNotice, presentation: Presentation) -> list[It
         (0, f"申請番号 Submission: {notice.submission_id}"),
         (0, ""),
         (0, "理由・付記 Message:"),
-        *((1, paragraph) for paragraph in notice.message.splitlines() or [""]),
+    ]
+    message = [[(1, paragraph)] for paragraph in notice.message.splitlines() or [""]]
+    tail: list[Item] = [
         (0, ""),
         (0, "決定の対象の申請書 SHA-256 Application decided on"),
         (1, notice.document_sha256),
         *_verification(notice, presentation),
     ]
+    return Body(head, message, tail, partial=True)
 
 
 def _leading(size: int) -> int:
     return round(size * 1.5)
 
 
-def _layout(items: list[Item], font: Font, height: int) -> tuple[str, int]:
+def _wrap(items: list[Item], font: Font, size: int) -> list[str]:
+    indent = "\u3000"  # an ideographic space: one em, whatever the script of the line
+    lines = []
+    for depth, text in items:
+        # Measured against the indentation of the lines it wraps onto, the first line included.
+        wrapped = font.wrap(text, size, WIDTH - font.width(indent * (depth + 1), size))
+        lines += [indent * depth + wrapped[0], *(indent * (depth + 1) + line for line in wrapped[1:])]
+    return lines
+
+
+def _wrap_body(body: Body, font: Font, size: int) -> tuple[list[str], list[list[str]], list[str]]:
+    return (
+        _wrap(body.head, font, size),
+        [_wrap(group, font, size) for group in body.middle],
+        _wrap(body.tail, font, size),
+    )
+
+
+def _layout(body: Body, font: Font, height: int) -> tuple[str, int]:
     """The text, wrapped to the box, at the largest size at which it fits in ``height``; and that size.
 
     pyHanko's text box neither wraps nor stops at the page's edge (it shrinks the whole box to fit
-    its widest line), so lines are broken here, by the font's own widths.
+    its widest line), so lines are broken here, by the font's own widths. Where even the smallest
+    size cannot hold it all (dozens of files, a long message), the middle gives way: the signed JSON
+    has every word of it, and the page still says how to verify.
     """
-    indent = "\u3000"  # an ideographic space: one em, whatever the script of the line
     for size in FONT_SIZES:
-        lines = []
-        for depth, text in items:
-            # Measured against the indentation of the lines it wraps onto, the first line included.
-            wrapped = font.wrap(text, size, WIDTH - font.width(indent * (depth + 1), size))
-            lines += [indent * depth + wrapped[0], *(indent * (depth + 1) + line for line in wrapped[1:])]
-        if len(lines) * _leading(size) <= height:
+        head, middle, tail = _wrap_body(body, font, size)
+        if len(head) + sum(map(len, middle)) + len(tail) <= height // _leading(size):
+            return "\n".join([*head, *(line for group in middle for line in group), *tail]), size
+    size = FONT_SIZES[-1]
+    head, middle, tail = _wrap_body(body, font, size)
+    room = height // _leading(size) - len(head) - len(tail) - 1  # and a line to say what was left out
+    kept: list[str] = []
+    whole = 0
+    for group in middle:
+        if len(group) > room:
+            kept += group[: max(room, 0)] if body.partial else []
             break
+        kept, room, whole = kept + group, room - len(group), whole + 1
+    if body.partial:
+        count = sum(map(len, middle)) - len(kept)
+        omitted = f"…（以下{count}行省略 / {count} more lines in the signed JSON）"
     else:
-        # Still too long at the smallest size (hundreds of files): the signed JSON lists every one.
-        lines = [*lines[: height // _leading(size) - 1], "…（以下省略 / the rest is in the signed JSON）"]
-    return "\n".join(lines), size
+        count = len(middle) - whole
+        omitted = f"…（ほか{count}件 / {count} more files in the signed JSON）"
+    return "\n".join([*head, *kept, omitted, *tail]), size
 
 
 def _text(
@@ -348,10 +393,10 @@ def _prepare_pdf(
     font = typeface.load()
     if isinstance(statement, DecisionNotice):
         title, field, seal = "決定通知書 / Decision notice", "Decision", "決定印"
-        items = _notice_lines(statement, presentation)
+        body = _notice_lines(statement, presentation)
     else:
         title, field, seal = "受付票 / Receipt", "Receipt", "受付印"
-        items = _lines(statement, presentation)
+        body = _lines(statement, presentation)
     japanese = JapaneseFont(str(font.path), font=font)  # one engine, so one embedded subset, per writer
     writer = PdfFileWriter()  # type: ignore[no-untyped-call]
     blank = writer.add_object(generic.StreamObject(stream_data=b""))
@@ -363,7 +408,7 @@ def _prepare_pdf(
         _text(writer, japanese, TEST_BANNER, 11, (MARGIN, BANNER_Y, WIDTH, 48), color=RED, border=2, padding=8)
         top = BANNER_Y
     height = top - BODY_GAP - BODY_BOTTOM
-    text, size = _layout(items, font, height)
+    text, size = _layout(body, font, height)
     _text(writer, japanese, text, size, (MARGIN, BODY_BOTTOM, WIDTH, height))
     stamp = TextStampStyle(
         stamp_text=seal + "\n%(agency)s\n%(ts)s",

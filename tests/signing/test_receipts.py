@@ -201,6 +201,9 @@ def test_decision_notice_names_the_procedure(key: receipts.ReceiptKey, typeface:
         "shinsei verify-receipt decision-notice.json decision-notice.p7s --trust chain.pem",
     ):
         assert expected in text, expected
+    assert "試験用" not in text
+    # A notice says nothing of test signatures itself: the service tells from the signatures' reports.
+    assert "試験用 / TEST" in unwrapped(page_text(render(notice, key, typeface, statement_url=url, test=True)))
 
 
 def test_timestamped_receipt(key: receipts.ReceiptKey) -> None:
@@ -237,3 +240,41 @@ def test_development_key_is_made_once(tmp_path: Path) -> None:
     assert first.chain[0].dump() == second.chain[0].dump()
     assert first.development and receipts.DEV_ROOT_NAME in first.chain[-1].subject.human_friendly
     assert (tmp_path / "receipt.key.pem").stat().st_mode & 0o077 == 0
+
+
+def test_what_cannot_fit_gives_way_and_the_page_still_says_how_to_verify(
+    key: receipts.ReceiptKey, typeface: Typeface
+) -> None:
+    files = [
+        receipts.AttachmentDigest(field=f"f{i}", filename=f"添付{i}.pdf", sha256=f"{i:02x}" * 32) for i in range(60)
+    ]
+    pdf = render(msgspec.structs.replace(RECEIPT, attachments=files), key, typeface)
+    validate(pdf, key)
+    text = unwrapped(page_text(pdf))
+    shown = [f for f in files if f.filename in text and f.sha256 in text]
+    assert files[: len(shown)] == shown and len(shown) > 10  # the first ones, each whole, at the smallest size
+    left = len(files) - len(shown)
+    assert f"…（ほか{left}件 / {left} more files in the signed JSON）" in text
+    assert "shinsei verify-receipt receipt.json receipt.p7s --trust chain.pem" in text
+
+    notice = receipts.DecisionNotice(
+        notice_number="MHLW-D-2026-000002",
+        submission_id=RECEIPT.submission_id,
+        agency="MHLW",
+        form_id=RECEIPT.form_id,
+        form_version=1,
+        revision=1,
+        receipt_number=RECEIPT.receipt_number,
+        document_sha256="ab" * 32,
+        decision="rejected",
+        message="協定の有効期間と労働者数を確認し、訂正した協定届を改めて提出してください。" * 100,  # 3,700 characters
+        decided_at=dt.datetime(2026, 11, 30, 1, 0, tzinfo=dt.UTC),
+    )
+    pdf = render(notice, key, typeface, statement_url="/api/v1/submissions/x/decision-notice.json")
+    validate(pdf, key)
+    text = unwrapped(page_text(pdf))
+    assert "行省略 / " in text and "more lines in the signed JSON）" in text
+    assert "ab" * 32 in text and "shinsei verify-receipt decision-notice.json" in text
+    for word, (left_x, bottom, right, _) in word_boxes(pdf):
+        assert left_x >= receipts.MARGIN - 1 and right <= receipts.A4[2] - receipts.MARGIN + 1, word
+        assert bottom >= receipts.STAMP_BOX[3] or left_x >= receipts.STAMP_BOX[0] - 1, word
