@@ -77,11 +77,13 @@ def load_receipt_key(settings: Settings, closers: list[Callable[[], object]]) ->
 async def prepare_font(typeface: Typeface) -> None:
     """Make the PDFs' font ready before the first receipt asks for it, off the event loop.
 
-    On a new data dir that is seconds of CPU (instancing the variable font); later starts read the
-    kept file. A failure here is logged, not fatal: the first PDF tries again and reports its error.
+    On a new data dir that is seconds of CPU in a child process (instancing the variable font), which
+    a shutdown kills; later starts read the kept file. A failure here is logged, not fatal: the first
+    PDF tries again and reports its error.
     """
     started = time.perf_counter()
     try:
+        await typeface.prepare()
         font = await asyncio.to_thread(typeface.load)
     except Exception as exc:  # noqa: BLE001 - whatever it is, the first PDF meets it again and reports it
         log.warning("font_preparation_failed", error=type(exc).__name__, detail=str(exc))

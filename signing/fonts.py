@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import dataclasses
+import fcntl
 import functools
 import hashlib
 import io
 import os
+import subprocess
+import sys
 import tempfile
 import threading
 from importlib import resources
@@ -26,10 +29,6 @@ STEM: Final = "NotoSansJP-Regular"
 #: every table it keeps to do so: GSUB/GPOS hold thousands of lookups for vertical and proportional
 #: forms we never set, and with them one receipt took twice the CPU.
 LAYOUT_TABLES: Final = ("GSUB", "GPOS", "BASE", "GDEF")
-
-# One preparation at a time in this process: a second caller waits for the first instead of
-# instancing the same font again (it takes seconds of CPU).
-_preparing = threading.Lock()
 
 
 def variable_source() -> Path:
@@ -125,37 +124,75 @@ def _clusters(text: str) -> list[int]:
 
 @dataclasses.dataclass(frozen=True)
 class Typeface:
-    """Where the Regular instance is kept (``<data_dir>/fonts``); ``load()`` prepares it once per process.
+    """Where the Regular instance is kept (``<data_dir>/fonts``), made once per data dir and read once per process.
 
-    The first ``load()`` on a new data dir instances the variable font at wght 400 (about ten seconds of
-    CPU); later ones, in this process or any other, read the kept file. Call it off the event loop.
+    Making it is about fifteen seconds of pure-Python CPU (fontTools' instancer), so it runs in a child
+    process: a server's event loop never shares the GIL with it, and a server shutting down kills it
+    instead of waiting for it. Processes that want it at once wait for one child, by a file lock.
     """
 
     cache_dir: Path
     source: Path = dataclasses.field(default_factory=variable_source)
 
     def load(self) -> Font:
-        with _preparing:
-            return _prepared(self.cache_dir.resolve(), self.source.resolve())
+        """The font, made first if need be (in a child process, waited for). Call it off the event loop."""
+        with _loading:
+            return _load(self.cache_dir.resolve(), self.source.resolve())
+
+    async def prepare(self) -> None:
+        """Make the kept instance unless it is there, without blocking the loop; cancelled, the child is killed."""
+        if (await asyncio.to_thread(kept_path, self.cache_dir, self.source)).exists():
+            return
+        child = await asyncio.create_subprocess_exec(*_command(self.cache_dir, self.source))
+        try:
+            await child.wait()
+        finally:
+            if child.returncode is None:
+                child.kill()
+                await child.wait()
+
+
+def kept_path(cache_dir: Path, source: Path) -> Path:
+    """Where the instance made from ``source`` is kept.
+
+    Named for what it is made from: a new font release or a new fontTools (whose instancer decides
+    the outlines) makes a new file instead of reusing a stale one.
+    """
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
+    return cache_dir / f"{STEM}.{digest}-fonttools{fontTools.version}.ttf"
+
+
+# One load at a time in this process: a second caller waits for the first, then finds it memoised.
+_loading = threading.Lock()
 
 
 @functools.cache
-def _prepared(cache_dir: Path, source: Path) -> Font:
-    raw = source.read_bytes()
-    # Keyed by what the instance is made from: a new font release or a new fontTools (whose instancer
-    # decides the outlines) makes a new file instead of reusing a stale one.
-    key = f"{hashlib.sha256(raw).hexdigest()[:16]}-fonttools{fontTools.version}"
-    target = cache_dir / f"{STEM}.{key}.ttf"
+def _load(cache_dir: Path, source: Path) -> Font:
+    target = kept_path(cache_dir, source)
+    if not target.exists():
+        subprocess.run(_command(cache_dir, source), check=False)  # noqa: S603 - this interpreter, this module
     try:
         return Font.from_bytes(target, target.read_bytes())
     except FileNotFoundError:
-        pass
-    data = regular_instance(raw)
-    # The kept file is a cache: where it cannot be written (a read-only data dir, a full disk) the
-    # instance is made once per process instead of once.
-    with contextlib.suppress(OSError):
-        keep(target, data)
-    return Font.from_bytes(target, data)
+        # The data dir cannot keep it (read-only, full): made here, once per process instead of once.
+        return Font.from_bytes(target, regular_instance(source.read_bytes()))
+
+
+def _command(cache_dir: Path, source: Path) -> list[str]:
+    return [sys.executable, "-m", "signing.fonts", str(cache_dir), str(source)]
+
+
+def make(cache_dir: Path, source: Path) -> Path:
+    """Make and keep the instance, unless another process made it while this one waited for the lock."""
+    target = kept_path(cache_dir, source)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with (cache_dir / ".lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when this process ends, even killed
+        if not target.exists():
+            for leftover in cache_dir.glob(f".{STEM}.*.tmp"):  # of a child killed while writing
+                leftover.unlink(missing_ok=True)
+            keep(target, regular_instance(source.read_bytes()))
+    return target
 
 
 def regular_instance(variable: bytes) -> bytes:
@@ -193,3 +230,7 @@ def keep(target: Path, data: bytes) -> None:
     for stale in target.parent.glob(f"{STEM}.*.ttf"):
         if stale != target:
             stale.unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    make(Path(sys.argv[1]), Path(sys.argv[2]))

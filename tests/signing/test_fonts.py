@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import shutil
 import time
 from pathlib import Path
 
 import fontTools
+import psutil
 import pytest
 from fontTools.ttLib import TTFont
 
 from signing import fonts
-from signing.fonts import Font, Typeface
+from signing.fonts import Font, Typeface, variable_source
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +43,30 @@ def test_another_process_reads_the_kept_file(font: Font, tmp_path: Path) -> None
     assert time.perf_counter() - started < 5  # instancing takes 10 s and more; reading, a fraction of one
     assert again.data == font.data and again.path == (tmp_path / "fonts" / font.path.name).resolve()
     assert Typeface(tmp_path / "fonts").load() is again  # and once per process
+
+
+def test_making_finds_what_another_process_made(font: Font, tmp_path: Path) -> None:
+    """``make`` runs in a child under a file lock: the second to take it finds the file and stops."""
+    shutil.copy(font.path, tmp_path / font.path.name)
+    started = time.perf_counter()
+    assert fonts.make(tmp_path, variable_source()) == tmp_path / font.path.name
+    assert time.perf_counter() - started < 5
+    assert (tmp_path / font.path.name).read_bytes() == font.data
+
+
+async def test_a_cancelled_preparation_kills_its_child(tmp_path: Path) -> None:
+    """A server stopping while the font is still being made does not wait the seconds it takes."""
+    preparing = asyncio.create_task(Typeface(tmp_path / "fonts").prepare())
+    deadline = time.monotonic() + 20
+    while not (children := psutil.Process().children()) and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.05)  # the process table has no event to wait on
+    [child] = children
+    assert "signing.fonts" in child.cmdline()
+    preparing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await preparing
+    assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
+    assert not list((tmp_path / "fonts").glob("*.ttf"))
 
 
 def test_keeping_an_instance_replaces_the_stale_ones(tmp_path: Path) -> None:
