@@ -412,7 +412,7 @@ def _prepare_pdf(
     _text(writer, japanese, text, size, (MARGIN, BODY_BOTTOM, WIDTH, height))
     stamp = TextStampStyle(
         stamp_text=seal + "\n%(agency)s\n%(ts)s",
-        text_box_style=TextBoxStyle(font=japanese, font_size=9),
+        text_box_style=TextBoxStyle(font=japanese, font_size=9, leading=_leading(9)),  # kanji need the room
         border_width=2,
         timestamp_format="%Y-%m-%d %H:%M:%S %Z",
     )
