@@ -12,6 +12,7 @@ PACKAGES=(
   openssl    # the peer CMS implementation in the signing tests; the bundle README's commands
   softhsm2   # a PKCS#11 token standing in for a My Number card and for the receipt HSM
   chromium chromium-driver  # the console's browser tests (headless, driven by Selenium)
+  poppler-utils  # pdftotext: the tests read rendered PDFs back as a viewer does
 )
 
 missing=()

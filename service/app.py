@@ -7,6 +7,7 @@ import contextlib
 import datetime as dt
 import functools
 import os
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from importlib.metadata import version
@@ -50,6 +51,7 @@ from service.submissions.service import reverify_pending
 from service.trust.fetch import ask_ocsp, fetch_crl
 from service.trust.routes import TrustController
 from service.trust.service import Verifiers, refresh_crls
+from signing.fonts import Typeface
 from signing.receipts import ReceiptKey, development_receipt_key, receipt_key_from_p12, receipt_key_from_pkcs11
 
 log = structlog.get_logger("shinsei.app")
@@ -78,6 +80,23 @@ def load_receipt_key(settings: Settings, closers: list[Callable[[], object]]) ->
         root=str(Path(settings.data_dir) / "receipts" / "agency-root.pem"),
     )
     return key
+
+
+async def prepare_font(typeface: Typeface) -> None:
+    """Make the PDFs' font ready before the first receipt asks for it, off the event loop.
+
+    On a new data dir that is seconds of CPU in a child process (instancing the variable font), which
+    a shutdown kills; later starts read the kept file. A failure here is logged, not fatal: the first
+    PDF tries again and reports its error.
+    """
+    started = time.perf_counter()
+    try:
+        await typeface.prepare()
+        font = await asyncio.to_thread(typeface.load)
+    except Exception as exc:  # noqa: BLE001 - whatever it is, the first PDF meets it again and reports it
+        log.warning("font_preparation_failed", error=type(exc).__name__, detail=str(exc))
+        return
+    log.info("font_ready", path=str(font.path), seconds=round(time.perf_counter() - started, 2))
 
 
 async def refresh_crls_periodically(pool: asyncpg.Pool, interval: int) -> None:
@@ -197,7 +216,9 @@ def create_app(settings: Settings, components: ComponentRegistry | None = None) 
         app.state.settings = settings
         # The background jobs below copy this context when they are created: their audit events count.
         metrics_context.set(metrics)
+        app.state.typeface = Typeface(Path(settings.data_dir) / "fonts")
         tasks = [
+            asyncio.create_task(prepare_font(app.state.typeface)),
             asyncio.create_task(refresh_crls_periodically(app.state.pool, settings.crl_refresh_seconds)),
             asyncio.create_task(reverify_periodically(app.state.pool, app.state.verifiers, settings)),
             asyncio.create_task(seal_periodically(app.state.pool, settings.audit_seal_seconds)),

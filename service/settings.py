@@ -28,7 +28,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     ``production`` refuses them."""
 
     data_dir: str = ".shinsei"
-    """Where local state lives: the embedded database (``pgdata/``), the development receipt key and CA."""
+    """Where local state lives: the embedded database (``pgdata/``), the development receipt key and CA,
+    and the PDFs' font (``fonts/``, made once from the shipped variable font)."""
 
     host: str = "127.0.0.1"
     port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 8000

@@ -27,6 +27,7 @@ from service.cli.files import read_catalog
 from service.db import init_connection
 from service.embedded import embedded_postgres
 from service.settings import MIGRATIONS_DIR, SAMPLE_CATALOG, Settings
+from signing.fonts import Typeface
 
 TEMPLATE = f"shinsei_template_{os.getpid()}"
 
@@ -125,6 +126,12 @@ async def conn(db: str) -> AsyncIterator[asyncpg.Connection]:
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Local state for the app under test (its development receipt key), shared by the session."""
     return tmp_path_factory.mktemp("shinsei-data")
+
+
+@pytest.fixture(scope="session")
+def typeface(data_dir: Path) -> Typeface:
+    """The PDFs' font, kept where the app under test keeps it: prepared once per run, whoever asks first."""
+    return Typeface(data_dir / "fonts")
 
 
 @pytest.fixture

@@ -178,7 +178,9 @@ async def receipt_pdf(
     conn: Conn, state: State, principal: Caller, submission_id: FromPath[uuid.UUID]
 ) -> Response[bytes]:
     who = await review.staff_access(conn, principal, submission_id)
-    return _file(await console.receipt_pdf(conn, who, state.receipt_key), "application/pdf", "receipt.pdf")
+    return _file(
+        await console.receipt_pdf(conn, who, state.receipt_key, state.typeface), "application/pdf", "receipt.pdf"
+    )
 
 
 @get("/applications/{submission_id:uuid}/decision-notice.pdf", include_in_schema=False, guards=[signed_in])
@@ -186,7 +188,7 @@ async def notice_pdf(
     conn: Conn, state: State, principal: Caller, submission_id: FromPath[uuid.UUID]
 ) -> Response[bytes]:
     who = await review.staff_access(conn, principal, submission_id)
-    pdf = await review.decision_notice(conn, who, "pdf", state.receipt_key)
+    pdf = await review.decision_notice(conn, who, "pdf", state.receipt_key, state.typeface)
     return _file(pdf, "application/pdf", "decision-notice.pdf")
 
 
@@ -196,7 +198,13 @@ async def evidence_bundle(
 ) -> Response[bytes]:
     who = await review.staff_access(conn, principal, submission_id)
     data = await bundle.build(
-        conn, who, await state.verifiers.current(conn), state.attachments, state.receipt_key, dt.datetime.now(dt.UTC)
+        conn,
+        who,
+        await state.verifiers.current(conn),
+        state.attachments,
+        state.receipt_key,
+        state.typeface,
+        dt.datetime.now(dt.UTC),
     )
     return _file(data, "application/zip", f"{submission_id}.zip")
 

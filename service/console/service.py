@@ -12,13 +12,14 @@ from service.auth.schemas import Principal, TokenOut
 from service.review.service import Access
 from service.submissions import queries as submission_queries
 from service.submissions import service as submissions
+from signing.fonts import Typeface
 from signing.receipts import ReceiptKey
 
 #: An agency has a few dozen clerks; the staff page and the assignment list show them on one page.
 STAFF_PAGE: Final = 200
 
 
-async def receipt_pdf(conn: asyncpg.Connection, who: Access, key: ReceiptKey) -> bytes:
+async def receipt_pdf(conn: asyncpg.Connection, who: Access, key: ReceiptKey, typeface: Typeface) -> bytes:
     """The latest revision's receipt PDF; the download is audited exactly as the API's receipt route does."""
     latest = await conn.fetchrow(submission_queries.SELECT_LATEST_REVISION, who.submission_id)
     assert latest is not None  # a submission always has a first revision
@@ -26,7 +27,7 @@ async def receipt_pdf(conn: asyncpg.Connection, who: Access, key: ReceiptKey) ->
         conn, actor=who.actor, role=who.role, agency=who.agency, action="receipt.downloaded",
         subject=str(who.submission_id), details={"format": "pdf", "revision": latest["number"]},
     )  # fmt: skip
-    return await submissions.receipt_pdf(conn, latest, key)
+    return await submissions.receipt_pdf(conn, latest, key, typeface)
 
 
 async def agency_tokens(conn: asyncpg.Connection, who: Principal) -> list[TokenOut]:

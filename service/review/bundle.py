@@ -15,6 +15,7 @@ from service.review.service import Access, notice_pdf
 from service.submissions.attachments import AttachmentStore
 from service.submissions.service import receipt_pdf, timeline
 from signing import bundle
+from signing.fonts import Typeface
 from signing.receipts import ReceiptKey
 from signing.report import VerificationReport
 from signing.trust import TrustStore
@@ -67,6 +68,7 @@ async def build(
     verifier: Verifier,
     attachments: AttachmentStore,
     receipt_key: ReceiptKey,
+    typeface: Typeface,
     now: dt.datetime,
 ) -> bytes:
     """The ZIP for the applicant or the agency's staff; internal comments are never in it. Audited."""
@@ -78,7 +80,7 @@ async def build(
     files = await queries.attachments(conn, ids)
     evidence = []
     for r in revisions:
-        pdf = await receipt_pdf(conn, r, receipt_key)
+        pdf = await receipt_pdf(conn, r, receipt_key, typeface)
         evidence.append(
             bundle.RevisionEvidence(
                 number=r["number"],
@@ -112,7 +114,7 @@ async def build(
     decided = await queries.decision(conn, who.submission_id)
     notice = None
     if decided is not None:
-        pdf = await notice_pdf(conn, who.submission_id, decided, receipt_key)
+        pdf = await notice_pdf(conn, who.submission_id, decided, receipt_key, typeface)
         notice = bundle.NoticeEvidence(json=decided["notice_json"], cms=decided["notice_cms"], pdf=pdf)
     events = msgspec.to_builtins(await timeline(conn, who.submission_id))
     data = bundle.write(

@@ -137,7 +137,7 @@ class EvidenceController(Controller):
     ) -> Response[bytes]:
         who = await service.access(conn, submission_id, request.headers.get("authorization"))
         data = await bundle.build(
-            conn, who, await state.verifiers.current(conn), state.attachments, state.receipt_key,
+            conn, who, await state.verifiers.current(conn), state.attachments, state.receipt_key, state.typeface,
             dt.datetime.now(dt.UTC),
         )  # fmt: skip
         return Response(
@@ -149,5 +149,6 @@ async def _notice(
     request: Request[Any, Any, Any], conn: Conn, submission_id: uuid.UUID, kind: Literal["json", "p7s", "pdf"]
 ) -> Response[bytes]:
     who = await service.access(conn, submission_id, request.headers.get("authorization"))
-    content = await service.decision_notice(conn, who, kind, request.app.state.receipt_key)
+    state = request.app.state
+    content = await service.decision_notice(conn, who, kind, state.receipt_key, state.typeface)
     return Response(content, media_type=service.NOTICE_MEDIA[kind])

@@ -49,6 +49,7 @@ from service.submissions.attachments import AttachmentStore
 from service.submissions.schemas import Verification
 from service.submissions.service import TOKEN_PREFIX, authorised, links, print_statement, timeline
 from service.validation import FieldProblem
+from signing.fonts import Typeface
 from signing.receipts import DecisionNotice, ReceiptKey, sign_receipt
 from signing.report import VerificationReport
 from signing.timestamps import TimestampUnavailable
@@ -360,17 +361,20 @@ async def download_attachment(
     return found["filename"], found["media_type"], content
 
 
-async def notice_pdf(conn: asyncpg.Connection, submission_id: uuid.UUID, row: asyncpg.Record, key: ReceiptKey) -> bytes:
+async def notice_pdf(
+    conn: asyncpg.Connection, submission_id: uuid.UUID, row: asyncpg.Record, key: ReceiptKey, typeface: Typeface
+) -> bytes:
     """The notice's PDF, rendered and kept on first request."""
     pdf: bytes | None = row["notice_pdf"]
     if pdf is None:
-        pdf = await print_statement(conn, msgspec.json.decode(row["notice_json"], type=DecisionNotice), key)
+        notice = msgspec.json.decode(row["notice_json"], type=DecisionNotice)
+        pdf = await print_statement(conn, notice, key, typeface)
         await queries.set_notice_pdf(conn, submission_id, pdf)
     return pdf
 
 
 async def decision_notice(
-    conn: asyncpg.Connection, who: Access, kind: Literal["json", "p7s", "pdf"], key: ReceiptKey
+    conn: asyncpg.Connection, who: Access, kind: Literal["json", "p7s", "pdf"], key: ReceiptKey, typeface: Typeface
 ) -> bytes:
     row = await queries.decision(conn, who.submission_id)
     if row is None:
@@ -380,6 +384,6 @@ async def decision_notice(
         subject=str(who.submission_id), details={"format": kind, "notice_number": row["notice_number"]},
     )  # fmt: skip
     if kind == "pdf":
-        return await notice_pdf(conn, who.submission_id, row, key)
+        return await notice_pdf(conn, who.submission_id, row, key, typeface)
     content: bytes = row["notice_json" if kind == "json" else "notice_cms"]
     return content

@@ -117,6 +117,13 @@ SELECT_UNSETTLED: Final[LiteralString] = """
     JOIN form_version v ON v.id = r.form_version_id JOIN form f ON f.id = v.form_id
     JOIN procedure p ON p.id = f.procedure_id JOIN agency a ON a.code = f.agency_code
     ORDER BY r.received_at FOR UPDATE OF r SKIP LOCKED"""
+SELECT_RECEIPT_PROCEDURE_NAME: Final[LiteralString] = """
+    SELECT p.name_ja FROM revision r
+    JOIN submission s ON s.id = r.submission_id JOIN procedure p ON p.id = s.procedure_id
+    WHERE r.receipt_number = $1"""
+SELECT_RECEIPT_SIGNER_REPORTS: Final[LiteralString] = """
+    SELECT rs.report FROM revision_signature rs JOIN revision r ON r.id = rs.revision_id
+    WHERE r.receipt_number = $1 ORDER BY rs.position LIMIT $2"""
 #: A revision judged again: its verdict, its signatures' reports (the evidence now points at the data
 #: used), and the submission's open flags when it is the latest revision.
 SET_VERIFICATION: Final[LiteralString] = """
@@ -179,6 +186,17 @@ class SubmissionRow(msgspec.Struct, frozen=True, kw_only=True):
     access_token_hash: bytes
     signer_identity: list[dict[str, Any]]
     assignee: uuid.UUID | None = None
+
+
+async def receipt_procedure_name(conn: asyncpg.Connection, receipt_number: str) -> str | None:
+    """The Japanese name of the procedure applied for in the revision a receipt acknowledged."""
+    name: str | None = await conn.fetchval(SELECT_RECEIPT_PROCEDURE_NAME, receipt_number)
+    return name
+
+
+async def receipt_signer_reports(conn: asyncpg.Connection, receipt_number: str, limit: int = 100) -> list[Any]:
+    """The verification reports of that revision's signatures, in the order they were received."""
+    return [row["report"] for row in await conn.fetch(SELECT_RECEIPT_SIGNER_REPORTS, receipt_number, limit)]
 
 
 async def form_version(conn: asyncpg.Connection, form_id: str, number: int) -> VersionRow | None:

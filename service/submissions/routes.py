@@ -173,7 +173,7 @@ def submissions_controller(settings: Settings) -> type[Controller]:
             self, request: Request[Any, Any, Any], conn: Conn, state: State, submission_id: FromPath[uuid.UUID]
         ) -> Response[bytes]:
             latest = await _latest(conn, request, submission_id, "pdf")
-            pdf = await service.receipt_pdf(conn, latest, state.receipt_key)
+            pdf = await service.receipt_pdf(conn, latest, state.receipt_key, state.typeface)
             return Response(pdf, media_type="application/pdf")
 
     return SubmissionController

@@ -54,12 +54,23 @@ from service.submissions.schemas import (
 from service.trust import service as trust_service
 from service.trust.service import Ask
 from service.validation import FieldProblem
+from signing.fonts import Typeface
 from signing.jpki import CertificateClass
-from signing.receipts import AttachmentDigest, Receipt, ReceiptKey, Statement, render_pdf, sign_receipt
+from signing.receipts import (
+    AttachmentDigest,
+    DecisionNotice,
+    Presentation,
+    Receipt,
+    ReceiptKey,
+    Statement,
+    render_pdf,
+    sign_receipt,
+)
 from signing.report import VerificationReport
 from signing.timestamps import SignatureTimestamp, TimestampUnavailable, stamp_signature, token_time
 from signing.verify import Bounds, Policy, Verifier
 
+RECEIPT_CHAIN_PATH: Final = "/api/v1/receipts/certificate"
 TOKEN_PREFIX: Final = "sbm_"  # noqa: S105 - a prefix that marks applicant tokens, not a secret
 ALL_CLASSES: Final[frozenset[CertificateClass]] = frozenset({"jpki", "corporate", "accredited"})
 QUALIFIED_CLASSES: Final[frozenset[CertificateClass]] = frozenset({"jpki", "corporate"})
@@ -597,17 +608,40 @@ async def timeline(conn: asyncpg.Connection, submission_id: uuid.UUID) -> list[T
     ]
 
 
-async def print_statement(conn: asyncpg.Connection, statement: Statement, key: ReceiptKey) -> bytes:
-    """The signed PDF of a receipt or a decision notice, headed with the agency's name."""
+async def presentation(conn: asyncpg.Connection, statement: Statement) -> Presentation:
+    """What the PDF says besides the signed statement.
+
+    The names come from the catalogue and from the signatures as verified; the addresses are where the
+    signed JSON and the agency's chain are published, so that a reader can check the paper offline.
+    """
     agency = await agency_queries.get_agency(conn, statement.agency)
-    return await render_pdf(statement, agency.name_ja if agency else statement.agency, key.signer)
+    procedure_name = await queries.receipt_procedure_name(conn, statement.receipt_number)
+    reports = [
+        msgspec.convert(report, VerificationReport)
+        for report in await queries.receipt_signer_reports(conn, statement.receipt_number)
+    ]
+    submission_links = links(uuid.UUID(statement.submission_id), decided=isinstance(statement, DecisionNotice))
+    return Presentation(
+        agency_name=agency.name_ja if agency else statement.agency,
+        procedure_name=procedure_name or statement.form_id,
+        applicants=[name for report in reports if (name := _summary(report).name)],
+        statement_url=submission_links.decision_notice or submission_links.receipt,
+        chain_url=RECEIPT_CHAIN_PATH,
+        test=any(report.test for report in reports),
+    )
 
 
-async def receipt_pdf(conn: asyncpg.Connection, revision: asyncpg.Record, key: ReceiptKey) -> bytes:
+async def print_statement(conn: asyncpg.Connection, statement: Statement, key: ReceiptKey, typeface: Typeface) -> bytes:
+    """The signed PDF of a receipt or a decision notice, written for the person who reads it."""
+    return await render_pdf(statement, await presentation(conn, statement), key.signer, typeface)
+
+
+async def receipt_pdf(conn: asyncpg.Connection, revision: asyncpg.Record, key: ReceiptKey, typeface: Typeface) -> bytes:
     """A revision's receipt PDF: rendered on first request, then kept (the JSON and its CMS are the receipt)."""
     pdf: bytes | None = revision["receipt_pdf"]
     if pdf is None:
-        pdf = await print_statement(conn, msgspec.json.decode(revision["receipt_json"], type=Receipt), key)
+        receipt = msgspec.json.decode(revision["receipt_json"], type=Receipt)
+        pdf = await print_statement(conn, receipt, key, typeface)
         await conn.execute(queries.SET_RECEIPT_PDF, revision["id"], pdf)
     return pdf
 

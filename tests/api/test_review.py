@@ -25,6 +25,7 @@ from tests import pki
 from tests.api.test_queue import clerk
 from tests.api.test_submissions import PDF, add_ocsp, document, new_nonce, parts
 from tests.conftest import Tokens
+from tests.pdf import page_text, unwrapped
 
 Client = AsyncTestClient[Litestar]
 
@@ -139,6 +140,17 @@ async def test_approve_flow_with_a_signed_notice(
     assert facts["document_sha256"] == hashlib.sha256(submission["document"]).hexdigest()
     assert verify_receipt(notice, signature_bytes, [agency_root(app)]).passed
     assert not verify_receipt(notice.replace(b"approved", b"rejected"), signature_bytes, [agency_root(app)]).passed
+    text = unwrapped(page_text(pdf))
+    for expected in (
+        "決定通知書",
+        "手続 Procedure: 時間外労働・休日労働に関する協定届（36協定届）",
+        "申請者 Applicant: 山田 太郎",
+        "承認 Approved",
+        "審査の結果",
+        notice_link,
+        "shinsei verify-receipt decision-notice.json decision-notice.p7s --trust chain.pem",
+    ):
+        assert expected in text, expected
     (tmp_path / "notice.json").write_bytes(notice)
     (tmp_path / "notice.p7s").write_bytes(signature_bytes)
     (tmp_path / "notice.pdf").write_bytes(pdf)

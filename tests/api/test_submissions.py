@@ -22,6 +22,7 @@ from service.trust.service import Verifiers
 from signing.receipts import verify_receipt
 from signing.trust import TrustStore, ocsp_request
 from tests import pki
+from tests.pdf import page_text, unwrapped
 
 
 def blank_pdf() -> bytes:
@@ -125,6 +126,23 @@ async def test_success_with_attachment_and_receipts(
     assert facts["signatures_sha256"] == [hashlib.sha256(signature).hexdigest()]
     pdf = await client.get(body["links"]["receipt_pdf"], headers=token)
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    text = unwrapped(page_text(pdf.content))
+    for expected in (
+        "手続 Procedure: 時間外労働・休日労働に関する協定届（36協定届）",  # from the catalogue
+        "申請者 Applicant: 山田 太郎",  # as the card's certificate names the holder
+        "厚生労働省 (MHLW)",
+        "署名を確認しました / Signature verified",
+        f"{facts['receipt_number']}",
+        hashlib.sha256(doc).hexdigest(),
+        "協定書.pdf",
+        hashlib.sha256(PDF).hexdigest(),
+        body["links"]["receipt"],
+        body["links"]["receipt_signature"],
+        "/api/v1/receipts/certificate",  # where the chain is, as fetched above
+        "shinsei verify-receipt receipt.json receipt.p7s --trust chain.pem",
+    ):
+        assert expected in text, expected
+    assert "試験用" not in text
     stored = await conn.fetchval("SELECT content FROM attachment")
     assert stored == PDF
     assert await count(conn) == (1, 1, 1, 1)
@@ -349,11 +367,12 @@ async def test_oversize(client: AsyncTestClient[Litestar], admin: dict[str, str]
 async def test_a_signed_pdf_attachment_is_validated_and_reported(
     client: AsyncTestClient[Litestar], admin: dict[str, str], conn: asyncpg.Connection, data_dir: Any
 ) -> None:
+    from signing.fonts import Typeface
     from signing.receipts import development_receipt_key, render_pdf
-    from tests.signing.test_receipts import RECEIPT
+    from tests.signing.test_receipts import PRESENTATION, RECEIPT
 
     key = development_receipt_key(data_dir / "receipts")
-    signed_pdf = await render_pdf(RECEIPT, "厚生労働省", key.signer)  # any PAdES document will do
+    signed_pdf = await render_pdf(RECEIPT, PRESENTATION, key.signer, Typeface(data_dir / "fonts"))  # any PAdES will do
     nonce = await new_nonce(client)
     doc = document(nonce, pdf=signed_pdf)
     response = await client.post(

@@ -25,7 +25,7 @@ from tests import pki
 from tests.api.test_problems import BASE, problem
 from tests.conftest import Tokens
 from tests.pki import softhsm
-from tests.signing.test_receipts import RECEIPT
+from tests.signing.test_receipts import PRESENTATION, RECEIPT
 
 
 def pem_of(label: str) -> str:
@@ -267,6 +267,7 @@ async def test_receipts_from_a_pkcs11_key(settings: Settings, tmp_path: Path, mo
         key: ReceiptKey = app.state.receipt_key
         assert key.development is False
         data, signature = await sign_receipt(RECEIPT, key.signer)
-        pdf = await render_pdf(RECEIPT, "厚生労働省", key.signer)  # on the loop's thread: one session, one thread
+        # Laid out in a worker thread, signed on the loop's thread: one session, one thread.
+        pdf = await render_pdf(RECEIPT, PRESENTATION, key.signer, app.state.typeface)
     assert verify_receipt(data, signature, [pki.cert("agency-root")]).passed
     assert pdf.startswith(b"%PDF") and b"/ByteRange" in pdf

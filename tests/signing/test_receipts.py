@@ -8,6 +8,7 @@ import io
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
@@ -21,7 +22,9 @@ from pyhanko.sign.validation import async_validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
 from signing import receipts
+from signing.fonts import Typeface
 from tests import pki
+from tests.pdf import embedded_fonts, page_text, unwrapped, word_boxes
 
 RECEIPT = receipts.Receipt(
     receipt_number="MHLW-2026-000123",
@@ -76,11 +79,22 @@ def test_openssl_verifies_with_the_published_chain(key: receipts.ReceiptKey, tmp
     assert '"receipt_number": "MHLW-2026-000123"' in cli.stdout
 
 
-def test_pdf_receipt_is_pades_and_validates(key: receipts.ReceiptKey) -> None:
-    pdf = asyncio.run(receipts.render_pdf(RECEIPT, "厚生労働省", key.signer))
-    assert pdf.startswith(b"%PDF")
+PRESENTATION = receipts.Presentation(
+    agency_name="厚生労働省",
+    procedure_name="時間外労働・休日労働に関する協定届",
+    applicants=["山田 太郎"],
+    statement_url="/api/v1/submissions/6f1c0d3e-7a55-4d0e-9a55-000000000123/receipt.json",
+    chain_url="/api/v1/receipts/certificate",
+)
+
+
+def render(statement: receipts.Statement, key: receipts.ReceiptKey, typeface: Typeface, **changes: Any) -> bytes:
+    presentation = msgspec.structs.replace(PRESENTATION, **changes)
+    return asyncio.run(receipts.render_pdf(statement, presentation, key.signer, typeface))
+
+
+def validate(pdf: bytes, key: receipts.ReceiptKey) -> None:
     reader = PdfFileReader(io.BytesIO(pdf))  # type: ignore[no-untyped-call]
-    assert any("NotoSansJP" in name for name in base_fonts(reader.root, depth=0))  # embedded, subset
     [embedded] = reader.embedded_signatures
     assert embedded.sig_object["/SubFilter"] == "/ETSI.CAdES.detached"
     context = ValidationContext(trust_roots=[key.chain[-1]], allow_fetching=False, revocation_mode="soft-fail")
@@ -89,23 +103,107 @@ def test_pdf_receipt_is_pades_and_validates(key: receipts.ReceiptKey) -> None:
     assert embedded.sig_field["/Rect"] is not None  # the visible stamp
 
 
-def base_fonts(node: object, depth: int) -> list[str]:
-    """Every /BaseFont reachable from ``node`` (a few levels deep: catalog → pages → resources)."""
-    if depth > 12:
-        return []
-    if hasattr(node, "get_object"):
-        node = node.get_object()
-    found: list[str] = []
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "/BaseFont":
-                found.append(str(value))
-            elif key not in ("/Parent", "/P"):
-                found += base_fonts(value, depth + 1)
-    elif isinstance(node, list):
-        for item in node:
-            found += base_fonts(item, depth + 1)
-    return found
+def test_pdf_receipt_speaks_to_a_person_and_validates(key: receipts.ReceiptKey, typeface: Typeface) -> None:
+    pdf = render(RECEIPT, key, typeface)
+    assert pdf.startswith(b"%PDF")
+    validate(pdf, key)
+    text = unwrapped(page_text(pdf))
+    for expected in (
+        "受付票",
+        "時間外労働・休日労働に関する協定届",  # the procedure by name, not "mhlw-36-agreement" alone
+        "山田 太郎",
+        "厚生労働省 (MHLW)",
+        "MHLW-2026-000123",
+        "2026年11月27日 12時00分 (JST)",
+        "署名を確認しました / Signature verified",
+        "ab" * 32,  # the signed document's digest
+        "協定書.pdf",
+        "cd" * 32,
+        "/api/v1/submissions/6f1c0d3e-7a55-4d0e-9a55-000000000123/receipt.json",
+        "/api/v1/submissions/6f1c0d3e-7a55-4d0e-9a55-000000000123/receipt.p7s",
+        "/api/v1/receipts/certificate",
+        "shinsei verify-receipt receipt.json receipt.p7s --trust chain.pem",
+    ):
+        assert expected in text, expected
+    assert "試験用" not in text and "TEST" not in text
+
+
+def test_the_font_is_noto_sans_jp_regular(key: receipts.ReceiptKey, typeface: Typeface) -> None:
+    fonts = embedded_fonts(render(RECEIPT, key, typeface))
+    assert fonts, "the font is embedded"
+    for font in fonts:  # the page's text and the signature stamp's
+        assert font["name"].getDebugName(6).split("+")[-1] == "NotoSansJP-Regular"
+        assert font["OS/2"].usWeightClass == 400  # not the variable font's default instance (Thin, 100)
+        assert "fvar" not in font and "gvar" not in font
+
+
+def test_a_pending_test_receipt_says_so(key: receipts.ReceiptKey, typeface: Typeface) -> None:
+    pending = msgspec.structs.replace(RECEIPT, verification="INDETERMINATE", test=True)
+    pdf = render(pending, key, typeface)
+    validate(pdf, key)
+    text = unwrapped(page_text(pdf))
+    assert "署名の確認中（失効情報の更新待ち） / Signature check pending (waiting for revocation data)" in text
+    assert "試験用 / TEST" in text
+    assert "署名を確認しました" not in text
+
+
+def test_long_lines_wrap_inside_the_page_and_clear_the_stamp(key: receipts.ReceiptKey, typeface: Typeface) -> None:
+    """File names are the applicant's: a long one, with no place to break, still stays on the page."""
+    names = [
+        "令和8年度_時間外労働・休日労働に関する協定届_別紙その1_事業場ごとの労働者数と延長時間の一覧_最終版.pdf",
+        "a-file-name-without-any-opportunity-to-break-it-into-lines-" + "x" * 60 + ".pdf",
+    ]
+    many = msgspec.structs.replace(
+        RECEIPT,
+        attachments=[
+            receipts.AttachmentDigest(field=f"f{i}", filename=names[i % 2], sha256=f"{i:02x}" * 32) for i in range(12)
+        ],
+    )
+    pdf = render(many, key, typeface, procedure_name="雇用保険被保険者資格取得届" * 6, applicants=["山田 太郎"] * 4)
+    validate(pdf, key)
+    stamp_left, _, _, stamp_top = receipts.STAMP_BOX
+    words = word_boxes(pdf)
+    assert len(words) > 40  # every line of the page (poppler takes a run of text without gaps as one word)
+    for word, (left, bottom, right, _) in words:
+        assert left >= receipts.MARGIN - 1 and right <= receipts.A4[2] - receipts.MARGIN + 1, word
+        in_stamp = left >= stamp_left - 1 and bottom <= stamp_top  # the stamp's own words
+        assert in_stamp or bottom >= stamp_top, f"{word!r} at {left, bottom} runs into the stamp"
+    text = unwrapped(page_text(pdf))
+    assert "0b" * 32 in text and names[1] in text
+    assert "…（以下省略" not in text  # twelve files fit, at a smaller size
+
+
+def test_decision_notice_names_the_procedure(key: receipts.ReceiptKey, typeface: Typeface) -> None:
+    notice = receipts.DecisionNotice(
+        notice_number="MHLW-D-2026-000001",
+        submission_id=RECEIPT.submission_id,
+        agency="MHLW",
+        form_id=RECEIPT.form_id,
+        form_version=1,
+        revision=1,
+        receipt_number=RECEIPT.receipt_number,
+        document_sha256="ab" * 32,
+        decision="approved",
+        message="協定の内容を確認しました。",
+        decided_at=dt.datetime(2026, 11, 30, 1, 0, tzinfo=dt.UTC),
+    )
+    url = "/api/v1/submissions/6f1c0d3e-7a55-4d0e-9a55-000000000123/decision-notice.json"
+    pdf = render(notice, key, typeface, statement_url=url)
+    validate(pdf, key)
+    text = unwrapped(page_text(pdf))
+    for expected in (
+        "決定通知書",
+        "時間外労働・休日労働に関する協定届",
+        "山田 太郎",
+        "承認 Approved",
+        "協定の内容を確認しました。",
+        url,
+        "shinsei verify-receipt decision-notice.json decision-notice.p7s --trust chain.pem",
+    ):
+        assert expected in text, expected
+    assert "試験用" not in text
+    # A notice says nothing of test signatures itself: the service tells from the signatures' reports.
+    assert "試験用 / TEST" in unwrapped(page_text(render(notice, key, typeface, statement_url=url, test=True)))
 
 
 def test_timestamped_receipt(key: receipts.ReceiptKey) -> None:
@@ -142,3 +240,41 @@ def test_development_key_is_made_once(tmp_path: Path) -> None:
     assert first.chain[0].dump() == second.chain[0].dump()
     assert first.development and receipts.DEV_ROOT_NAME in first.chain[-1].subject.human_friendly
     assert (tmp_path / "receipt.key.pem").stat().st_mode & 0o077 == 0
+
+
+def test_what_cannot_fit_gives_way_and_the_page_still_says_how_to_verify(
+    key: receipts.ReceiptKey, typeface: Typeface
+) -> None:
+    files = [
+        receipts.AttachmentDigest(field=f"f{i}", filename=f"添付{i}.pdf", sha256=f"{i:02x}" * 32) for i in range(60)
+    ]
+    pdf = render(msgspec.structs.replace(RECEIPT, attachments=files), key, typeface)
+    validate(pdf, key)
+    text = unwrapped(page_text(pdf))
+    shown = [f for f in files if f.filename in text and f.sha256 in text]
+    assert files[: len(shown)] == shown and len(shown) > 10  # the first ones, each whole, at the smallest size
+    left = len(files) - len(shown)
+    assert f"…（ほか{left}件 / {left} more files in the signed JSON）" in text
+    assert "shinsei verify-receipt receipt.json receipt.p7s --trust chain.pem" in text
+
+    notice = receipts.DecisionNotice(
+        notice_number="MHLW-D-2026-000002",
+        submission_id=RECEIPT.submission_id,
+        agency="MHLW",
+        form_id=RECEIPT.form_id,
+        form_version=1,
+        revision=1,
+        receipt_number=RECEIPT.receipt_number,
+        document_sha256="ab" * 32,
+        decision="rejected",
+        message="協定の有効期間と労働者数を確認し、訂正した協定届を改めて提出してください。" * 100,  # 3,700 characters
+        decided_at=dt.datetime(2026, 11, 30, 1, 0, tzinfo=dt.UTC),
+    )
+    pdf = render(notice, key, typeface, statement_url="/api/v1/submissions/x/decision-notice.json")
+    validate(pdf, key)
+    text = unwrapped(page_text(pdf))
+    assert "行省略 / " in text and "more lines in the signed JSON）" in text
+    assert "ab" * 32 in text and "shinsei verify-receipt decision-notice.json" in text
+    for word, (left_x, bottom, right, _) in word_boxes(pdf):
+        assert left_x >= receipts.MARGIN - 1 and right <= receipts.A4[2] - receipts.MARGIN + 1, word
+        assert bottom >= receipts.STAMP_BOX[3] or left_x >= receipts.STAMP_BOX[0] - 1, word
