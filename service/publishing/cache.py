@@ -21,6 +21,8 @@ class CompiledForms:
         self.registry = registry
         self._size = size
         self._entries: OrderedDict[tuple[str, int, str], CompiledForm] = OrderedDict()
+        #: (form, version) pairs compiled here; an evicted one only costs intake a second query.
+        self._versions: set[tuple[str, int]] = set()
 
     def get(self, schema: FormSchema, version: int, sha256: str | None = None) -> CompiledForm:
         key = (schema.id, version, sha256 or fingerprint(schema))
@@ -28,10 +30,22 @@ class CompiledForms:
         if compiled is None:
             compiled = CompiledForm(schema, version, self.registry)
             self._entries[key] = compiled
+            self._versions.add((schema.id, version))
             if len(self._entries) > self._size:
                 self._entries.popitem(last=False)
         else:
             self._entries.move_to_end(key)
+        return compiled
+
+    def has_version(self, form_id: str, version: int) -> bool:
+        """Whether some content of that version was compiled here (a published version has one)."""
+        return (form_id, version) in self._versions
+
+    def cached(self, form_id: str, version: int, sha256: str) -> CompiledForm | None:
+        """The compiled version if this process has it: intake then needs neither the stored schema nor its parsing."""
+        compiled = self._entries.get((form_id, version, sha256))
+        if compiled is not None:
+            self._entries.move_to_end((form_id, version, sha256))
         return compiled
 
     def __len__(self) -> int:

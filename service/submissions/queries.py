@@ -32,42 +32,70 @@ PUBLISHED_VERSION: Final[LiteralString] = """
     JOIN agency a ON a.code = f.agency_code
     WHERE v.form_id = $1 AND v.version = $2"""
 
-NEXT_RECEIPT_NUMBER: Final[LiteralString] = """
-    INSERT INTO receipt_counter (agency_code, year, last) VALUES ($1, $2, 1)
-    ON CONFLICT (agency_code, year) DO UPDATE SET last = receipt_counter.last + 1
-    RETURNING last"""
+#: What intake needs to know before it verifies, in one round trip: the form version the document
+#: names (with its procedure's policy; the schema itself only when this process has not compiled
+#: that version yet), when the nonce was issued if it is still usable, and an earlier submission of
+#: the same bytes. Nothing is locked: the write (INSERT_REVISION) consumes the nonce atomically.
+INTAKE_STATE: Final[LiteralString] = """
+    SELECT v.id, v.version, v.status, CASE WHEN $5 THEN v.schema END AS schema, v.sha256, f.agency_code,
+           f.procedure_id, p.paper, p.seal, p.in_person, p.override_signature, p.override_identity_proofing,
+           p.override_reason, COALESCE(p.revocation, a.revocation) AS revocation,
+           (SELECT n.issued_at FROM nonce n WHERE n.nonce = $3 AND n.form_version_id = v.id
+                AND n.consumed_at IS NULL AND n.expires_at > now()) AS nonce_issued_at,
+           (SELECT d.submission_id FROM revision d WHERE d.document_sha256 = $4) AS duplicate_of
+    FROM form_version v JOIN form f ON f.id = v.form_id JOIN procedure p ON p.id = f.procedure_id
+    JOIN agency a ON a.code = f.agency_code
+    WHERE v.form_id = $1 AND v.version = $2"""
+SELECT_SCHEMA: Final[LiteralString] = "SELECT schema FROM form_version WHERE id = $1"
 
-SELECT_DUPLICATE: Final[LiteralString] = "SELECT submission_id FROM revision WHERE document_sha256 = $1"
+#: A sequence per agency and year (migration 0014): no lock is held from here to COMMIT.
+NEXT_RECEIPT_NUMBER: Final[LiteralString] = "SELECT next_receipt_number($1, $2)"
 
-INSERT_ATTACHMENT: Final[LiteralString] = """
-    INSERT INTO attachment (revision_id, field, filename, media_type, size, sha256, content, report)
-    VALUES ($1, $2, $3, $4, $5, $6, ''::bytea, $7)"""
 INSERT_EVENT: Final[LiteralString] = """
     INSERT INTO submission_event (submission_id, revision_id, kind, message, fields) VALUES ($1, $2, $3, $4, $5)"""
 
-#: One round trip for every row of a revision but its attachments: the submission (when new; an
-#: amendment updates its open flags), the revision, its signatures (arrays, unnested) and its timeline
-#: events. Foreign keys are checked at the end of the statement, so the revision may reference the
-#: submission inserted beside it.
-INSERT_REVISION_ALL: Final[LiteralString] = """
-    WITH s AS (
+#: One round trip for everything a revision is: the nonce consumed (and nothing else written when it
+#: was consumed meanwhile), the submission (when new; an amendment updates its open flags), the
+#: revision, its signatures and time-stamp tokens, its attachments with their content (written
+#: once), its timeline events, the audit event and the idempotency record. Foreign keys are checked
+#: at the end of the statement, so the revision may reference the submission inserted beside it.
+INSERT_REVISION: Final[LiteralString] = """
+    WITH n AS (
+        UPDATE nonce SET consumed_at = now()
+        WHERE nonce = $5 AND form_version_id = $4 AND consumed_at IS NULL AND expires_at > now()
+        RETURNING nonce
+    ), s AS (
         INSERT INTO submission (id, agency_code, procedure_id, form_id, status, access_token_hash, signer_identity,
                                 flags)
-        SELECT $2, $15, $16, $17, 'received', $18, $19, $24 WHERE $18::bytea IS NOT NULL
+        SELECT $2, $16, $17, $18, 'received', $19, $20, $21 FROM n WHERE $19::bytea IS NOT NULL
     ), u AS (
-        UPDATE submission SET flags = $24 WHERE id = $2 AND $18::bytea IS NULL
+        UPDATE submission SET flags = $21 WHERE id = $2 AND $19::bytea IS NULL AND EXISTS (SELECT 1 FROM n)
     ), r AS (
         INSERT INTO revision (id, submission_id, number, form_version_id, nonce, document, document_sha256,
                               received_at, verification_status, verification, flags, receipt_number,
                               receipt_json, receipt_cms, confirmed)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $25)
+        SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15 FROM n
     ), g AS (
         INSERT INTO revision_signature (revision_id, position, cms, sha256, report, timestamp_token)
         SELECT $1, t.position - 1, t.cms, t.sha256, t.report, t.token
-        FROM unnest($20::bytea[], $21::bytea[], $22::jsonb[], $26::bytea[])
+        FROM n, unnest($22::bytea[], $23::bytea[], $24::jsonb[], $25::bytea[])
              WITH ORDINALITY AS t(cms, sha256, report, token, position)
+    ), f AS (
+        INSERT INTO attachment (revision_id, field, filename, media_type, size, sha256, content, report)
+        SELECT $1, t.field, t.filename, t.media_type, t.size, t.sha256, t.content, t.report::jsonb
+        FROM n, unnest($27::text[], $28::text[], $29::text[], $30::bigint[], $31::bytea[], $32::bytea[],
+                       $33::text[]) AS t(field, filename, media_type, size, sha256, content, report)
+    ), e AS (
+        INSERT INTO submission_event (submission_id, revision_id, kind)
+        SELECT $2, $1, t.kind FROM n, unnest($26::text[]) WITH ORDINALITY AS t(kind, position) ORDER BY t.position
+    ), a AS (
+        INSERT INTO audit_event (at, actor, role, agency_code, action, subject, details)
+        SELECT $8, 'applicant', 'applicant', $16, $34, $2::text, $35 FROM n
+    ), i AS (
+        INSERT INTO idempotency (key, request_sha256, status, response)
+        SELECT $36, $37, 201, $38 FROM n WHERE $36::text IS NOT NULL
     )
-    INSERT INTO submission_event (submission_id, revision_id, kind) SELECT $2, $1, unnest($23::text[])"""
+    SELECT count(*) FROM n"""
 SELECT_SUBMISSION: Final[LiteralString] = """
     SELECT id, agency_code, procedure_id, form_id, status, access_token_hash, signer_identity, assignee
     FROM submission WHERE id = $1"""
@@ -142,7 +170,8 @@ class VersionRow(msgspec.Struct, frozen=True, kw_only=True):
     id: uuid.UUID
     version: int
     status: str
-    schema: dict[str, Any]
+    schema: dict[str, Any] | None
+    """None where intake did not ask for it (this process has the version compiled already)."""
     sha256: bytes | None
     agency_code: str
     procedure_id: str
@@ -217,14 +246,84 @@ async def consume_nonce(conn: asyncpg.Connection, nonce: str, version_id: uuid.U
     return issued
 
 
+class IntakeState(msgspec.Struct, frozen=True, kw_only=True):
+    version: VersionRow
+    nonce_issued_at: dt.datetime | None
+    """None: the nonce is unknown, used, expired or for another version."""
+    duplicate_of: uuid.UUID | None
+
+
+async def intake_state(
+    conn: asyncpg.Connection, form_id: str, number: int, nonce: str | None, document_sha256: bytes, *, schema: bool
+) -> IntakeState | None:
+    row = await conn.fetchrow(INTAKE_STATE, form_id, number, nonce, document_sha256, schema)
+    if row is None:
+        return None
+    values = dict(row)
+    issued, duplicate = values.pop("nonce_issued_at"), values.pop("duplicate_of")
+    return IntakeState(version=VersionRow(**values), nonce_issued_at=issued, duplicate_of=duplicate)
+
+
+async def version_schema(conn: asyncpg.Connection, version_id: uuid.UUID) -> dict[str, Any]:
+    found: dict[str, Any] = await conn.fetchval(SELECT_SCHEMA, version_id)
+    return found
+
+
 async def next_receipt_number(conn: asyncpg.Connection, agency: str, year: int) -> int:
     number: int = await conn.fetchval(NEXT_RECEIPT_NUMBER, agency, year)
     return number
 
 
-async def duplicate_of(conn: asyncpg.Connection, document_sha256: bytes) -> uuid.UUID | None:
-    found: uuid.UUID | None = await conn.fetchval(SELECT_DUPLICATE, document_sha256)
-    return found
+class NewRevision(msgspec.Struct, frozen=True, kw_only=True):
+    """Every row of one revision, as INSERT_REVISION writes them (its parameters, in order)."""
+
+    revision_id: uuid.UUID
+    submission_id: uuid.UUID
+    number: int
+    form_version_id: uuid.UUID
+    nonce: str
+    document: bytes
+    document_sha256: bytes
+    received_at: dt.datetime
+    verification_status: str
+    verification: dict[str, Any]
+    binding_flags: list[str]
+    receipt_number: str
+    receipt_json: bytes
+    receipt_cms: bytes
+    confirmed: bool
+    agency_code: str
+    procedure_id: str
+    form_id: str
+    access_token_hash: bytes | None
+    """Set for a new submission; None for an amendment (the submission exists)."""
+    signer_identity: list[dict[str, Any]] | None
+    open_flags: list[str]
+    signatures: list[bytes]
+    signature_sha256: list[bytes]
+    reports: list[dict[str, Any]]
+    timestamp_tokens: list[bytes | None]
+    events: list[str]
+    attachment_fields: list[str]
+    attachment_filenames: list[str]
+    attachment_media_types: list[str]
+    attachment_sizes: list[int]
+    attachment_sha256: list[bytes]
+    attachment_contents: list[bytes]
+    attachment_reports: list[str | None]
+    """Each file's own signatures as JSON text (a JSON list: as jsonb[] it would read as a 2-D array)."""
+    audit_action: str
+    audit_details: dict[str, Any]
+    idempotency_key: str | None
+    idempotency_request_sha256: bytes
+    response: dict[str, Any] | None
+
+
+async def insert_revision(conn: asyncpg.Connection, new: NewRevision) -> bool:
+    """Write it all; False (and nothing written) when its nonce was consumed by someone else meanwhile."""
+    values = [getattr(new, name) for name in new.__struct_fields__]
+    consumed: int = await conn.fetchval(INSERT_REVISION, *values)
+    return consumed == 1
 
 
 async def submission(conn: asyncpg.Connection, submission_id: uuid.UUID, *, lock: bool = False) -> SubmissionRow | None:

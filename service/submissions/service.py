@@ -334,33 +334,57 @@ async def _idempotent_reply(conn: asyncpg.Connection, key: str | None, digest: b
     return response
 
 
-async def _pinned_version(
-    conn: asyncpg.Connection, parts: Parts, intake: Intake
-) -> tuple[queries.VersionRow, FormSchema, dict[str, Any]]:
-    """The published version the document names, and the document validated against it."""
+class Pinned(msgspec.Struct, frozen=True, kw_only=True):
+    """The document, read and validated against the published version it names."""
+
+    head: dict[str, Any]
+    document_sha256: bytes
+    state: queries.IntakeState
+    schema: FormSchema
+
+    @property
+    def version(self) -> queries.VersionRow:
+        return self.state.version
+
+
+async def _pinned_version(conn: asyncpg.Connection, parts: Parts, intake: Intake) -> Pinned:
+    """The published version the document names, the document validated against it, and the nonce's state.
+
+    One round trip (``INTAKE_STATE``); the stored schema is fetched and parsed only when this process
+    has not compiled that version yet.
+    """
     try:
         head = _decoder.decode(parts.document)
     except msgspec.DecodeError as exc:
         raise _invalid_form([FieldProblem(pointer="", code="malformed", detail=f"not JSON: {exc}")]) from None
     form_id = head.get("form_id") if isinstance(head, dict) else None
     number = head.get("form_version") if isinstance(head, dict) else None
-    version = None
-    if isinstance(form_id, str) and type(number) is int:
-        version = await queries.form_version(conn, form_id, number)
-    if version is None or version.status == "draft":
+    nonce = head.get("nonce") if isinstance(head, dict) else None
+    document_sha256 = hashlib.sha256(parts.document).digest()
+    state = None
+    if isinstance(form_id, str) and type(number) is int and -(2**31) <= number < 2**31:
+        state = await queries.intake_state(
+            conn, form_id, number, nonce if isinstance(nonce, str) else None, document_sha256,
+            schema=not intake.compiled.has_version(form_id, number),
+        )  # fmt: skip
+    if state is None or state.version.status == "draft":
         raise _invalid_form(
             [FieldProblem(pointer="/form_id", code="unknown_form", detail="no such published form version")]
         )
+    version = state.version
     if version.status != "published":
         raise _invalid_form(
             [FieldProblem(pointer="/form_version", code="not_accepting", detail="this version is retired")],
             form_version_status=version.status,
         )
-    schema = msgspec.convert(version.schema, FormSchema)
-    compiled = intake.compiled.get(schema, version.version, version.sha256.hex() if version.sha256 else None)
+    digest = version.sha256.hex() if version.sha256 else ""
+    compiled = intake.compiled.cached(str(form_id), version.version, digest)
+    if compiled is None:
+        stored = version.schema if version.schema is not None else await queries.version_schema(conn, version.id)
+        compiled = intake.compiled.get(msgspec.convert(stored, FormSchema), version.version, digest or None)
     if errors := compiled.validate(parts.document):
         raise _invalid_form([FieldProblem(pointer=e.pointer, code=e.code, detail=e.detail) for e in errors])
-    return version, schema, head
+    return Pinned(head=head, document_sha256=document_sha256, state=state, schema=compiled.schema)
 
 
 class _Labels(msgspec.Struct):
@@ -392,21 +416,25 @@ async def submit(conn: asyncpg.Connection, parts: Parts, intake: Intake, idempot
 async def _submit(
     conn: asyncpg.Connection, parts: Parts, intake: Intake, idempotency_key: str | None, labels: _Labels
 ) -> dict[str, Any]:
+    """The pipeline: read, verify, decide, write once.
+
+    Round trips for a new application: the idempotency record (only when a key is sent), the
+    intake state (form version, nonce, duplicate), a receipt number (a sequence: no lock), and one
+    statement that writes everything; then COMMIT. No lock is taken before that last statement.
+    """
     # Only a request that carries a key is hashed whole (attachments may be tens of MiB).
     digest = request_digest(parts) if idempotency_key is not None else b""
     if (replay := await _idempotent_reply(conn, idempotency_key, digest)) is not None:
         labels.outcome = "replayed"
         return replay
-    version, schema, head = await _pinned_version(conn, parts, intake)
+    pinned = await _pinned_version(conn, parts, intake)
+    version, schema, head = pinned.version, pinned.schema, pinned.head
     labels.procedure = version.procedure_id
     if not parts.signatures:
         raise SignatureRejected("The document must be signed: send at least one signature part.")
     policy, required = signature_policy(schema, version.digital_policy(), intake.accept_test)
     require_confirmed = version.revocation == "confirmed"
-    # Consumed now, in one round trip that also gives the signing time's lower bound; a later failure
-    # rolls it back with everything else. Its error is raised in its place, after the others.
-    nonce = head.get("nonce")
-    issued = await queries.consume_nonce(conn, nonce, version.id) if isinstance(nonce, str) else None
+    issued = pinned.state.nonce_issued_at
     tokens = await timestamps(parts.signatures, intake.timestamper)
     bounds = Bounds(
         validation_time=intake.now,
@@ -427,14 +455,13 @@ async def _submit(
     answers = head["answers"]
     paired = match_attachments(schema, answers, parts.attachments)
     # The same bytes carry the same nonce: the duplicate is named before the used nonce.
-    document_sha256 = hashlib.sha256(parts.document).digest()
-    if (original := await queries.duplicate_of(conn, document_sha256)) is not None:
+    if (original := pinned.state.duplicate_of) is not None:
         raise DuplicateSubmission(
             "These exact document bytes were already submitted.",
             extensions={"links": {"original": f"/api/v1/submissions/{original}"}},
         )
     if issued is None:
-        raise NonceInvalid("The nonce in the document is unknown, already used, expired, or for another form version.")
+        raise _nonce_invalid()
     flags = _binding_flags(schema, answers, reports)
     signers = [identity(r) for r in reports]
     token: str | None = None
@@ -443,11 +470,8 @@ async def _submit(
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     else:
         submission_id, revision = await _amend(conn, head["amends"], signers, schema.id)
-    receipt_number = await _store_revision(
-        conn, intake, parts, version, head, submission_id, revision, verification, flags, reports, paired,
-        new_submission=(hashlib.sha256(token.encode()).digest(), signers) if token else None,
-        tokens=[t.token if t is not None else None for t in tokens],
-    )  # fmt: skip
+    sequence = await queries.next_receipt_number(conn, version.agency_code, intake.now.year)
+    receipt_number = f"{version.agency_code}-{intake.now.year}-{sequence:06d}"
     body: dict[str, Any] = msgspec.to_builtins(
         SubmissionCreated(
             submission_id=submission_id,
@@ -461,45 +485,48 @@ async def _submit(
             links=links(submission_id),
         )
     )
-    await trail.record(
-        conn, actor="applicant", role="applicant", agency=version.agency_code,
-        action="submission.received" if revision == 1 else "submission.amended", subject=str(submission_id),
-        details={"revision": revision, "receipt_number": receipt_number, "verification": verification.status},
-        at=intake.now,
+    stored = await _store_revision(
+        conn, intake, parts, pinned, submission_id, revision, receipt_number, verification, flags, reports, paired,
+        new_submission=(hashlib.sha256(token.encode()).digest(), signers) if token else None,
+        tokens=[t.token if t is not None else None for t in tokens],
+        idempotency=(idempotency_key, digest, body) if idempotency_key is not None else None,
     )  # fmt: skip
-    if idempotency_key is not None:
-        await conn.execute(queries.INSERT_IDEMPOTENT, idempotency_key, digest, 201, body)
+    if not stored:
+        raise _nonce_invalid()  # consumed by a concurrent submission since it was read
     labels.outcome = "pending" if verification.status == "pending" else "accepted"
     return body
+
+
+def _nonce_invalid() -> NonceInvalid:
+    return NonceInvalid("The nonce in the document is unknown, already used, expired, or for another form version.")
 
 
 async def _store_revision(
     conn: asyncpg.Connection,
     intake: Intake,
     parts: Parts,
-    version: queries.VersionRow,
-    head: dict[str, Any],
+    pinned: Pinned,
     submission_id: uuid.UUID,
     revision: int,
+    receipt_number: str,
     verification: Verification,
     flags: list[str],
     reports: list[VerificationReport],
     paired: list[tuple[str, dict[str, Any], Upload]],
+    *,
     new_submission: tuple[bytes, list[dict[str, Any]]] | None,
     tokens: list[bytes | None],
-) -> str:
-    """Every row of one revision, and its signed receipt; returns the receipt number."""
-    revision_id = uuid.uuid4()
-    document_sha256 = hashlib.sha256(parts.document).digest()
-    sequence = await queries.next_receipt_number(conn, version.agency_code, intake.now.year)
-    receipt_number = f"{version.agency_code}-{intake.now.year}-{sequence:06d}"
+    idempotency: tuple[str, bytes, dict[str, Any]] | None,
+) -> bool:
+    """The signed receipt, then every row of the revision in one statement; False if the nonce was taken."""
+    version, head = pinned.version, pinned.head
     receipt = Receipt(
         receipt_number=receipt_number,
         submission_id=str(submission_id),
         agency=version.agency_code,
         form_id=str(head["form_id"]),
         form_version=version.version,
-        document_sha256=document_sha256.hex(),
+        document_sha256=pinned.document_sha256.hex(),
         attachments=[
             AttachmentDigest(field=path, filename=str(a["filename"]), sha256=str(a["sha256"])) for path, a, _ in paired
         ],
@@ -515,27 +542,36 @@ async def _store_revision(
             "The time-stamping service did not answer; send the same signed application again shortly.",
             headers={"Retry-After": "30"},
         ) from None
+    pdf_reports = [await pdf_signatures(upload.content, intake.verifier.store) for _, _, upload in paired]
+    report_texts = [msgspec.json.encode(r).decode() if r is not None else None for r in pdf_reports]
     token_hash, signers = new_submission if new_submission is not None else (None, None)
     events = ["received" if revision == 1 else "amended"] + (
         ["verification_pending"] if verification.status == "pending" else []
     )
-    await conn.execute(
-        queries.INSERT_REVISION_ALL, revision_id, submission_id, revision, version.id, head["nonce"],
-        parts.document, document_sha256, intake.now, verification.status, msgspec.to_builtins(verification),
-        flags, receipt_number, receipt_json, receipt_cms,
-        version.agency_code, version.procedure_id, str(head["form_id"]), token_hash, signers,
-        parts.signatures, [hashlib.sha256(s).digest() for s in parts.signatures],
-        [msgspec.to_builtins(r) for r in reports], events, open_flags(flags, verification),
-        verification.confirmed, tokens,
+    key, request_sha256, response = idempotency if idempotency is not None else (None, b"", None)
+    return await queries.insert_revision(
+        conn,
+        queries.NewRevision(
+            revision_id=uuid.uuid4(), submission_id=submission_id, number=revision, form_version_id=version.id,
+            nonce=str(head["nonce"]), document=parts.document, document_sha256=pinned.document_sha256,
+            received_at=intake.now, verification_status=verification.status,
+            verification=msgspec.to_builtins(verification), binding_flags=flags, receipt_number=receipt_number,
+            receipt_json=receipt_json, receipt_cms=receipt_cms, confirmed=verification.confirmed,
+            agency_code=version.agency_code, procedure_id=version.procedure_id, form_id=str(head["form_id"]),
+            access_token_hash=token_hash, signer_identity=signers, open_flags=open_flags(flags, verification),
+            signatures=parts.signatures, signature_sha256=[hashlib.sha256(s).digest() for s in parts.signatures],
+            reports=[msgspec.to_builtins(r) for r in reports], timestamp_tokens=tokens, events=events,
+            attachment_fields=[path for path, _, _ in paired],
+            attachment_filenames=[str(a["filename"]) for _, a, _ in paired],
+            attachment_media_types=[str(a["media_type"]) for _, a, _ in paired],
+            attachment_sizes=[len(u.content) for _, _, u in paired],
+            attachment_sha256=[hashlib.sha256(u.content).digest() for _, _, u in paired],
+            attachment_contents=[u.content for _, _, u in paired], attachment_reports=report_texts,
+            audit_action="submission.received" if revision == 1 else "submission.amended",
+            audit_details={"revision": revision, "receipt_number": receipt_number, "verification": verification.status},
+            idempotency_key=key, idempotency_request_sha256=request_sha256, response=response,
+        ),
     )  # fmt: skip
-    for path, answer, upload in paired:
-        pdf_report = await pdf_signatures(upload.content, intake.verifier.store)
-        await conn.execute(
-            queries.INSERT_ATTACHMENT, revision_id, path, str(answer["filename"]), str(answer["media_type"]),
-            len(upload.content), hashlib.sha256(upload.content).digest(), pdf_report,
-        )  # fmt: skip
-        await intake.attachments.put(conn, revision_id, path, upload.content)
-    return receipt_number
 
 
 async def _amend(

@@ -98,3 +98,13 @@ async def test_actions_are_recorded_and_the_head_published(
     assert (await client.get("/api/v1/audit/head", headers=clerk)).status_code == 403
     result = await asyncio.to_thread(run, ["audit", "verify"], env_for(db))
     assert (result.returncode, result.stdout.strip()) == (0, f"2 events; head {head['hash']}")
+
+
+def test_the_revision_statement_takes_the_struct_in_order() -> None:
+    """NewRevision's fields are INSERT_REVISION's parameters, in order: one per placeholder, none missing."""
+    import re
+
+    from service.submissions import queries
+
+    used = {int(n) for n in re.findall(r"\$(\d+)", queries.INSERT_REVISION)}
+    assert used == set(range(1, len(queries.NewRevision.__struct_fields__) + 1))
