@@ -191,3 +191,44 @@ def test_sigkill_mid_storm_loses_nothing_and_doubles_nothing(server: Server) -> 
     assert all(state == (1, 1, True) for state in stored.values())
     digests = {hashlib.sha256(parts[0][1][1]).hexdigest() for _, parts in prepared}
     assert len(digests) == len(prepared)
+
+
+def test_two_instances_on_one_database_share_intake(server: Server, db: str, tmp_path: Path) -> None:
+    """Scale-out: two `shinsei serve` processes take applications at once; numbers unique, none lost, chain whole."""
+    second = Server(db, tmp_path / "second")
+    second.start()
+    try:
+        prepared = prepare(server.base, 30)
+        bases = [server.base, second.base]
+        created: list[dict[str, Any]] = []
+
+        def send(index: int) -> None:
+            _, parts = prepared[index]
+            response = httpx.post(f"{bases[index % 2]}/api/v1/submissions", files=parts, timeout=60)
+            assert response.status_code == 201, response.text
+            created.append(response.json())
+
+        with concurrent.futures.ThreadPoolExecutor(10) as pool:
+            list(pool.map(send, range(len(prepared))))
+    finally:
+        second.stop()
+
+    numbers = [c["receipt_number"] for c in created]
+    assert len(set(numbers)) == len(prepared)  # unique across both instances
+    assert sorted(int(n.rsplit("-", 1)[1]) for n in numbers) == list(range(1, len(prepared) + 1))  # no gaps here
+    stored = asyncio.run(completeness(db))
+    assert set(stored) == {c["submission_id"] for c in created}
+    assert all(state == (1, 1, True) for state in stored.values())
+    chain = run(["audit", "verify"], env_for(db))
+    assert chain.returncode == 0, chain.stdout + chain.stderr
+    count = int(chain.stdout.split()[0])
+
+    async def received() -> int:
+        conn = await asyncpg.connect(db)
+        try:
+            found: int = await conn.fetchval("SELECT count(*) FROM audit_event WHERE action = 'submission.received'")
+            return found
+        finally:
+            await conn.close()
+
+    assert asyncio.run(received()) == len(prepared) and count >= len(prepared)
