@@ -28,6 +28,7 @@ from service.auth.principal import provide_principal, provide_viewer
 from service.auth.routes import TokenController
 from service.catalog.routes import ProcedureController
 from service.db import create_pool, provide_conn
+from service.drafts.routes import drafts_controller
 from service.health.routes import healthz, readyz
 from service.logs import RequestLog
 from service.problems import exception_handlers
@@ -158,6 +159,7 @@ def create_app(settings: Settings, components: ComponentRegistry | None = None) 
             audit_head,
             QueueController,
             submissions_controller(settings),
+            drafts_controller(settings),
             ReviewController,
             EvidenceController,
         ],

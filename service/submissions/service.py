@@ -23,6 +23,7 @@ from forms.schema import AttachmentField, FormSchema, GroupField
 from service.agencies import queries as agency_queries
 from service.audit import trail
 from service.catalog.schemas import DigitalPolicy
+from service.drafts import hooks as draft_hooks
 from service.problems import (
     DuplicateSubmission,
     FormInvalid,
@@ -219,7 +220,7 @@ def _confirmable(report: VerificationReport) -> bool:
     return (report.passed and not report.confirmed) or report.retryable
 
 
-def _declared_attachments(schema: FormSchema, answers: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+def declared_attachments(schema: FormSchema, answers: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
     """(field path, pointer, answer) for every attachment the document declares."""
     found = []
     for spec in schema.fields():
@@ -247,7 +248,7 @@ def match_attachments(
     by_digest = {(hashlib.sha256(u.content).hexdigest(), len(u.content)): u for u in uploads}
     used: set[tuple[str, int]] = set()
     paired, errors = [], []
-    for path, pointer, answer in _declared_attachments(schema, answers):
+    for path, pointer, answer in declared_attachments(schema, answers):
         key = (str(answer.get("sha256")), int(answer.get("size", -1)))
         upload = by_digest.get(key)
         if upload is None:
@@ -392,6 +393,7 @@ async def submit(conn: asyncpg.Connection, parts: Parts, intake: Intake, idempot
         )
     if issued is None:
         raise NonceInvalid("The nonce in the document is unknown, already used, expired, or for another form version.")
+    await draft_hooks.submitted(conn, str(nonce))  # a finalised draft ends with its submission
     flags = _binding_flags(schema, answers, reports)
     signers = [identity(r) for r in reports]
     token: str | None = None
