@@ -31,6 +31,7 @@ from service.auth.schemas import TokenIn
 from service.catalog import service as catalog_service
 from service.catalog.schemas import CatalogFile
 from service.db import init_connection
+from service.drafts import client as drafts_client
 from service.embedded import database_url
 from service.logs import configure_logging
 from service.problems import ProblemError
@@ -522,6 +523,7 @@ def parser() -> argparse.ArgumentParser:
     audit.add_parser("verify", help="walk the hash chain; exit 1 at the first broken link").set_defaults(
         handler=cmd_audit_verify
     )
+    drafts_client.register(commands)
     return top
 
 
