@@ -23,6 +23,7 @@ from pyhanko.sign.timestamps import HTTPTimeStamper
 from forms import ComponentRegistry, default_components
 from service import __doc__ as description
 from service.agencies.routes import AgencyController
+from service.applicants.routes import ApplicantController
 from service.audit.routes import audit_head
 from service.auth.principal import provide_principal, provide_viewer
 from service.auth.routes import TokenController
@@ -160,6 +161,7 @@ def create_app(settings: Settings, components: ComponentRegistry | None = None) 
             QueueController,
             submissions_controller(settings),
             drafts_controller(settings),
+            ApplicantController,
             ReviewController,
             EvidenceController,
         ],
