@@ -25,6 +25,7 @@ from asn1crypto import x509 as asn1_x509
 
 import forms
 from service import migrate
+from service.applicants import client as applicants_client
 from service.audit import trail
 from service.auth import service as auth_service
 from service.auth.schemas import TokenIn
@@ -524,6 +525,7 @@ def parser() -> argparse.ArgumentParser:
         handler=cmd_audit_verify
     )
     drafts_client.register(commands)
+    applicants_client.register(commands)
     return top
 
 
