@@ -154,6 +154,10 @@ class SignatureRejected(ProblemError):
     slug, status, title = "signature-rejected", 422, "The signatures do not meet the procedure's requirements."
 
 
+class MandateRejected(ProblemError):
+    slug, status, title = "mandate-rejected", 422, "The mandate does not allow this filing."
+
+
 class IdempotencyMismatch(ProblemError):
     slug, status, title = "idempotency-mismatch", 422, "The Idempotency-Key was used for a different request."
 

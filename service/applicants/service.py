@@ -1,7 +1,7 @@
 """Card sign-in rules: a challenge, its authentication signature, the card's link to its holder, a session.
 
 The holder of a card is known by the identity a signing certificate states (name and birth date,
-as ``submissions.service.identity`` folds them for withdrawal), never by the authentication
+as ``submissions.identity`` folds them for withdrawal), never by the authentication
 certificate, which states nothing about its holder. The first sign-in with a card therefore signs
 the challenge twice, with the authentication key and with the signing key of the same card: both
 keys at once (and both PINs) link the authentication certificate to that identity. A renewed card
@@ -25,7 +25,7 @@ from service.applicants.schemas import ApplicantSubmission, ChallengeOut, Sessio
 from service.auth import tokens
 from service.pagination import Page, decode_cursor, page
 from service.problems import AuthenticationFailed, CardNotLinked, Unauthenticated
-from service.submissions.service import identity
+from service.submissions.identity import identity
 from signing import canonical
 from signing.authentication import verify_authentication
 from signing.report import VerificationReport

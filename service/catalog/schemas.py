@@ -36,6 +36,19 @@ class ReformStatus(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     note: Note = ""
 
 
+Profession = Literal["sharoushi", "gyouseishoshi", "zeirishi", "shihoshoshi"]
+
+
+class ProxyRule(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Who may file on the applicant's behalf (代理申請・提出代行)."""
+
+    mandate: bool = False
+    """Anyone the applicant mandates, with the applicant's signed mandate (委任状)."""
+    professions: Annotated[list[Profession], msgspec.Meta(max_length=4)] = []
+    """Licensed professionals who may file with a statement instead (提出代行): 社会保険労務士, 行政書士,
+    税理士, 司法書士. Recorded in the catalogue; intake does not take such filings yet."""
+
+
 class PolicyOverride(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """An agency's decision to depart from the derived policy; the reason is kept on record."""
 
@@ -64,6 +77,8 @@ class ProcedureIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     policy_override: PolicyOverride | None = None
     revocation: Revocation | None = None
     """Unset: the agency's rule."""
+    proxy: ProxyRule | None = None
+    """Unset: only the applicant files."""
 
 
 class ProcedureOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -77,6 +92,8 @@ class ProcedureOut(msgspec.Struct, frozen=True, kw_only=True):
     digital_policy: DigitalPolicy
     revocation: Revocation | None
     """What an approval needs of revocation data; unset: the agency's rule (``current`` by default)."""
+    proxy: ProxyRule | None
+    """Who may file on the applicant's behalf; unset: only the applicant."""
     created_at: dt.datetime
     updated_at: dt.datetime
 

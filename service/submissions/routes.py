@@ -58,7 +58,28 @@ async def read_parts(request: Request[Any, Any, Any], settings: Settings) -> ser
         filename = part.filename if isinstance(part, UploadFile) else ""
         content_type = part.content_type if isinstance(part, UploadFile) else "application/octet-stream"
         uploads.append(service.Upload(filename=filename, content_type=content_type, content=data))
-    return service.Parts(document=document, signatures=signatures, attachments=uploads)
+    mandate = (
+        [await content(p, "mandate", settings.max_document_bytes) for p in form.getall("mandate")]
+        if "mandate" in form
+        else []
+    )
+    mandate_signature = (
+        [await content(p, "mandate_signature", settings.max_document_bytes) for p in form.getall("mandate_signature")]
+        if "mandate_signature" in form
+        else []
+    )
+    if len(mandate) > 1 or len(mandate_signature) > 1:
+        raise InvalidBody(
+            "Send at most one mandate and one mandate_signature part.",
+            errors=[FieldProblem(pointer="/mandate", code="mandate", detail="more than one mandate part")],
+        )
+    return service.Parts(
+        document=document,
+        signatures=signatures,
+        attachments=uploads,
+        mandate=mandate[0] if mandate else None,
+        mandate_signature=mandate_signature[0] if mandate_signature else None,
+    )
 
 
 async def intake(state: State, conn: Conn) -> service.Intake:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-import unicodedata
 import uuid
 from typing import Any, Final
 
@@ -36,9 +35,12 @@ from service.problems import (
     Unauthenticated,
     VersionState,
 )
+from service.proxy import service as proxy
 from service.publishing.cache import CompiledForms
 from service.submissions import queries, workflow
 from service.submissions.attachments import AttachmentStore, content_problem, pdf_signatures
+from service.submissions.identity import fold as _fold
+from service.submissions.identity import identity
 from service.submissions.schemas import (
     Links,
     NonceOut,
@@ -75,6 +77,9 @@ class Parts(msgspec.Struct, frozen=True, kw_only=True):
     document: bytes
     signatures: list[bytes]
     attachments: list[Upload]
+    mandate: bytes | None = None
+    """Filing on someone's behalf: the principal's mandate (委任状) and its signature (``service.proxy``)."""
+    mandate_signature: bytes | None = None
 
 
 class Intake(msgspec.Struct, frozen=True, kw_only=True):
@@ -141,19 +146,6 @@ def signature_policy(
     if digital_policy.signature == "qualified":
         accept &= QUALIFIED_CLASSES
     return Policy(classes=accept, accept_test=accept_test), (schema.signature.signers if schema.signature else 1)
-
-
-def _fold(text: str) -> str:
-    return "".join(unicodedata.normalize("NFKC", text).split())
-
-
-def identity(report: VerificationReport) -> dict[str, Any]:
-    """Who signed, as a later withdrawal must match it (a renewed certificate still matches)."""
-    signer = report.signer
-    if report.holder is not None and report.holder.name is not None:
-        birth = report.holder.birth_date.isoformat() if report.holder.birth_date else None
-        return {"class": "jpki", "name": _fold(report.holder.name), "birth_date": birth}
-    return {"class": signer.certificate_class if signer else None, "subject": signer.subject if signer else None}
 
 
 def _summary(report: VerificationReport) -> SignerSummary:
@@ -382,6 +374,10 @@ async def submit(conn: asyncpg.Connection, parts: Parts, intake: Intake, idempot
         )  # fmt: skip
         reports = [await verifier.averify(parts.document, cms, policy, bounds) for cms in parts.signatures]
     verification = judge_signatures(reports, required, require_confirmed)
+    filing = await proxy.check_mandate(
+        conn, version.procedure_id, parts.mandate, parts.mandate_signature, reports,
+        verifier=intake.verifier, now=intake.now, accept_test=intake.accept_test,
+    )  # fmt: skip
     answers = head["answers"]
     paired = match_attachments(schema, answers, parts.attachments)
     # The same bytes carry the same nonce: the duplicate is named before the used nonce.
@@ -394,8 +390,10 @@ async def submit(conn: asyncpg.Connection, parts: Parts, intake: Intake, idempot
     if issued is None:
         raise NonceInvalid("The nonce in the document is unknown, already used, expired, or for another form version.")
     await draft_hooks.submitted(conn, str(nonce))  # a finalised draft ends with its submission
-    flags = _binding_flags(schema, answers, reports)
+    # Filed on someone's behalf, the answers name the principal; the principal may withdraw and amend too.
+    flags = _binding_flags(schema, answers, reports + ([filing.principal_report] if filing else []))
     signers = [identity(r) for r in reports]
+    holders = signers + ([filing.principal_identity] if filing else [])
     token: str | None = None
     if head.get("amends") is None:
         submission_id, revision = uuid.uuid4(), 1
@@ -404,9 +402,11 @@ async def submit(conn: asyncpg.Connection, parts: Parts, intake: Intake, idempot
         submission_id, revision = await _amend(conn, head["amends"], signers, schema.id)
     receipt_number = await _store_revision(
         conn, intake, parts, version, head, submission_id, revision, verification, flags, reports, paired,
-        new_submission=(hashlib.sha256(token.encode()).digest(), signers) if token else None,
+        new_submission=(hashlib.sha256(token.encode()).digest(), holders) if token else None,
         tokens=[t.token if t is not None else None for t in tokens],
     )  # fmt: skip
+    if filing is not None and token is not None:
+        await proxy.record(conn, submission_id, filing)
     body: dict[str, Any] = msgspec.to_builtins(
         SubmissionCreated(
             submission_id=submission_id,
