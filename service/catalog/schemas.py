@@ -9,6 +9,7 @@ import msgspec
 
 from service.agencies.schemas import AgencyIn, Revocation
 from service.auth.schemas import AgencyCode
+from signing.jpki import Profession
 
 Slug = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=80)]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
@@ -36,17 +37,14 @@ class ReformStatus(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     note: Note = ""
 
 
-Profession = Literal["sharoushi", "gyouseishoshi", "zeirishi", "shihoshoshi"]
-
-
 class ProxyRule(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Who may file on the applicant's behalf (代理申請・提出代行)."""
 
     mandate: bool = False
     """Anyone the applicant mandates, with the applicant's signed mandate (委任状)."""
     professions: Annotated[list[Profession], msgspec.Meta(max_length=4)] = []
-    """Licensed professionals who may file with a statement instead (提出代行): 社会保険労務士, 行政書士,
-    税理士, 司法書士. Recorded in the catalogue; intake does not take such filings yet."""
+    """Licensed professionals who may file with a signed statement instead (提出代行): 社会保険労務士,
+    行政書士, 税理士, 司法書士, each trusted through their association's CA (a trust class of its own)."""
 
 
 class PolicyOverride(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

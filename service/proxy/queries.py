@@ -11,7 +11,7 @@ SELECT_PROXY_RULE: Final[LiteralString] = "SELECT proxy FROM procedure WHERE id 
 INSERT_FILING: Final[LiteralString] = """
     INSERT INTO proxy_filing (submission_id, kind, agent, principal, agent_key, mandate, mandate_signature,
                               mandate_sha256, report)
-    VALUES ($1, 'mandate', $2, $3, $4, $5, $6, $7, $8)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
     ON CONFLICT (submission_id) DO NOTHING"""
 SELECT_FILING: Final[LiteralString] = """
     SELECT kind, agent, principal, mandate, mandate_sha256, report FROM proxy_filing WHERE submission_id = $1"""
@@ -25,6 +25,7 @@ async def proxy_rule(conn: asyncpg.Connection, procedure_id: str) -> dict[str, A
 async def insert_filing(
     conn: asyncpg.Connection,
     submission_id: uuid.UUID,
+    kind: str,
     agent: dict[str, Any],
     principal: dict[str, Any],
     agent_key: str,
@@ -34,7 +35,16 @@ async def insert_filing(
     report: dict[str, Any],
 ) -> None:
     await conn.execute(
-        INSERT_FILING, submission_id, agent, principal, agent_key, mandate, mandate_signature, mandate_sha256, report
+        INSERT_FILING,
+        submission_id,
+        kind,
+        agent,
+        principal,
+        agent_key,
+        mandate,
+        mandate_signature,
+        mandate_sha256,
+        report,
     )
 
 

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from signing.jpki import Profession
+
 PartyName = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 ProcedureId = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=80)]
 
@@ -37,17 +39,38 @@ class MandateDocument(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     """委任年月日: the day the mandate was given."""
 
 
+class StatementDocument(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """提出代行証明書: a licensed professional states that they file these procedures for this client.
+
+    Signed by the professional with the certificate of their association's CA (a trust class per
+    profession), the same certificate that signs the application; sent as parts ``statement`` and
+    ``statement_signature``. The client is as the professional states them (their legal duty).
+    """
+
+    kind: Literal["filing_statement"]
+    profession: Profession
+    registration_number: Annotated[str, msgspec.Meta(pattern=r"^[0-9A-Za-z-]{1,20}$")]
+    agent: Party
+    """The professional, as their certificate names them."""
+    principal: Party
+    """The client (a company or a person) the professional files for."""
+    procedures: Annotated[list[ProcedureId], msgspec.Meta(min_length=1, max_length=50)]
+    date: dt.date
+
+
 class ProxyFilingOut(msgspec.Struct, frozen=True, kw_only=True):
     """In the review view: filed by the agent on behalf of the principal."""
 
-    kind: Literal["mandate"]
+    kind: Literal["mandate", "profession"]
+    """``mandate``: with the principal's signed mandate; ``profession``: a professional's statement (提出代行)."""
     summary: str
-    """「〇〇が△△に代わって申請（委任状）」, for people."""
+    """"filed by 〇〇 (社会保険労務士) on behalf of △△", for people."""
     agent: dict[str, Any]
     """Who filed (signed the application), as their certificate says."""
     principal: dict[str, Any]
-    """On whose behalf (signed the mandate), as their certificate says."""
-    mandate: MandateDocument
-    mandate_sha256: str
+    """On whose behalf: as the mandate's signature says, or as the professional's statement does."""
+    document: dict[str, Any]
+    """The mandate or the statement, as signed."""
+    document_sha256: str
     report: dict[str, Any]
-    """The verification report of the mandate's signature."""
+    """The verification report of the mandate's or the statement's signature."""

@@ -1,7 +1,15 @@
-"""Mandate rules: a filing on someone's behalf is taken only with a mandate that holds on every point.
+"""Filing on someone's behalf: taken only with a mandate, or a professional's statement, that holds on every point.
 
-Intake calls ``check_mandate`` once the application's own signatures are judged, and ``record``
-once the submission is stored; everything else of a proxy filing lives here. A mandate (委任状) holds
+Intake calls ``widen`` before it verifies the application (a professional signs it with their
+association's certificate), ``check_filing`` once the application's signatures are judged, and
+``record`` once the submission is stored; everything else of a proxy filing lives here.
+
+A professional's statement (提出代行証明書) holds when the procedure lists the profession (catalogue
+``proxy.professions``), its signature passes under that profession's trust class, it is signed with
+the very certificate that signed the application and names its holder as the agent, and it covers
+this procedure (dated no later than today). The client is as the professional states them.
+
+A mandate (委任状) holds
 when the procedure takes mandates (catalogue ``proxy.mandate``), it is a valid ``MandateDocument``,
 its signature by the principal passes (a JPKI or corporate certificate, revocation checked now), it
 names its signer as the principal and the application's signer as the agent (name and birth date
@@ -19,35 +27,48 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import uuid
-from typing import Any, Final
+from typing import Any, Final, Literal, TypeVar
 
 import asyncpg
 import msgspec
 
 from service.problems import MandateRejected
 from service.proxy import queries
-from service.proxy.schemas import MandateDocument, Party, ProxyFilingOut
+from service.proxy.schemas import MandateDocument, Party, ProxyFilingOut, StatementDocument
 from service.submissions.identity import fold, identity
 from service.validation import FieldProblem, collect_problems
-from signing.jpki import CertificateClass
+from signing.jpki import PROFESSION_NAMES, PROFESSIONS, CertificateClass
 from signing.report import VerificationReport
 from signing.verify import Bounds, Policy, Verifier
 
 JAPAN: Final = dt.timezone(dt.timedelta(hours=9), "JST")
 PRINCIPAL_CLASSES: Final[frozenset[CertificateClass]] = frozenset({"jpki", "corporate"})
 _decoder: Final = msgspec.json.Decoder()
+T = TypeVar("T")
 
 
 class Filing(msgspec.Struct, frozen=True, kw_only=True):
-    """A mandate that holds: who filed, for whom, and the evidence."""
+    """A mandate or a statement that holds: who filed, for whom, and the evidence."""
 
+    kind: Literal["mandate", "profession"]
     agent: dict[str, Any]
     principal: dict[str, Any]
-    principal_identity: dict[str, Any]
-    """As ``signer_identity`` keeps it: the principal may withdraw or amend too."""
-    principal_report: VerificationReport
-    mandate: bytes
-    mandate_signature: bytes
+    principal_identity: dict[str, Any] | None
+    """As ``signer_identity`` keeps it: a principal who signed a mandate may withdraw or amend too."""
+    principal_report: VerificationReport | None
+    """The mandate's signature: its holder is who the answers name."""
+    report: VerificationReport
+    document: bytes
+    signature: bytes
+
+
+class Documents(msgspec.Struct, frozen=True, kw_only=True):
+    """The parts of a filing on someone's behalf, as intake read them (each None when absent)."""
+
+    mandate: bytes | None = None
+    mandate_signature: bytes | None = None
+    statement: bytes | None = None
+    statement_signature: bytes | None = None
 
 
 def _rejected(errors: list[FieldProblem], **extensions: Any) -> MandateRejected:
@@ -85,14 +106,24 @@ def display(report: VerificationReport) -> str:
     return report.signer.subject if report.signer is not None else "?"
 
 
-def _document(mandate: bytes) -> MandateDocument:
+def _decode(data: bytes, kind: type[T], pointer: str) -> T:
     try:
-        raw = _decoder.decode(mandate)
+        raw = _decoder.decode(data)
     except msgspec.DecodeError as exc:
-        raise _rejected([FieldProblem(pointer="/mandate", code="malformed", detail=f"not JSON: {exc}")]) from None
-    if problems := collect_problems(raw, MandateDocument, "/mandate"):
+        raise _rejected([FieldProblem(pointer=pointer, code="malformed", detail=f"not JSON: {exc}")]) from None
+    if problems := collect_problems(raw, kind, pointer):
         raise _rejected(problems)
-    return msgspec.convert(raw, MandateDocument)
+    return msgspec.convert(raw, kind)
+
+
+def _pair(document: bytes | None, signature: bytes | None, name: str) -> tuple[bytes, bytes] | None:
+    if document is None and signature is None:
+        return None
+    if document is None or signature is None:
+        missing = name if document is None else f"{name}_signature"
+        detail = f"the {missing} part is missing"
+        raise _rejected([FieldProblem(pointer=f"/{missing}", code="missing_part", detail=detail)])
+    return document, signature
 
 
 def _terms(doc: MandateDocument, procedure_id: str, today: dt.date) -> list[FieldProblem]:
@@ -111,11 +142,19 @@ def _terms(doc: MandateDocument, procedure_id: str, today: dt.date) -> list[Fiel
     return errors
 
 
-async def check_mandate(
+async def widen(conn: asyncpg.Connection, procedure_id: str, policy: Policy, parts: Documents) -> Policy:
+    """With a professional's statement, the professions the procedure lists may sign the application too."""
+    if parts.statement is None:
+        return policy
+    rule = await queries.proxy_rule(conn, procedure_id) or {}
+    allowed = frozenset(p for p in PROFESSIONS if p in rule.get("professions", []))
+    return msgspec.structs.replace(policy, classes=policy.classes | allowed)
+
+
+async def check_filing(
     conn: asyncpg.Connection,
     procedure_id: str,
-    mandate: bytes | None,
-    mandate_signature: bytes | None,
+    parts: Documents,
     reports: list[VerificationReport],
     *,
     verifier: Verifier,
@@ -123,18 +162,89 @@ async def check_mandate(
     accept_test: bool = False,
 ) -> Filing | None:
     """The filing on someone's behalf that the parts make, or None for an applicant filing for themselves."""
-    if mandate is None and mandate_signature is None:
-        return None
-    if mandate is None or mandate_signature is None:
-        missing = "mandate" if mandate is None else "mandate_signature"
-        raise _rejected(
-            [FieldProblem(pointer=f"/{missing}", code="missing_part", detail=f"the {missing} part is missing")]
+    mandate = _pair(parts.mandate, parts.mandate_signature, "mandate")
+    statement = _pair(parts.statement, parts.statement_signature, "statement")
+    if mandate is not None and statement is not None:
+        detail = "send a mandate or a professional's statement, not both"
+        raise _rejected([FieldProblem(pointer="/statement", code="both", detail=detail)])
+    if statement is not None:
+        return await check_statement(conn, procedure_id, *statement, reports, verifier=verifier, now=now)
+    if mandate is not None:
+        return await check_mandate(
+            conn, procedure_id, *mandate, reports, verifier=verifier, now=now, accept_test=accept_test
         )
+    return None
+
+
+async def check_statement(
+    conn: asyncpg.Connection,
+    procedure_id: str,
+    statement: bytes,
+    statement_signature: bytes,
+    reports: list[VerificationReport],
+    *,
+    verifier: Verifier,
+    now: dt.datetime,
+) -> Filing:
+    """提出代行: the professional's statement, signed with the certificate that signed the application."""
+    doc = _decode(statement, StatementDocument, "/statement")
+    rule = await queries.proxy_rule(conn, procedure_id) or {}
+    if doc.profession not in rule.get("professions", []):
+        detail = f"the procedure {procedure_id} is not filed by a {doc.profession} on a client's behalf"
+        raise _rejected([FieldProblem(pointer="/statement/profession", code="not_allowed", detail=detail)])
+    policy = Policy(classes=frozenset({doc.profession}))
+    report = await verifier.averify(statement, statement_signature, policy, Bounds(validation_time=now))
+    if not report.passed or report.signer is None:
+        detail = f"its signature does not verify as a {doc.profession}'s: {report.sub_indication or report.indication}"
+        raise _rejected(
+            [FieldProblem(pointer="/statement_signature", code="signature", detail=detail)],
+            report=msgspec.to_builtins(report),
+        )
+    errors = []
+    certificate = report.signer.sha256
+    if not any(r.signer is not None and r.signer.sha256 == certificate for r in reports):
+        detail = "it is not signed with the certificate that signed the application"
+        errors.append(FieldProblem(pointer="/statement_signature", code="agent_mismatch", detail=detail))
+    if fold(doc.agent.name) not in _names(report):
+        detail = "the professional it names is not the one who signed it"
+        errors.append(FieldProblem(pointer="/statement/agent", code="agent_mismatch", detail=detail))
+    if procedure_id not in doc.procedures:
+        detail = f"it does not cover the procedure {procedure_id}"
+        errors.append(FieldProblem(pointer="/statement/procedures", code="procedure_not_covered", detail=detail))
+    if doc.date > now.astimezone(JAPAN).date():
+        errors.append(FieldProblem(pointer="/statement/date", code="future_date", detail="it is dated in the future"))
+    if errors:
+        raise _rejected(errors)
+    stated = {"profession": doc.profession, "registration_number": doc.registration_number}
+    return Filing(
+        kind="profession",
+        agent=identity(report) | {"display": doc.agent.name} | stated,
+        principal=msgspec.to_builtins(doc.principal) | {"display": doc.principal.name, "stated_by_agent": True},
+        principal_identity=None,
+        principal_report=None,
+        report=report,
+        document=statement,
+        signature=statement_signature,
+    )
+
+
+async def check_mandate(
+    conn: asyncpg.Connection,
+    procedure_id: str,
+    mandate: bytes,
+    mandate_signature: bytes,
+    reports: list[VerificationReport],
+    *,
+    verifier: Verifier,
+    now: dt.datetime,
+    accept_test: bool = False,
+) -> Filing:
+    """委任状: the principal's signed mandate for the agent who signed the application."""
     rule = await queries.proxy_rule(conn, procedure_id)
     if rule is None or not rule.get("mandate"):
         detail = f"the procedure {procedure_id} is not filed on someone's behalf with a mandate"
         raise _rejected([FieldProblem(pointer="/mandate", code="not_allowed", detail=detail)])
-    doc = _document(mandate)
+    doc = _decode(mandate, MandateDocument, "/mandate")
     policy = Policy(classes=PRINCIPAL_CLASSES, accept_test=accept_test)
     report = await verifier.averify(mandate, mandate_signature, policy, Bounds(validation_time=now))
     if not report.passed:
@@ -164,20 +274,23 @@ async def check_mandate(
         raise _rejected(errors)
     agent = agents[0]
     return Filing(
+        kind="mandate",
         agent=identity(agent) | {"display": display(agent)},
         principal=identity(report) | {"display": display(report)},
         principal_identity=identity(report),
         principal_report=report,
-        mandate=mandate,
-        mandate_signature=mandate_signature,
+        report=report,
+        document=mandate,
+        signature=mandate_signature,
     )
 
 
 async def record(conn: asyncpg.Connection, submission_id: uuid.UUID, filing: Filing) -> None:
-    """Keep the mandate and who filed for whom beside the new submission (its first revision)."""
+    """Keep the mandate or statement, and who filed for whom, beside the new submission."""
     await queries.insert_filing(
-        conn, submission_id, filing.agent, filing.principal, fold(str(filing.agent["display"])), filing.mandate,
-        filing.mandate_signature, hashlib.sha256(filing.mandate).digest(), msgspec.to_builtins(filing.principal_report),
+        conn, submission_id, filing.kind, filing.agent, filing.principal, fold(str(filing.agent["display"])),
+        filing.document, filing.signature, hashlib.sha256(filing.document).digest(),
+        msgspec.to_builtins(filing.report),
     )  # fmt: skip
 
 
@@ -187,13 +300,18 @@ async def filing_view(conn: asyncpg.Connection, submission_id: uuid.UUID) -> Pro
     if row is None:
         return None
     agent, principal = row["agent"], row["principal"]
+    if row["kind"] == "profession":
+        title = PROFESSION_NAMES.get(str(agent.get("profession")), "?")
+        summary = f"filed by {agent['display']} ({title}) on behalf of {principal['display']} (提出代行)"
+    else:
+        summary = f"filed by {agent['display']} on behalf of {principal['display']} (mandate, 委任状)"
     return ProxyFilingOut(
         kind=row["kind"],
-        summary=f"filed by {agent['display']} on behalf of {principal['display']} (mandate, 委任状)",
+        summary=summary,
         agent=agent,
         principal=principal,
-        mandate=msgspec.json.decode(row["mandate"], type=MandateDocument),
-        mandate_sha256=row["mandate_sha256"].hex(),
+        document=msgspec.json.decode(row["mandate"]),
+        document_sha256=row["mandate_sha256"].hex(),
         report=row["report"],
     )
 

@@ -77,9 +77,8 @@ class Parts(msgspec.Struct, frozen=True, kw_only=True):
     document: bytes
     signatures: list[bytes]
     attachments: list[Upload]
-    mandate: bytes | None = None
-    """Filing on someone's behalf: the principal's mandate (委任状) and its signature (``service.proxy``)."""
-    mandate_signature: bytes | None = None
+    proxy: proxy.Documents = proxy.Documents()
+    """Filing on someone's behalf: a mandate (委任状) or a professional's statement, each with its signature."""
 
 
 class Intake(msgspec.Struct, frozen=True, kw_only=True):
@@ -352,6 +351,7 @@ async def submit(conn: asyncpg.Connection, parts: Parts, intake: Intake, idempot
     if not parts.signatures:
         raise SignatureRejected("The document must be signed: send at least one signature part.")
     policy, required = signature_policy(schema, version.digital_policy(), intake.accept_test)
+    policy = await proxy.widen(conn, version.procedure_id, policy, parts.proxy)
     require_confirmed = version.revocation == "confirmed"
     # Consumed now, in one round trip that also gives the signing time's lower bound; a later failure
     # rolls it back with everything else. Its error is raised in its place, after the others.
@@ -374,8 +374,8 @@ async def submit(conn: asyncpg.Connection, parts: Parts, intake: Intake, idempot
         )  # fmt: skip
         reports = [await verifier.averify(parts.document, cms, policy, bounds) for cms in parts.signatures]
     verification = judge_signatures(reports, required, require_confirmed)
-    filing = await proxy.check_mandate(
-        conn, version.procedure_id, parts.mandate, parts.mandate_signature, reports,
+    filing = await proxy.check_filing(
+        conn, version.procedure_id, parts.proxy, reports,
         verifier=intake.verifier, now=intake.now, accept_test=intake.accept_test,
     )  # fmt: skip
     answers = head["answers"]
@@ -391,9 +391,10 @@ async def submit(conn: asyncpg.Connection, parts: Parts, intake: Intake, idempot
         raise NonceInvalid("The nonce in the document is unknown, already used, expired, or for another form version.")
     await draft_hooks.submitted(conn, str(nonce))  # a finalised draft ends with its submission
     # Filed on someone's behalf, the answers name the principal; the principal may withdraw and amend too.
-    flags = _binding_flags(schema, answers, reports + ([filing.principal_report] if filing else []))
+    principal = [filing.principal_report] if filing is not None and filing.principal_report is not None else []
+    flags = _binding_flags(schema, answers, reports + principal)
     signers = [identity(r) for r in reports]
-    holders = signers + ([filing.principal_identity] if filing else [])
+    holders = signers + [identity(r) for r in principal]
     token: str | None = None
     if head.get("amends") is None:
         submission_id, revision = uuid.uuid4(), 1

@@ -1,4 +1,4 @@
-"""Filing on someone's behalf with a mandate (委任状): accepted end to end, and every wrong mandate refused."""
+"""Filing on someone's behalf: a mandate (委任状) or a professional's statement (提出代行), each wrong one refused."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg
 import msgspec
+from asn1crypto import pem
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
@@ -90,7 +91,8 @@ async def test_an_agent_files_with_the_principals_mandate(
     proxy = view["proxy"]
     assert proxy["summary"] == "filed by 鈴木 一郎 on behalf of 山田 太郎 (mandate, 委任状)"
     assert (proxy["agent"]["name"], proxy["principal"]["name"]) == ("鈴木一郎", "山田太郎")
-    assert proxy["mandate"]["procedures"] == ["mhlw-36-agreement"]
+    assert proxy["kind"] == "mandate"
+    assert proxy["document"]["procedures"] == ["mhlw-36-agreement"]
     assert proxy["report"]["indication"] == "TOTAL_PASSED"
 
     by_agent = await client.get("/api/v1/queue", params={"agent": "鈴木　一郎"}, headers=clerk)  # full-width space
@@ -153,3 +155,82 @@ async def test_every_wrong_mandate_is_refused_precisely(
     assert problem["detail"] == (
         "The mandate cannot be accepted: it names another agent than the one who signed the application (and 1 more)."
     )
+
+
+def statement(**changes: Any) -> bytes:
+    doc = {
+        "kind": "filing_statement",
+        "profession": "sharoushi",
+        "registration_number": "13-120345",
+        "agent": {"name": "Takahashi Ichiro"},
+        "principal": {"name": "戸田工業株式会社"},
+        "procedures": ["mhlw-36-agreement"],
+        "date": today().isoformat(),
+    } | changes
+    return msgspec.json.encode(doc)
+
+
+async def trust_sharoushi(client: Client, admin: dict[str, str]) -> None:
+    """The association's CA as a trust class of its own, and its current CRL, through the API."""
+    anchor = {"class": "sharoushi", "certificate": pem.armor("CERTIFICATE", pki.cert("sharoushi-root").dump()).decode()}
+    assert (await client.post("/api/v1/trust/anchors", json=anchor, headers=admin)).status_code == 201
+    crl = pem.armor("X509 CRL", pki.crl("sharoushi", dt.datetime.now(dt.UTC)).dump()).decode()
+    assert (await client.post("/api/v1/trust/crls", json={"crl": crl}, headers=admin)).status_code == 201
+
+
+async def file_as_professional(
+    client: Client, statement_bytes: bytes | None, *, agent: str = "sharoushi-agent", signer: str = "sharoushi-agent"
+) -> Any:
+    doc = document(await new_nonce(client))
+    files = parts(doc, [await sign(agent, doc)])
+    if statement_bytes is not None:
+        files.append(("statement", ("statement.json", statement_bytes, "application/json")))
+        signature = await sign(signer, statement_bytes)
+        files.append(("statement_signature", ("statement.p7s", signature, "application/pkcs7-signature")))
+    return await client.post("/api/v1/submissions", files=files)
+
+
+async def test_a_sharoushi_files_with_a_statement(
+    client: Client, admin: dict[str, str], conn: asyncpg.Connection, tokens: Tokens
+) -> None:
+    await trust_sharoushi(client, admin)
+    response = await file_as_professional(client, statement())
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["verification"]["signers"][0]["certificate_class"] == "sharoushi"
+
+    clerk = await tokens.header("clerk", "MHLW")
+    proxy = (await client.get(body["links"]["self"], headers=clerk)).json()["proxy"]
+    assert proxy["kind"] == "profession"
+    assert proxy["summary"] == "filed by Takahashi Ichiro (社会保険労務士) on behalf of 戸田工業株式会社 (提出代行)"
+    assert (proxy["agent"]["profession"], proxy["agent"]["registration_number"]) == ("sharoushi", "13-120345")
+    assert proxy["principal"]["stated_by_agent"] is True
+    by_agent = await client.get("/api/v1/queue", params={"agent": "Takahashi Ichiro"}, headers=clerk)
+    assert [i["id"] for i in by_agent.json()["items"]] == [body["submission_id"]]
+
+
+async def test_every_wrong_statement_is_refused_precisely(
+    client: Client, admin: dict[str, str], conn: asyncpg.Connection
+) -> None:
+    await trust_sharoushi(client, admin)
+    # Without a statement, a professional's certificate does not sign this form.
+    alone = await file_as_professional(client, None)
+    assert (alone.status_code, alone.json()["type"]) == (422, PROBLEMS + "signature-rejected")
+
+    other_profession = statement(profession="gyouseishoshi")
+    assert await refused(client, conn, await file_as_professional(client, other_profession)) == [
+        ("/statement/profession", "not_allowed")
+    ]
+    elsewhere = statement(procedures=["mlit-kensetsugyo-kyoka"])
+    assert await refused(client, conn, await file_as_professional(client, elsewhere)) == [
+        ("/statement/procedures", "procedure_not_covered")
+    ]
+    by_a_card = await file_as_professional(client, statement(), signer="applicant")
+    assert await refused(client, conn, by_a_card) == [("/statement_signature", "signature")]
+    assert by_a_card.json()["report"]["sub_indication"] == "CHAIN_CONSTRAINTS_FAILURE"
+    someone_else_filed = await file_as_professional(client, statement(), agent="applicant")
+    assert await refused(client, conn, someone_else_filed) == [("/statement_signature", "agent_mismatch")]
+    misnamed = statement(agent={"name": "Watanabe Jiro"})
+    assert await refused(client, conn, await file_as_professional(client, misnamed)) == [
+        ("/statement/agent", "agent_mismatch")
+    ]
