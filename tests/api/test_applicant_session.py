@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime as dt
 import hashlib
 import uuid
 from typing import Any
@@ -12,6 +13,7 @@ import asyncpg
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from service.applicants.service import purge_expired_sign_in
 from tests import pki
 from tests.api.test_submissions import document, new_nonce, parts
 
@@ -143,3 +145,25 @@ async def test_refusals(client: Client, admin: dict[str, str], conn: asyncpg.Con
     assert (await client.get("/api/v1/applicant/submissions")).status_code == 401
     wrong = await client.get("/api/v1/applicant/submissions", headers=bearer("aps_nope"))
     assert wrong.status_code == 401
+
+
+async def test_purge_expired_challenges_and_sessions(
+    client: Client, admin: dict[str, str], conn: asyncpg.Connection
+) -> None:
+    session = (await signed_in(client, link="applicant")).json()
+    await challenge(client)
+    kept, _ = await challenge(client)
+    await conn.execute(
+        "UPDATE applicant_challenge SET issued_at = now() - interval '1 hour', expires_at = now() - interval '1 minute'"
+        " WHERE challenge <> $1",
+        kept,
+    )
+    await conn.execute(
+        "UPDATE applicant_session SET created_at = now() - interval '1 hour', expires_at = now() - interval '1 minute'"
+    )
+    async with conn.transaction():
+        assert await purge_expired_sign_in(conn, dt.datetime.now(dt.UTC), 10) == 3  # two challenges, one session
+    assert [r["challenge"] for r in await conn.fetch("SELECT challenge FROM applicant_challenge")] == [kept]
+    assert await conn.fetchval("SELECT count(*) FROM applicant_session") == 0
+    listed = await client.get("/api/v1/applicant/submissions", headers=bearer(session["session_token"]))
+    assert listed.status_code == 401
