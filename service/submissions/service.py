@@ -405,6 +405,7 @@ async def submit(conn: asyncpg.Connection, parts: Parts, intake: Intake, idempot
         conn, intake, parts, version, head, submission_id, revision, verification, flags, reports, paired,
         new_submission=(hashlib.sha256(token.encode()).digest(), holders) if token else None,
         tokens=[t.token if t is not None else None for t in tokens],
+        parties=(str(filing.agent["display"]), str(filing.principal["display"])) if filing else None,
     )  # fmt: skip
     if filing is not None and token is not None:
         await proxy.record(conn, submission_id, filing)
@@ -446,8 +447,9 @@ async def _store_revision(
     paired: list[tuple[str, dict[str, Any], Upload]],
     new_submission: tuple[bytes, list[dict[str, Any]]] | None,
     tokens: list[bytes | None],
+    parties: tuple[str, str] | None = None,
 ) -> str:
-    """Every row of one revision, and its signed receipt; returns the receipt number."""
+    """Every row of one revision, and its signed receipt (naming agent and principal of a proxy filing)."""
     revision_id = uuid.uuid4()
     document_sha256 = hashlib.sha256(parts.document).digest()
     sequence = await queries.next_receipt_number(conn, version.agency_code, intake.now.year)
@@ -466,6 +468,7 @@ async def _store_revision(
         received_at=intake.now,
         verification=verification.indication,
         test=verification.test,
+        **({"filed_by": parties[0], "on_behalf_of": parties[1]} if parties else {}),
     )
     try:
         receipt_json, receipt_cms = await sign_receipt(receipt, intake.receipt_key.signer, intake.timestamper)

@@ -86,6 +86,9 @@ async def test_an_agent_files_with_the_principals_mandate(
         {"class": "jpki", "name": "山田太郎", "birth_date": "1990-02-15"},
     ]
 
+    token = {"Authorization": f"Bearer {body['access_token']}"}
+    receipt = msgspec.json.decode((await client.get(body["links"]["receipt"], headers=token)).content)
+    assert (receipt["filed_by"], receipt["on_behalf_of"]) == ("鈴木 一郎", "山田 太郎")  # the receipt names both
     clerk = await tokens.header("clerk", "MHLW")
     view = (await client.get(body["links"]["self"], headers=clerk)).json()
     proxy = view["proxy"]
@@ -103,6 +106,9 @@ async def test_an_agent_files_with_the_principals_mandate(
     assert own.status_code == 201, own.text
     own_view = (await client.get(own.json()["links"]["self"], headers=clerk)).json()
     assert own_view["proxy"] is None
+    own_token = {"Authorization": f"Bearer {own.json()['access_token']}"}
+    own_receipt = msgspec.json.decode((await client.get(own.json()["links"]["receipt"], headers=own_token)).content)
+    assert "filed_by" not in own_receipt and "on_behalf_of" not in own_receipt
 
 
 async def refused(client: Client, conn: asyncpg.Connection, response: Any) -> list[tuple[str, str]]:
@@ -198,6 +204,9 @@ async def test_a_sharoushi_files_with_a_statement(
     assert response.status_code == 201, response.text
     body = response.json()
     assert body["verification"]["signers"][0]["certificate_class"] == "sharoushi"
+    token = {"Authorization": f"Bearer {body['access_token']}"}
+    receipt = msgspec.json.decode((await client.get(body["links"]["receipt"], headers=token)).content)
+    assert (receipt["filed_by"], receipt["on_behalf_of"]) == ("Takahashi Ichiro", "戸田工業株式会社")
 
     clerk = await tokens.header("clerk", "MHLW")
     proxy = (await client.get(body["links"]["self"], headers=clerk)).json()["proxy"]
