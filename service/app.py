@@ -25,6 +25,7 @@ from pyhanko.sign.timestamps import HTTPTimeStamper
 from forms import ComponentRegistry, default_components
 from service import __doc__ as description
 from service.agencies.routes import AgencyController
+from service.applicants.routes import ApplicantController
 from service.audit import trail
 from service.audit.routes import audit_head
 from service.auth.principal import provide_principal, provide_viewer
@@ -32,6 +33,7 @@ from service.auth.routes import TokenController
 from service.catalog.routes import ProcedureController
 from service.console.routes import SWAGGER_ASSETS, console_router, template_config
 from service.db import create_pool, provide_conn
+from service.drafts.routes import drafts_controller
 from service.health.routes import healthz, readyz
 from service.housekeeping import service as housekeeping
 from service.logs import RequestLog, configure_logging
@@ -172,7 +174,15 @@ async def housekeep_periodically(
                 purged = await housekeeping.purge(conn, clock(), retention)  # type: ignore[arg-type]
             metrics.housekeeping_deleted.labels(table="nonce").inc(purged.nonces)
             metrics.housekeeping_deleted.labels(table="idempotency").inc(purged.idempotency)
-            log.info("housekeeping", nonces=purged.nonces, idempotency_keys=purged.idempotency)
+            metrics.housekeeping_deleted.labels(table="draft").inc(purged.drafts)
+            metrics.housekeeping_deleted.labels(table="applicant_sign_in").inc(purged.sign_ins)
+            log.info(
+                "housekeeping",
+                nonces=purged.nonces,
+                idempotency_keys=purged.idempotency,
+                drafts=purged.drafts,
+                sign_ins=purged.sign_ins,
+            )
         except (OSError, asyncpg.PostgresError) as exc:
             log.warning("housekeeping_failed", error=type(exc).__name__)
 
@@ -249,6 +259,8 @@ def create_app(settings: Settings, components: ComponentRegistry | None = None) 
             audit_head,
             QueueController,
             submissions_controller(settings),
+            drafts_controller(settings),
+            ApplicantController,
             ReviewController,
             EvidenceController,
             *metrics_routes(settings),

@@ -76,6 +76,24 @@ class Unauthenticated(ProblemError):
         super().__init__(detail, headers={"WWW-Authenticate": 'Bearer realm="shinsei"'})
 
 
+class AuthenticationFailed(ProblemError):
+    """A card sign-in that does not verify: its ``report`` says which check failed."""
+
+    slug, status, title = "authentication-failed", 401, "The sign-in could not be verified."
+
+    def __init__(self, detail: str, *, extensions: Mapping[str, Any] | None = None) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": 'Bearer realm="shinsei"'}, extensions=extensions)
+
+
+class CardNotLinked(ProblemError):
+    """The card's authentication certificate names nobody until a signing certificate of the card vouches for it."""
+
+    slug, status, title = "card-not-linked", 401, "This card is not linked to its holder yet."
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": 'Bearer realm="shinsei"'})
+
+
 class Forbidden(ProblemError):
     slug, status, title = "forbidden", 403, "You are not allowed to do this."
 
@@ -134,6 +152,10 @@ class DuplicateSubmission(ProblemError):
 
 class SignatureRejected(ProblemError):
     slug, status, title = "signature-rejected", 422, "The signatures do not meet the procedure's requirements."
+
+
+class MandateRejected(ProblemError):
+    slug, status, title = "mandate-rejected", 422, "The mandate does not allow this filing."
 
 
 class IdempotencyMismatch(ProblemError):

@@ -112,6 +112,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     console_session_seconds: Annotated[int, msgspec.Meta(ge=60)] = 8 * 3600
     """How long a console sign-in lasts (it also ends at sign-out and when its token is revoked)."""
 
+    draft_lifetime_days: Annotated[int, msgspec.Meta(ge=1, le=366)] = 30
+    """How long an applicant's draft is kept after its last change; expired drafts are purged."""
+
+    applicant_session_seconds: Annotated[int, msgspec.Meta(ge=60, le=86_400)] = 900
+    """How long a card sign-in (利用者証明用電子証明書) session lasts."""
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
         """Build settings from an environment mapping (``os.environ`` in production, a dict in tests)."""

@@ -32,7 +32,10 @@ from signing.trust import Anchor, TrustStore, fingerprint
 from signing.verify import Bounds, Policy, Verifier
 
 FORMAT: Final = "shinsei-evidence-bundle/1"
-ALL_CLASSES: Final[frozenset[CertificateClass]] = frozenset({"jpki", "corporate", "accredited"})
+#: Every class a stored signature may have been judged by: a professional's (提出代行) included.
+ALL_CLASSES: Final[frozenset[CertificateClass]] = frozenset(
+    {"jpki", "corporate", "accredited", "sharoushi", "gyouseishoshi", "zeirishi", "shihoshoshi"}
+)
 #: The checker refuses archives that would unpack to more than this (a ZIP bomb is not evidence).
 MAX_UNPACKED: Final = 1 << 30
 MAX_MEMBERS: Final = 10_000

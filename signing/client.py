@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 from collections.abc import Iterator
 
 from asn1crypto import x509
@@ -21,6 +22,7 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 from pyhanko.config.pkcs11 import TokenCriteria
 from pyhanko.sign import signers
 from pyhanko.sign.pkcs11 import PKCS11Signer, open_pkcs11_session
+from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash, process_pss_params
 
 DIGEST = "sha256"
@@ -101,7 +103,9 @@ def pkcs11_signer(
 
 
 async def asign_detached(document: bytes, signer: signers.Signer) -> bytes:
-    content = await signer.async_sign_general_data(document, DIGEST, detached=True)
+    """With a claimed signingTime, as CAdES asks: a mandate's must precede the application it allows."""
+    attributes = PdfCMSSignedAttributes(signing_time=dt.datetime.now(dt.UTC))
+    content = await signer.async_sign_general_data(document, DIGEST, detached=True, signed_attr_settings=attributes)
     return bytes(content.dump())
 
 

@@ -48,7 +48,14 @@ ITEMS: Final[dict[str, tuple[str, type[core.AbstractString]]]] = {
     "address_substitute": (ADDRESS_SUBSTITUTE, core.UTF8String),
 }
 
-CertificateClass = Literal["jpki", "corporate", "accredited"]
+#: Licensed professions whose associations' CAs are trust classes of their own (提出代行): 社会保険労務士,
+#: 行政書士, 税理士, 司法書士.
+Profession = Literal["sharoushi", "gyouseishoshi", "zeirishi", "shihoshoshi"]
+PROFESSIONS: Final[frozenset[Profession]] = frozenset({"sharoushi", "gyouseishoshi", "zeirishi", "shihoshoshi"})
+PROFESSION_NAMES: Final[dict[str, str]] = {
+    "sharoushi": "社会保険労務士", "gyouseishoshi": "行政書士", "zeirishi": "税理士", "shihoshoshi": "司法書士",
+}  # fmt: skip
+CertificateClass = Literal["jpki", "corporate", "accredited", "sharoushi", "gyouseishoshi", "zeirishi", "shihoshoshi"]
 
 
 class Holder(msgspec.Struct, frozen=True, kw_only=True):

@@ -67,6 +67,11 @@ class Receipt(msgspec.Struct, frozen=True, kw_only=True):
     """The verification indication at receipt (TOTAL_PASSED, or INDETERMINATE while pending)."""
     test: bool = False
     """Signed with a test certificate (試験用): never evidence of a real application."""
+    filed_by: str | msgspec.UnsetType = msgspec.UNSET
+    """Filed on someone's behalf: the agent who signed the application (left out otherwise, so an
+    applicant's own receipt is unchanged)."""
+    on_behalf_of: str | msgspec.UnsetType = msgspec.UNSET
+    """...and the principal (the mandate's signer, or the client a professional's statement names)."""
 
 
 class DecisionNotice(msgspec.Struct, frozen=True, kw_only=True):

@@ -9,9 +9,12 @@ from typing import Final
 PREFIX: Final = "shs_"
 
 
-def generate() -> str:
-    """A new bearer token; the prefix makes leaked tokens easy to find with secret scanners."""
-    return PREFIX + secrets.token_urlsafe(32)
+def generate(prefix: str = PREFIX) -> str:
+    """A new bearer token; the prefix makes leaked tokens easy to find with secret scanners.
+
+    Staff tokens use ``shs_``; applicants' draft and session tokens have prefixes of their own.
+    """
+    return prefix + secrets.token_urlsafe(32)
 
 
 def digest(token: str) -> bytes:

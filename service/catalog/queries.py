@@ -5,14 +5,22 @@ from __future__ import annotations
 from typing import Any, Final, LiteralString
 
 import asyncpg
+import msgspec
 
 from service.catalog import policy
-from service.catalog.schemas import LegacyRequirements, PolicyOverride, ProcedureIn, ProcedureOut, ReformStatus
+from service.catalog.schemas import (
+    LegacyRequirements,
+    PolicyOverride,
+    ProcedureIn,
+    ProcedureOut,
+    ProxyRule,
+    ReformStatus,
+)
 
 _COLUMNS: Final = """
     id, agency_code, name_ja, name_en, legal_basis, paper, seal, in_person,
     reform_status, reform_effective, reform_note,
-    override_signature, override_identity_proofing, override_reason, revocation, created_at, updated_at"""
+    override_signature, override_identity_proofing, override_reason, revocation, proxy, created_at, updated_at"""
 
 LIST_PROCEDURES: Final[LiteralString] = f"""
     SELECT {_COLUMNS} FROM procedure
@@ -30,12 +38,12 @@ SELECT_PROCEDURE: Final[LiteralString] = f"SELECT {_COLUMNS} FROM procedure WHER
 
 SELECT_PROCEDURE_AGENCY: Final[LiteralString] = "SELECT agency_code FROM procedure WHERE id = $1 FOR UPDATE"
 
-_VALUES: Final = "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15"
+_VALUES: Final = "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16"
 
 INSERT_PROCEDURE: Final[LiteralString] = f"""
     INSERT INTO procedure (id, agency_code, name_ja, name_en, legal_basis, paper, seal, in_person,
                            reform_status, reform_effective, reform_note,
-                           override_signature, override_identity_proofing, override_reason, revocation)
+                           override_signature, override_identity_proofing, override_reason, revocation, proxy)
     VALUES ({_VALUES})
     ON CONFLICT (id) DO NOTHING
     RETURNING {_COLUMNS}"""  # noqa: S608
@@ -43,7 +51,7 @@ INSERT_PROCEDURE: Final[LiteralString] = f"""
 UPSERT_PROCEDURE: Final[LiteralString] = f"""
     INSERT INTO procedure (id, agency_code, name_ja, name_en, legal_basis, paper, seal, in_person,
                            reform_status, reform_effective, reform_note,
-                           override_signature, override_identity_proofing, override_reason, revocation)
+                           override_signature, override_identity_proofing, override_reason, revocation, proxy)
     VALUES ({_VALUES})
     ON CONFLICT (id) DO UPDATE SET
         agency_code = excluded.agency_code, name_ja = excluded.name_ja, name_en = excluded.name_en,
@@ -52,17 +60,19 @@ UPSERT_PROCEDURE: Final[LiteralString] = f"""
         reform_effective = excluded.reform_effective, reform_note = excluded.reform_note,
         override_signature = excluded.override_signature,
         override_identity_proofing = excluded.override_identity_proofing,
-        override_reason = excluded.override_reason, revocation = excluded.revocation,
+        override_reason = excluded.override_reason, revocation = excluded.revocation, proxy = excluded.proxy,
         updated_at = CASE
             WHEN (procedure.agency_code, procedure.name_ja, procedure.name_en, procedure.legal_basis,
                   procedure.paper, procedure.seal, procedure.in_person, procedure.reform_status,
                   procedure.reform_effective, procedure.reform_note, procedure.override_signature,
-                  procedure.override_identity_proofing, procedure.override_reason, procedure.revocation)
+                  procedure.override_identity_proofing, procedure.override_reason, procedure.revocation,
+                  procedure.proxy)
                  IS NOT DISTINCT FROM
                  (excluded.agency_code, excluded.name_ja, excluded.name_en, excluded.legal_basis,
                   excluded.paper, excluded.seal, excluded.in_person, excluded.reform_status,
                   excluded.reform_effective, excluded.reform_note, excluded.override_signature,
-                  excluded.override_identity_proofing, excluded.override_reason, excluded.revocation)
+                  excluded.override_identity_proofing, excluded.override_reason, excluded.revocation,
+                  excluded.proxy)
             THEN procedure.updated_at ELSE now() END
     RETURNING {_COLUMNS}"""  # noqa: S608
 
@@ -88,6 +98,7 @@ def _procedure(row: asyncpg.Record) -> ProcedureOut:
         reform=ReformStatus(status=row["reform_status"], effective=row["reform_effective"], note=row["reform_note"]),
         digital_policy=policy.effective(legacy, override),
         revocation=row["revocation"],
+        proxy=msgspec.convert(row["proxy"], ProxyRule) if row["proxy"] is not None else None,
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
@@ -99,6 +110,7 @@ def _arguments(p: ProcedureIn) -> tuple[Any, ...]:
         p.id, p.agency, p.name_ja, p.name_en, p.legal_basis, p.legacy.paper, p.legacy.seal, p.legacy.in_person,
         p.reform.status, p.reform.effective, p.reform.note,
         o.signature if o else None, o.identity_proofing if o else None, o.reason if o else None, p.revocation,
+        msgspec.to_builtins(p.proxy) if p.proxy is not None else None,
     )  # fmt: skip
 
 

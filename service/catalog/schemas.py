@@ -9,6 +9,7 @@ import msgspec
 
 from service.agencies.schemas import AgencyIn, Revocation
 from service.auth.schemas import AgencyCode
+from signing.jpki import Profession
 
 Slug = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=80)]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
@@ -34,6 +35,16 @@ class ReformStatus(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     status: Literal["abolished", "retained", "pending"]
     effective: dt.date | None = None
     note: Note = ""
+
+
+class ProxyRule(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Who may file on the applicant's behalf (代理申請・提出代行)."""
+
+    mandate: bool = False
+    """Anyone the applicant mandates, with the applicant's signed mandate (委任状)."""
+    professions: Annotated[list[Profession], msgspec.Meta(max_length=4)] = []
+    """Licensed professionals who may file with a signed statement instead (提出代行): 社会保険労務士,
+    行政書士, 税理士, 司法書士, each trusted through their association's CA (a trust class of its own)."""
 
 
 class PolicyOverride(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -64,6 +75,8 @@ class ProcedureIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     policy_override: PolicyOverride | None = None
     revocation: Revocation | None = None
     """Unset: the agency's rule."""
+    proxy: ProxyRule | None = None
+    """Unset: only the applicant files."""
 
 
 class ProcedureOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -77,6 +90,8 @@ class ProcedureOut(msgspec.Struct, frozen=True, kw_only=True):
     digital_policy: DigitalPolicy
     revocation: Revocation | None
     """What an approval needs of revocation data; unset: the agency's rule (``current`` by default)."""
+    proxy: ProxyRule | None
+    """Who may file on the applicant's behalf; unset: only the applicant."""
     created_at: dt.datetime
     updated_at: dt.datetime
 

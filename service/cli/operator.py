@@ -325,7 +325,10 @@ def housekeeping() -> int:
         purged = run_with_conn(
             dsn, lambda conn: service.purge(conn, dt.datetime.now(dt.UTC), service.retention(config))
         )
-    click.echo(f"deleted {purged.nonces} nonces and {purged.idempotency} idempotency keys")
+    click.echo(
+        f"deleted {purged.nonces} nonces, {purged.idempotency} idempotency keys, {purged.drafts} expired drafts"
+        f" and {purged.sign_ins} expired card sign-ins"
+    )
     return 0
 
 

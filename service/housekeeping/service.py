@@ -1,4 +1,4 @@
-"""Housekeeping: nonces and idempotency keys deleted once their retention has passed."""
+"""Housekeeping: nonces and idempotency keys past their retention, expired drafts and card sign-ins, deleted."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 import msgspec
 
+from service.applicants.service import purge_expired_sign_in
+from service.drafts.service import purge_expired_drafts
 from service.housekeeping import queries
 from service.settings import Settings
 
@@ -27,6 +29,8 @@ class Retention(msgspec.Struct, frozen=True, kw_only=True):
 class Purged(msgspec.Struct, frozen=True):
     nonces: int
     idempotency: int
+    drafts: int = 0
+    sign_ins: int = 0
 
 
 async def _in_batches(
@@ -49,9 +53,12 @@ async def purge(conn: asyncpg.Connection, now: dt.datetime, retention: Retention
 
     ``conn`` must not be inside a transaction: every batch is a transaction of its own.
     """
+    # Drafts and sign-in sessions carry their own expiry: what expired by now goes.
     return Purged(
         nonces=await _in_batches(conn, queries.delete_nonces, now - retention.nonces, retention),
         idempotency=await _in_batches(conn, queries.delete_idempotency, now - retention.idempotency, retention),
+        drafts=await _in_batches(conn, purge_expired_drafts, now, retention),
+        sign_ins=await _in_batches(conn, purge_expired_sign_in, now, retention),
     )
 
 

@@ -26,6 +26,8 @@ LIST_QUEUE_FOR_CLERK: Final[LiteralString] = """
           AND ($8::timestamptz IS NULL OR s.created_at >= $8)
           AND ($9::timestamptz IS NULL OR s.created_at < $9)
           AND ($10::timestamptz IS NULL OR (s.created_at, s.id) > ($10, $11::uuid))
+          AND ($13::text IS NULL
+               OR EXISTS (SELECT 1 FROM proxy_filing f WHERE f.submission_id = s.id AND f.agent_key = $13))
         ORDER BY s.created_at, s.id
         LIMIT $12
     )
@@ -75,12 +77,13 @@ async def list_queue(
     received_to: dt.datetime | None,
     after: tuple[dt.datetime, uuid.UUID] | None,
     limit: int,
+    agent: str | None = None,
 ) -> list[QueueRow]:
     created, last_id = after or (None, None)
     await conn.execute(CUSTOM_PLAN)
     rows = await conn.fetch(
         LIST_QUEUE_FOR_CLERK, agency, status, form, procedure, assigned, me, flag, received_from, received_to,
-        created, last_id, limit,
+        created, last_id, limit, agent,
     )  # fmt: skip
     return [QueueRow(**dict(r)) for r in rows]
 

@@ -36,10 +36,13 @@ class QueueController(Controller):
         flag: Annotated[Flag | None, QueryParameter()] = None,
         received_from: Annotated[dt.datetime | None, QueryParameter()] = None,
         received_to: Annotated[dt.datetime | None, QueryParameter()] = None,
+        agent: Annotated[
+            str | None, QueryParameter(max_length=200, description="Filed on someone's behalf by this agent (name).")
+        ] = None,
     ) -> Page[QueueRow]:
         return await service.list_queue(
             conn, principal, status=status, form=form, procedure=procedure, assigned=assigned, flag=flag,
-            received_from=received_from, received_to=received_to, cursor=cursor, limit=limit,
+            received_from=received_from, received_to=received_to, cursor=cursor, limit=limit, agent=agent,
         )  # fmt: skip
 
     @post(

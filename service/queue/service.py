@@ -12,6 +12,7 @@ from service.auth.principal import require_role
 from service.auth.schemas import Principal
 from service.pagination import Page, decode_cursor, page
 from service.problems import Forbidden
+from service.proxy import service as proxy
 from service.queue import queries
 from service.queue.schemas import Claimed, QueueRow
 
@@ -36,12 +37,14 @@ async def list_queue(
     received_to: dt.datetime | None,
     cursor: str | None,
     limit: int,
+    agent: str | None = None,
 ) -> Page[QueueRow]:
     agency = _agency(who)
     after = decode_cursor(cursor, dt.datetime, uuid.UUID)
     rows = await queries.list_queue(
         conn, agency, who.token_id, status=status, form=form, procedure=procedure, assigned=assigned, flag=flag,
         received_from=received_from, received_to=received_to, after=after, limit=limit + 1,
+        agent=proxy.agent_key(agent) if agent else None,
     )  # fmt: skip
     return page(rows, limit, lambda r: (r.received_at.isoformat(), str(r.id)))
 

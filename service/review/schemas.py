@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from forms.answers import Answer, AnswerChange
+from service.proxy.schemas import ProxyFilingOut
 from service.submissions.schemas import Links, Status, TimelineEvent, Verification
 from service.submissions.workflow import Action
 from signing.report import VerificationReport
@@ -105,6 +106,8 @@ class ClerkSubmissionOut(msgspec.Struct, frozen=True, kw_only=True):
     comments: list[CommentOut]
     audit: list[AuditOut]
     links: Links
+    proxy: ProxyFilingOut | None = None
+    """Filed on someone's behalf: by whom, for whom, and the mandate (None: the applicant filed)."""
 
 
 class DecisionOut(msgspec.Struct, frozen=True, kw_only=True):

@@ -31,6 +31,7 @@ from service.problems import (
     StateConflict,
     Unauthenticated,
 )
+from service.proxy import service as proxy
 from service.review import queries
 from service.review.schemas import (
     AssignmentOut,
@@ -177,6 +178,7 @@ async def clerk_view(conn: asyncpg.Connection, who: Access, now: dt.datetime) ->
         comments=[CommentOut(**dict(c)) for c in await queries.comments(conn, who.submission_id)],
         audit=[AuditOut(**dict(a)) for a in await queries.audit(conn, str(who.submission_id))],
         links=links(who.submission_id, decided=await submission_queries.decided(conn, who.submission_id)),
+        proxy=await proxy.filing_view(conn, who.submission_id),
     )
     return view, tag
 

@@ -57,7 +57,8 @@ INSERT_EVENT: Final[LiteralString] = """
 #: One round trip for everything a revision is: the nonce consumed (and nothing else written when it
 #: was consumed meanwhile), the submission (when new; an amendment updates its open flags), the
 #: revision, its signatures and time-stamp tokens, its attachments with their content (written
-#: once), its timeline events, the audit event and the idempotency record. Foreign keys are checked
+#: once), its timeline events, the audit event, the idempotency record, and the end of the draft it
+#: was finalised from, if any. Foreign keys are checked
 #: at the end of the statement, so the revision may reference the submission inserted beside it.
 INSERT_REVISION: Final[LiteralString] = """
     WITH n AS (
@@ -94,6 +95,9 @@ INSERT_REVISION: Final[LiteralString] = """
     ), i AS (
         INSERT INTO idempotency (key, request_sha256, status, response)
         SELECT $36, $37, 201, $38 FROM n WHERE $36::text IS NOT NULL
+    ), d AS (
+        -- A draft finalised with this nonce ends with its submission (and stays if intake fails).
+        DELETE FROM draft WHERE id = (SELECT draft_id FROM draft_nonce WHERE nonce = $5) AND EXISTS (SELECT 1 FROM n)
     )
     SELECT count(*) FROM n"""
 SELECT_SUBMISSION: Final[LiteralString] = """

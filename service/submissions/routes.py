@@ -14,12 +14,15 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from service.audit import trail
 from service.db import Conn
 from service.problems import InvalidBody, TooLarge, UnsupportedMediaType
+from service.proxy import service as proxy
 from service.review import service as review
 from service.review.schemas import ClerkSubmissionOut
 from service.settings import Settings
 from service.submissions import queries, service
 from service.submissions.schemas import NonceOut, SubmissionOut
 from service.validation import FieldProblem
+
+PROXY_PARTS = ("mandate", "mandate_signature", "statement", "statement_signature")
 
 
 def _bearer(request: Request[Any, Any, Any]) -> str | None:
@@ -58,7 +61,20 @@ async def read_parts(request: Request[Any, Any, Any], settings: Settings) -> ser
         filename = part.filename if isinstance(part, UploadFile) else ""
         content_type = part.content_type if isinstance(part, UploadFile) else "application/octet-stream"
         uploads.append(service.Upload(filename=filename, content_type=content_type, content=data))
-    return service.Parts(document=document, signatures=signatures, attachments=uploads)
+    # Filing on someone's behalf: at most one of each (service.proxy judges them).
+    on_behalf: dict[str, bytes] = {}
+    for name in PROXY_PARTS:
+        found = form.getall(name) if name in form else []
+        if len(found) > 1:
+            raise InvalidBody(
+                f"Send at most one {name} part.",
+                errors=[FieldProblem(pointer=f"/{name}", code=name, detail=f"{len(found)} {name} parts")],
+            )
+        if found:
+            on_behalf[name] = await content(found[0], name, settings.max_document_bytes)
+    return service.Parts(
+        document=document, signatures=signatures, attachments=uploads, proxy=proxy.Documents(**on_behalf)
+    )
 
 
 async def intake(state: State, conn: Conn) -> service.Intake:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-import unicodedata
 import uuid
 from typing import Any, Final
 
@@ -37,9 +36,12 @@ from service.problems import (
     Unauthenticated,
     VersionState,
 )
+from service.proxy import service as proxy
 from service.publishing.cache import CompiledForms
 from service.submissions import queries, workflow
 from service.submissions.attachments import AttachmentStore, content_problem, pdf_signatures
+from service.submissions.identity import fold as _fold
+from service.submissions.identity import identity
 from service.submissions.schemas import (
     Links,
     NonceOut,
@@ -87,6 +89,8 @@ class Parts(msgspec.Struct, frozen=True, kw_only=True):
     document: bytes
     signatures: list[bytes]
     attachments: list[Upload]
+    proxy: proxy.Documents = proxy.Documents()
+    """Filing on someone's behalf: a mandate (委任状) or a professional's statement, each with its signature."""
 
 
 class Intake(msgspec.Struct, frozen=True, kw_only=True):
@@ -156,19 +160,6 @@ def signature_policy(
     return Policy(classes=accept, accept_test=accept_test), (schema.signature.signers if schema.signature else 1)
 
 
-def _fold(text: str) -> str:
-    return "".join(unicodedata.normalize("NFKC", text).split())
-
-
-def identity(report: VerificationReport) -> dict[str, Any]:
-    """Who signed, as a later withdrawal must match it (a renewed certificate still matches)."""
-    signer = report.signer
-    if report.holder is not None and report.holder.name is not None:
-        birth = report.holder.birth_date.isoformat() if report.holder.birth_date else None
-        return {"class": "jpki", "name": _fold(report.holder.name), "birth_date": birth}
-    return {"class": signer.certificate_class if signer else None, "subject": signer.subject if signer else None}
-
-
 def _summary(report: VerificationReport) -> SignerSummary:
     name = report.holder.name if report.holder else (report.signer.subject if report.signer else None)
     return SignerSummary(
@@ -233,7 +224,7 @@ def _confirmable(report: VerificationReport) -> bool:
     return (report.passed and not report.confirmed) or report.retryable
 
 
-def _declared_attachments(schema: FormSchema, answers: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+def declared_attachments(schema: FormSchema, answers: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
     """(field path, pointer, answer) for every attachment the document declares."""
     found = []
     for spec in schema.fields():
@@ -261,7 +252,7 @@ def match_attachments(
     by_digest = {(hashlib.sha256(u.content).hexdigest(), len(u.content)): u for u in uploads}
     used: set[tuple[str, int]] = set()
     paired, errors = [], []
-    for path, pointer, answer in _declared_attachments(schema, answers):
+    for path, pointer, answer in declared_attachments(schema, answers):
         key = (str(answer.get("sha256")), int(answer.get("size", -1)))
         upload = by_digest.get(key)
         if upload is None:
@@ -433,6 +424,7 @@ async def _submit(
     if not parts.signatures:
         raise SignatureRejected("The document must be signed: send at least one signature part.")
     policy, required = signature_policy(schema, version.digital_policy(), intake.accept_test)
+    policy = await proxy.widen(conn, version.procedure_id, policy, parts.proxy)
     require_confirmed = version.revocation == "confirmed"
     issued = pinned.state.nonce_issued_at
     tokens = await timestamps(parts.signatures, intake.timestamper)
@@ -452,6 +444,10 @@ async def _submit(
         )  # fmt: skip
         reports = [await verifier.averify(parts.document, cms, policy, bounds) for cms in parts.signatures]
     verification = judge_signatures(reports, required, require_confirmed)
+    filing = await proxy.check_filing(
+        conn, version.procedure_id, parts.proxy, reports,
+        verifier=intake.verifier, now=intake.now, accept_test=intake.accept_test,
+    )  # fmt: skip
     answers = head["answers"]
     paired = match_attachments(schema, answers, parts.attachments)
     # The same bytes carry the same nonce: the duplicate is named before the used nonce.
@@ -462,8 +458,11 @@ async def _submit(
         )
     if issued is None:
         raise _nonce_invalid()
-    flags = _binding_flags(schema, answers, reports)
+    # Filed on someone's behalf, the answers name the principal; the principal may withdraw and amend too.
+    principal = [filing.principal_report] if filing is not None and filing.principal_report is not None else []
+    flags = _binding_flags(schema, answers, reports + principal)
     signers = [identity(r) for r in reports]
+    holders = signers + [identity(r) for r in principal]
     token: str | None = None
     if head.get("amends") is None:
         submission_id, revision = uuid.uuid4(), 1
@@ -487,12 +486,15 @@ async def _submit(
     )
     stored = await _store_revision(
         conn, intake, parts, pinned, submission_id, revision, receipt_number, verification, flags, reports, paired,
-        new_submission=(hashlib.sha256(token.encode()).digest(), signers) if token else None,
+        new_submission=(hashlib.sha256(token.encode()).digest(), holders) if token else None,
         tokens=[t.token if t is not None else None for t in tokens],
         idempotency=(idempotency_key, digest, body) if idempotency_key is not None else None,
+        parties=(str(filing.agent["display"]), str(filing.principal["display"])) if filing else None,
     )  # fmt: skip
     if not stored:
         raise _nonce_invalid()  # consumed by a concurrent submission since it was read
+    if filing is not None and token is not None:
+        await proxy.record(conn, submission_id, filing)
     labels.outcome = "pending" if verification.status == "pending" else "accepted"
     return body
 
@@ -517,8 +519,12 @@ async def _store_revision(
     new_submission: tuple[bytes, list[dict[str, Any]]] | None,
     tokens: list[bytes | None],
     idempotency: tuple[str, bytes, dict[str, Any]] | None,
+    parties: tuple[str, str] | None = None,
 ) -> bool:
-    """The signed receipt, then every row of the revision in one statement; False if the nonce was taken."""
+    """The signed receipt, then every row of the revision in one statement; False if the nonce was taken.
+
+    A proxy filing's receipt names its agent and principal.
+    """
     version, head = pinned.version, pinned.head
     receipt = Receipt(
         receipt_number=receipt_number,
@@ -534,6 +540,7 @@ async def _store_revision(
         received_at=intake.now,
         verification=verification.indication,
         test=verification.test,
+        **({"filed_by": parties[0], "on_behalf_of": parties[1]} if parties else {}),
     )
     try:
         receipt_json, receipt_cms = await sign_receipt(receipt, intake.receipt_key.signer, intake.timestamper)

@@ -9,7 +9,8 @@ from typing import Annotated, Literal
 import msgspec
 
 PEM = Annotated[str, msgspec.Meta(min_length=1, max_length=200_000)]
-CertificateClass = Literal["jpki", "corporate", "accredited"]
+#: ``sharoushi`` and the other professions: their associations' CAs, for filing on clients' behalf (提出代行).
+CertificateClass = Literal["jpki", "corporate", "accredited", "sharoushi", "gyouseishoshi", "zeirishi", "shihoshoshi"]
 
 
 class AnchorIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -89,9 +89,15 @@ async def test_the_cron_command_reads_its_retention_from_the_environment(
     await new_nonce(client)
     await conn.execute("UPDATE nonce SET consumed_at = now() - interval '10 minutes'")
     kept = run(["housekeeping"], env_for(db))
-    assert (kept.returncode, kept.stdout) == (0, "deleted 0 nonces and 0 idempotency keys\n"), kept.stderr
+    assert (kept.returncode, kept.stdout) == (
+        0,
+        "deleted 0 nonces, 0 idempotency keys, 0 expired drafts and 0 expired card sign-ins\n",
+    ), kept.stderr
     purged = run(["housekeeping"], env_for(db, SHINSEI_NONCE_RETENTION_SECONDS="300"))
-    assert (purged.returncode, purged.stdout) == (0, "deleted 1 nonces and 0 idempotency keys\n"), purged.stderr
+    assert (purged.returncode, purged.stdout) == (
+        0,
+        "deleted 1 nonces, 0 idempotency keys, 0 expired drafts and 0 expired card sign-ins\n",
+    ), purged.stderr
     assert purged.stderr == ""
 
 

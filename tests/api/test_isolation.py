@@ -63,16 +63,20 @@ async def test_another_agency_cannot_see_or_touch_anything(
     ).is_success
     anchor_id = (await client.get("/api/v1/trust/anchors", headers=admin)).json()["items"][0]["id"]
     before = await conn.fetchrow("SELECT status, assignee, updated_at FROM submission")
+    # An applicant's draft: staff tokens are not its token, whatever their agency.
+    saved = await client.post("/api/v1/drafts", json={"form_id": "t-overtime", "answers": {"workers": 1}})
+    draft_id = saved.json()["draft_id"]
 
     real = {
         "submission_id": submission["submission_id"], "sha256": hashlib.sha256(PDF).hexdigest(),
         "form_id": "t-private-draft", "number": "1", "a": "1", "b": "1", "code": "MHLW",
         "procedure_id": "mhlw-36-agreement", "token_id": str(mhlw_clerk.info.id), "anchor_id": anchor_id,
+        "draft_id": draft_id,
     }  # fmt: skip
     fake = {
         "submission_id": str(uuid.uuid4()), "sha256": "00" * 32, "form_id": "no-such-form", "number": "1", "a": "1",
         "b": "1", "code": "NOPE", "procedure_id": "no-such-procedure", "token_id": str(uuid.uuid4()),
-        "anchor_id": str(uuid.uuid4()),
+        "anchor_id": str(uuid.uuid4()), "draft_id": str(uuid.uuid4()),
     }  # fmt: skip
     procedure = (await client.get("/api/v1/procedures/mhlw-36-agreement")).json()
     fields = ("name_ja", "name_en", "legal_basis", "legacy", "reform")
@@ -113,6 +117,7 @@ async def test_another_agency_cannot_see_or_touch_anything(
     assert await conn.fetchrow("SELECT status, assignee, updated_at FROM submission") == before
     assert await conn.fetchval("SELECT count(*) FROM comment") == 1
     assert await conn.fetchval("SELECT count(*) FROM decision") == 0
+    assert await conn.fetchval("SELECT answers FROM draft") == {"workers": 1}
     assert (await client.get("/api/v1/procedures/mhlw-36-agreement")).json() == procedure
     assert (await client.get("/api/v1/agencies/MHLW")).json()["name_ja"] == "厚生労働省"
     for role, header in foreign.items():

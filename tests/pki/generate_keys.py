@@ -16,6 +16,7 @@ RSA_KEYS = (
     "applicant", "applicant-gen1", "applicant-renewed", "second-applicant", "revoked-applicant",
     "expired-applicant", "future-applicant", "wrong-usage-applicant", "auth-applicant",
     "test-card-applicant", "forged-applicant", "corporate-rep", "agency-root", "agency-receipt", "tsa",
+    "sharoushi-ca", "sharoushi-agent",
 )  # fmt: skip
 EC_KEYS = ("accredited-signer",)
 SMALL_RSA_KEYS = ("weak-applicant",)

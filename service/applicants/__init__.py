@@ -1,0 +1,1 @@
+"""Applicants signed in with their card: sessions, and every application they signed."""

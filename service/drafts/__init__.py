@@ -1,0 +1,1 @@
+"""Applicants' drafts: unsigned answers saved and resumed, finalised into the document to sign."""

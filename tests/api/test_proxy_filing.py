@@ -1,0 +1,245 @@
+"""Filing on someone's behalf: a mandate (委任状) or a professional's statement (提出代行), each wrong one refused."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Any
+
+import asyncpg
+import msgspec
+from asn1crypto import pem
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from service.proxy.service import JAPAN
+from tests import pki
+from tests.api.test_submissions import document, new_nonce, parts
+from tests.conftest import Tokens
+
+Client = AsyncTestClient[Litestar]
+PROBLEMS = "https://shinsei.example/problems/"
+#: The principal (山田 太郎, the `applicant` card) mandates the agent (鈴木 一郎, the `second-applicant` card).
+PRINCIPAL = {"name": "山田 太郎", "birth_date": "1990-02-15"}
+AGENT = {"name": "鈴木 一郎", "birth_date": "2020-01-01"}
+
+
+def today() -> dt.date:
+    return dt.datetime.now(JAPAN).date()
+
+
+def mandate(**changes: Any) -> bytes:
+    doc = {
+        "kind": "mandate",
+        "principal": PRINCIPAL,
+        "agent": AGENT,
+        "procedures": ["mhlw-36-agreement"],
+        "valid_from": (today() - dt.timedelta(days=30)).isoformat(),
+        "valid_until": (today() + dt.timedelta(days=30)).isoformat(),
+        "date": (today() - dt.timedelta(days=1)).isoformat(),
+    } | changes
+    return msgspec.json.encode(doc)
+
+
+def sign(label: str, data: bytes) -> Any:
+    """OpenSSL's CMS states a signingTime (the claim a mandate's and an application's are compared by)."""
+    return asyncio.to_thread(pki.sign_openssl, label, data)
+
+
+async def file(
+    client: Client,
+    mandate_bytes: bytes | None,
+    *,
+    principal: str = "applicant",
+    agent: str = "second-applicant",
+    form: str = "t-overtime",
+    mandate_first: bool = True,
+    with_signature: bool = True,
+) -> Any:
+    doc = document(await new_nonce(client, form), form=form)
+    if mandate_first and mandate_bytes is not None:
+        mandate_signature = await sign(principal, mandate_bytes)
+        application = await sign(agent, doc)
+    else:
+        application = await sign(agent, doc)
+        await asyncio.sleep(1.1)  # signingTime has whole seconds
+        mandate_signature = await sign(principal, mandate_bytes) if mandate_bytes is not None else None
+    files = parts(doc, [application])
+    if mandate_bytes is not None:
+        files.append(("mandate", ("mandate.json", mandate_bytes, "application/json")))
+    if with_signature and mandate_signature is not None:
+        files.append(("mandate_signature", ("mandate.p7s", mandate_signature, "application/pkcs7-signature")))
+    return await client.post("/api/v1/submissions", files=files)
+
+
+async def test_an_agent_files_with_the_principals_mandate(
+    client: Client, admin: dict[str, str], conn: asyncpg.Connection, tokens: Tokens
+) -> None:
+    response = await file(client, mandate())
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert "identity_mismatch" not in body["flags"]  # the answers name the principal, who signed the mandate
+    assert body["verification"]["signers"][0]["name"] == "鈴木 一郎"
+    signers = await conn.fetchval("SELECT signer_identity FROM submission")
+    assert signers == [
+        {"class": "jpki", "name": "鈴木一郎", "birth_date": "2020-01-01"},
+        {"class": "jpki", "name": "山田太郎", "birth_date": "1990-02-15"},
+    ]
+
+    token = {"Authorization": f"Bearer {body['access_token']}"}
+    receipt = msgspec.json.decode((await client.get(body["links"]["receipt"], headers=token)).content)
+    assert (receipt["filed_by"], receipt["on_behalf_of"]) == ("鈴木 一郎", "山田 太郎")  # the receipt names both
+    clerk = await tokens.header("clerk", "MHLW")
+    view = (await client.get(body["links"]["self"], headers=clerk)).json()
+    proxy = view["proxy"]
+    assert proxy["summary"] == "filed by 鈴木 一郎 on behalf of 山田 太郎 (mandate, 委任状)"
+    assert (proxy["agent"]["name"], proxy["principal"]["name"]) == ("鈴木一郎", "山田太郎")
+    assert proxy["kind"] == "mandate"
+    assert proxy["document"]["procedures"] == ["mhlw-36-agreement"]
+    assert proxy["report"]["indication"] == "TOTAL_PASSED"
+
+    by_agent = await client.get("/api/v1/queue", params={"agent": "鈴木　一郎"}, headers=clerk)  # full-width space
+    assert [i["id"] for i in by_agent.json()["items"]] == [body["submission_id"]]
+    other = await client.get("/api/v1/queue", params={"agent": "山田 太郎"}, headers=clerk)
+    assert other.json()["items"] == []
+    own = await file(client, None, agent="applicant")
+    assert own.status_code == 201, own.text
+    own_view = (await client.get(own.json()["links"]["self"], headers=clerk)).json()
+    assert own_view["proxy"] is None
+    own_token = {"Authorization": f"Bearer {own.json()['access_token']}"}
+    own_receipt = msgspec.json.decode((await client.get(own.json()["links"]["receipt"], headers=own_token)).content)
+    assert "filed_by" not in own_receipt and "on_behalf_of" not in own_receipt
+
+
+async def refused(client: Client, conn: asyncpg.Connection, response: Any) -> list[tuple[str, str]]:
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert problem["type"] == PROBLEMS + "mandate-rejected"
+    assert await conn.fetchval("SELECT count(*) FROM submission") == 0
+    return [(e["pointer"], e["code"]) for e in problem["errors"]]
+
+
+async def test_every_wrong_mandate_is_refused_precisely(
+    client: Client, admin: dict[str, str], conn: asyncpg.Connection
+) -> None:
+    another_agent = mandate(agent={"name": "佐藤 花子", "birth_date": "1975-11-03"})
+    assert await refused(client, conn, await file(client, another_agent)) == [("/mandate/agent", "agent_mismatch")]
+
+    expired = mandate(valid_until=(today() - dt.timedelta(days=1)).isoformat())
+    assert await refused(client, conn, await file(client, expired)) == [("/mandate/valid_until", "expired")]
+
+    elsewhere = mandate(procedures=["mlit-kensetsugyo-kyoka"])
+    assert await refused(client, conn, await file(client, elsewhere)) == [
+        ("/mandate/procedures", "procedure_not_covered")
+    ]
+
+    late = await file(client, mandate(), mandate_first=False)
+    assert await refused(client, conn, late) == [("/mandate_signature", "signed_after_application")]
+
+    untrusted = await file(client, mandate(), principal="forged-applicant")
+    assert await refused(client, conn, untrusted) == [("/mandate_signature", "signature")]
+    assert untrusted.json()["report"]["sub_indication"] == "NO_CERTIFICATE_CHAIN_FOUND"
+
+    impostor = mandate(principal={"name": "田中 次郎", "birth_date": "1990-02-15"})
+    assert await refused(client, conn, await file(client, impostor)) == [("/mandate/principal", "principal_mismatch")]
+
+    not_taken = await file(client, mandate(procedures=["moj-inkan-todoke"]), form="t-seal")
+    assert await refused(client, conn, not_taken) == [("/mandate", "not_allowed")]
+
+    unsigned = await file(client, mandate(), with_signature=False)
+    assert await refused(client, conn, unsigned) == [("/mandate_signature", "missing_part")]
+
+    malformed = await file(client, msgspec.json.encode({"kind": "mandate", "agent": {"name": ""}}))
+    assert set(await refused(client, conn, malformed)) >= {
+        ("/mandate/principal", "required"),
+        ("/mandate/agent/name", "min_length"),
+        ("/mandate/procedures", "required"),
+    }
+
+    everything = mandate(agent={"name": "佐藤 花子", "birth_date": "1975-11-03"}, procedures=["moj-inkan-todoke"])
+    problem = (await file(client, everything)).json()
+    assert problem["detail"] == (
+        "The mandate cannot be accepted: it names another agent than the one who signed the application (and 1 more)."
+    )
+
+
+def statement(**changes: Any) -> bytes:
+    doc = {
+        "kind": "filing_statement",
+        "profession": "sharoushi",
+        "registration_number": "13-120345",
+        "agent": {"name": "Takahashi Ichiro"},
+        "principal": {"name": "戸田工業株式会社"},
+        "procedures": ["mhlw-36-agreement"],
+        "date": today().isoformat(),
+    } | changes
+    return msgspec.json.encode(doc)
+
+
+async def trust_sharoushi(client: Client, admin: dict[str, str]) -> None:
+    """The association's CA as a trust class of its own, and its current CRL, through the API."""
+    anchor = {"class": "sharoushi", "certificate": pem.armor("CERTIFICATE", pki.cert("sharoushi-root").dump()).decode()}
+    assert (await client.post("/api/v1/trust/anchors", json=anchor, headers=admin)).status_code == 201
+    crl = pem.armor("X509 CRL", pki.crl("sharoushi", dt.datetime.now(dt.UTC)).dump()).decode()
+    assert (await client.post("/api/v1/trust/crls", json={"crl": crl}, headers=admin)).status_code == 201
+
+
+async def file_as_professional(
+    client: Client, statement_bytes: bytes | None, *, agent: str = "sharoushi-agent", signer: str = "sharoushi-agent"
+) -> Any:
+    doc = document(await new_nonce(client))
+    files = parts(doc, [await sign(agent, doc)])
+    if statement_bytes is not None:
+        files.append(("statement", ("statement.json", statement_bytes, "application/json")))
+        signature = await sign(signer, statement_bytes)
+        files.append(("statement_signature", ("statement.p7s", signature, "application/pkcs7-signature")))
+    return await client.post("/api/v1/submissions", files=files)
+
+
+async def test_a_sharoushi_files_with_a_statement(
+    client: Client, admin: dict[str, str], conn: asyncpg.Connection, tokens: Tokens
+) -> None:
+    await trust_sharoushi(client, admin)
+    response = await file_as_professional(client, statement())
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["verification"]["signers"][0]["certificate_class"] == "sharoushi"
+    token = {"Authorization": f"Bearer {body['access_token']}"}
+    receipt = msgspec.json.decode((await client.get(body["links"]["receipt"], headers=token)).content)
+    assert (receipt["filed_by"], receipt["on_behalf_of"]) == ("Takahashi Ichiro", "戸田工業株式会社")
+
+    clerk = await tokens.header("clerk", "MHLW")
+    proxy = (await client.get(body["links"]["self"], headers=clerk)).json()["proxy"]
+    assert proxy["kind"] == "profession"
+    assert proxy["summary"] == "filed by Takahashi Ichiro (社会保険労務士) on behalf of 戸田工業株式会社 (提出代行)"
+    assert (proxy["agent"]["profession"], proxy["agent"]["registration_number"]) == ("sharoushi", "13-120345")
+    assert proxy["principal"]["stated_by_agent"] is True
+    by_agent = await client.get("/api/v1/queue", params={"agent": "Takahashi Ichiro"}, headers=clerk)
+    assert [i["id"] for i in by_agent.json()["items"]] == [body["submission_id"]]
+
+
+async def test_every_wrong_statement_is_refused_precisely(
+    client: Client, admin: dict[str, str], conn: asyncpg.Connection
+) -> None:
+    await trust_sharoushi(client, admin)
+    # Without a statement, a professional's certificate does not sign this form.
+    alone = await file_as_professional(client, None)
+    assert (alone.status_code, alone.json()["type"]) == (422, PROBLEMS + "signature-rejected")
+
+    other_profession = statement(profession="gyouseishoshi")
+    assert await refused(client, conn, await file_as_professional(client, other_profession)) == [
+        ("/statement/profession", "not_allowed")
+    ]
+    elsewhere = statement(procedures=["mlit-kensetsugyo-kyoka"])
+    assert await refused(client, conn, await file_as_professional(client, elsewhere)) == [
+        ("/statement/procedures", "procedure_not_covered")
+    ]
+    by_a_card = await file_as_professional(client, statement(), signer="applicant")
+    assert await refused(client, conn, by_a_card) == [("/statement_signature", "signature")]
+    assert by_a_card.json()["report"]["sub_indication"] == "CHAIN_CONSTRAINTS_FAILURE"
+    someone_else_filed = await file_as_professional(client, statement(), agent="applicant")
+    assert await refused(client, conn, someone_else_filed) == [("/statement_signature", "agent_mismatch")]
+    misnamed = statement(agent={"name": "Watanabe Jiro"})
+    assert await refused(client, conn, await file_as_professional(client, misnamed)) == [
+        ("/statement/agent", "agent_mismatch")
+    ]
