@@ -15,6 +15,7 @@ import structlog
 from asn1crypto import pem, x509
 from litestar import Litestar
 from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from pyhanko.sign.timestamps import HTTPTimeStamper
@@ -25,8 +26,9 @@ from service.agencies.routes import AgencyController
 from service.audit.routes import audit_head
 from service.auth.principal import provide_principal, provide_viewer
 from service.auth.routes import TokenController
+from service.body import BoundedBody
 from service.catalog.routes import ProcedureController
-from service.db import create_pool, provide_conn
+from service.db import Database, DatabaseUnavailable, create_pool, provide_conn
 from service.health.routes import healthz, readyz
 from service.logs import RequestLog
 from service.problems import exception_handlers
@@ -72,31 +74,31 @@ def load_receipt_key(settings: Settings, closers: list[Callable[[], object]]) ->
     return key
 
 
-async def refresh_crls_periodically(pool: asyncpg.Pool, interval: int) -> None:
+async def refresh_crls_periodically(database: Database, interval: int) -> None:
     """Fetch CRLs from the anchors' URLs every ``interval`` seconds (0: never); failures are logged, not fatal."""
     if interval <= 0:
         return
     while True:
         await asyncio.sleep(interval)
         try:
-            async with pool.acquire() as conn:
-                outcomes = await refresh_crls(conn, fetch_crl, dt.datetime.now(dt.UTC))  # type: ignore[arg-type]
+            async with database.connection() as conn:
+                outcomes = await refresh_crls(conn, fetch_crl, dt.datetime.now(dt.UTC))
             log.info("crl_refresh", outcomes=outcomes)
-        except (OSError, asyncpg.PostgresError) as exc:
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, DatabaseUnavailable) as exc:
             log.warning("crl_refresh_failed", error=type(exc).__name__)
 
 
-async def reverify_periodically(pool: asyncpg.Pool, verifiers: Verifiers, interval: int) -> None:
+async def reverify_periodically(database: Database, verifiers: Verifiers, interval: int) -> None:
     """Judge again the signatures that waited for revocation data (0: never)."""
     if interval <= 0:
         return
     while True:
         await asyncio.sleep(interval)
         try:
-            async with pool.acquire() as conn, conn.transaction():
-                outcome = await reverify_pending(conn, await verifiers.current(conn), dt.datetime.now(dt.UTC))  # type: ignore[arg-type]
+            async with database.transaction() as conn:
+                outcome = await reverify_pending(conn, await verifiers.current(conn), dt.datetime.now(dt.UTC))
             log.info("reverification", **outcome)
-        except (OSError, asyncpg.PostgresError) as exc:
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, DatabaseUnavailable) as exc:
             log.warning("reverification_failed", error=type(exc).__name__)
 
 
@@ -112,6 +114,7 @@ def create_app(settings: Settings, components: ComponentRegistry | None = None) 
     @asynccontextmanager
     async def database(app: Litestar) -> AsyncIterator[None]:
         app.state.pool = await create_pool(settings, dsn)
+        app.state.database = Database(app.state.pool, settings)
         app.state.compiled_forms = CompiledForms(components or default_components())
         app.state.verifiers = Verifiers(settings.trust_recheck_seconds)
         closers: list[Callable[[], object]] = []
@@ -120,8 +123,10 @@ def create_app(settings: Settings, components: ComponentRegistry | None = None) 
         app.state.attachments = PostgresAttachments()
         app.state.settings = settings
         tasks = [
-            asyncio.create_task(refresh_crls_periodically(app.state.pool, settings.crl_refresh_seconds)),
-            asyncio.create_task(reverify_periodically(app.state.pool, app.state.verifiers, settings.reverify_seconds)),
+            asyncio.create_task(refresh_crls_periodically(app.state.database, settings.crl_refresh_seconds)),
+            asyncio.create_task(
+                reverify_periodically(app.state.database, app.state.verifiers, settings.reverify_seconds)
+            ),
         ]
         try:
             yield
@@ -157,7 +162,10 @@ def create_app(settings: Settings, components: ComponentRegistry | None = None) 
             "viewer": Provide(provide_viewer),
             "compiled_forms": Provide(provide_compiled_forms, sync_to_thread=False),
         },
-        exception_handlers=exception_handlers(settings.problem_base_url),
+        middleware=[
+            DefineMiddleware(BoundedBody, timeout=settings.body_timeout_seconds, min_rate=settings.body_min_rate_bytes)
+        ],
+        exception_handlers=exception_handlers(settings.problem_base_url, settings.retry_after_seconds),
         lifespan=[database],
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(

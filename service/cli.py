@@ -142,7 +142,15 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             log.info("samples_loaded", agencies=agencies, procedures=procedures, forms=_publish(dsn, sample_forms))
         app = create_app(msgspec.structs.replace(settings, database_url=dsn), registry)
         config = uvicorn.Config(
-            app, host=settings.host, port=settings.port, log_config=None, access_log=False, lifespan="on"
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            # h11, not httptools: only h11 bounds the header block (httptools accepts megabytes of headers).
+            http="h11",
+            h11_max_incomplete_event_size=settings.max_header_bytes,
         )
         try:
             uvicorn.Server(config).run()

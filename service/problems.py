@@ -21,6 +21,7 @@ from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.types import ExceptionHandlersMap
 from litestar.utils.scope.state import ScopeState
 
+from service.db import unavailable_reason
 from service.validation import FieldProblem, collect_problems, problems_from_litestar
 
 PROBLEM_MEDIA_TYPE: Final = "application/problem+json"
@@ -151,6 +152,25 @@ class UpstreamFailed(ProblemError):
 class ServiceUnavailable(ProblemError):
     slug, status, title = "service-unavailable", 503, "The service is temporarily unavailable."
 
+    def __init__(self, detail: str, *, retry_after: int = 5) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})
+
+
+class RequestTimeout(ProblemError):
+    slug, status, title = "request-timeout", 408, "The request body did not arrive in time."
+
+    def __init__(self, detail: str) -> None:
+        # The rest of a body that came too slowly is not worth reading: the connection is closed.
+        super().__init__(detail, headers={"Connection": "close"})
+
+
+class TooManyParts(ProblemError):
+    slug, status, title = "too-many-parts", 413, "The multipart body has too many parts."
+
+
+class TooDeep(ProblemError):
+    slug, status, title = "too-deep", 400, "The document is nested too deeply."
+
 
 class InternalError(ProblemError):
     pass
@@ -188,8 +208,13 @@ def _body_problems(request: Request[Any, Any, Any]) -> list[FieldProblem] | None
     return collect_problems(decoded, parameter.annotation) or None
 
 
-def exception_handlers(base_url: str) -> ExceptionHandlersMap:
-    """The four handlers: ours, Litestar's validation, other HTTP errors, and the unexpected."""
+def exception_handlers(base_url: str, retry_after: int = 5) -> ExceptionHandlersMap:
+    """The four handlers: ours, Litestar's validation, other HTTP errors, and the unexpected.
+
+    A database that is down, frozen or out of connections raises from wherever the request was
+    (a guard, the transaction, a query); the last handler recognises it and answers 503 with
+    ``Retry-After``, logging the reason in one line.
+    """
 
     def on_problem(request: Request[Any, Any, Any], exc: ProblemError) -> Response[Any]:
         return problem_response(base_url, exc)
@@ -234,6 +259,11 @@ def exception_handlers(base_url: str) -> ExceptionHandlersMap:
 
     def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
         instance = _instance()
+        causes = list(exc.exceptions) if isinstance(exc, ExceptionGroup) else [exc]
+        if reason := next(filter(None, map(unavailable_reason, causes)), None):
+            log.warning("database_unavailable", reason=reason, instance=instance, path=request.url.path)
+            error = ServiceUnavailable("The database is not answering; try again shortly.", retry_after=retry_after)
+            return problem_response(base_url, error, instance)
         # The message of an arbitrary exception may carry personal data (a database error echoes
         # the values it refused), so only the type and the stack are logged, never str(exc).
         log.error(

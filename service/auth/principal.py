@@ -12,7 +12,7 @@ from litestar.handlers import BaseRouteHandler
 
 from service.auth import queries, tokens
 from service.auth.schemas import Principal, Role
-from service.db import Conn
+from service.db import Conn, Database
 from service.problems import Forbidden, NotFound, Unauthenticated
 
 #: A route parameter that receives the authenticated caller (routes guarded by ``authenticate``).
@@ -31,9 +31,9 @@ async def authenticate(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRo
     header = connection.headers.get("authorization")
     if header is None:
         raise Unauthenticated("This endpoint requires a bearer token.")
-    pool: asyncpg.Pool = connection.app.state.pool
-    async with pool.acquire() as conn:
-        connection.state.principal = await resolve(header, conn)  # type: ignore[arg-type]
+    database: Database = connection.app.state.database
+    async with database.connection() as conn:
+        connection.state.principal = await resolve(header, conn)
 
 
 async def resolve(header: str, conn: asyncpg.Connection) -> Principal:

@@ -1,0 +1,96 @@
+"""Read every request body in full, within its size and time limits, before the handler runs.
+
+A handler's dependencies (the database connection, its transaction, the token lookup) are resolved
+before the handler reads the body; a slow sender would hold a connection for as long as it
+dribbles. Reading the body here first means a connection is taken only for a request whose bytes
+have all arrived, so slow clients cost memory and a socket, never a pool slot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, Final
+
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Receive, ReceiveMessage, Scope, Send
+
+from service.problems import RequestTimeout, TooLarge
+
+_NO_BODY: Final = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+
+class BoundedBody:
+    """Litestar middleware: buffer the body, refusing it when too large (413) or too slow (408).
+
+    The time allowed grows with what has arrived: ``timeout + received / min_rate`` seconds since
+    the request began, so a large upload on a slow but honest line still gets through while a
+    client that stalls or trickles is cut off. The route's own ``request_max_body_size`` is the
+    size limit; Litestar checks it again when the handler reads the replayed body.
+    """
+
+    def __init__(self, app: ASGIApp, *, timeout: float, min_rate: int) -> None:
+        self.app, self.timeout, self.min_rate = app, timeout, min_rate
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP or scope["method"] in _NO_BODY:
+            await self.app(scope, receive, send)
+            return
+        handler: Any = scope["route_handler"]  # an HTTP route's handler, by the check above
+        limit: int | None = handler.resolve_request_max_body_size()
+        declared = _content_length(scope)
+        if limit is not None and declared is not None and declared > limit:
+            raise TooLarge(f"The request body exceeds the limit of {limit} bytes.")
+        body = await self._read(receive, limit)
+        if body is None:
+            return  # the client went away: nobody to answer
+        replayed = False
+
+        async def replay() -> ReceiveMessage:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _read(self, receive: Receive, limit: int | None) -> bytes | None:
+        chunks: list[bytes] = []
+        received = 0
+        started = time.monotonic()
+        while True:
+            allowed = self.timeout + received / self.min_rate - (time.monotonic() - started)
+            if allowed <= 0:
+                raise RequestTimeout(self._too_slow(received))
+            try:
+                async with asyncio.timeout(allowed):
+                    message: Any = await receive()
+            except TimeoutError:
+                raise RequestTimeout(self._too_slow(received)) from None
+            if message["type"] == "http.disconnect":
+                return None
+            chunk: bytes = message.get("body", b"")
+            received += len(chunk)
+            if limit is not None and received > limit:
+                raise TooLarge(f"The request body exceeds the limit of {limit} bytes.")
+            if chunk:
+                chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    def _too_slow(self, received: int) -> str:
+        return (
+            f"The request body came too slowly ({received} bytes so far): it must start within "
+            f"{self.timeout:g} s and then average at least {self.min_rate} bytes per second."
+        )
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None

@@ -1,0 +1,206 @@
+"""A live server under slow clients and a sick database: it answers, and answers 503 in bounded time."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import msgspec
+import psutil
+import pytest
+
+from service.embedded import embedded_postgres
+from tests.service.test_cli import SHINSEI, env_for, free_port, wait_ready
+
+#: Small pool and short bounds, so that the tests see each limit quickly.
+LIMITS = {
+    "SHINSEI_POOL_MIN_SIZE": "1",
+    "SHINSEI_POOL_MAX_SIZE": "2",
+    "SHINSEI_POOL_ACQUIRE_TIMEOUT_SECONDS": "1",
+    "SHINSEI_DB_CONNECT_TIMEOUT_SECONDS": "1",
+    "SHINSEI_DB_COMMAND_TIMEOUT_SECONDS": "1.5",
+    "SHINSEI_RETRY_AFTER_SECONDS": "7",
+    "SHINSEI_BODY_TIMEOUT_SECONDS": "2",
+    "SHINSEI_BODY_MIN_RATE_BYTES": "1000",
+    "SHINSEI_REVERIFY_SECONDS": "0",
+    "SHINSEI_CRL_REFRESH_SECONDS": "0",
+}
+#: The longest a request may take to fail when the database is sick: acquire, then one command
+#: (BEGIN) bound, then the release's bound, and scheduling slack on a busy 2-core machine.
+UNAVAILABLE_BOUND_S = 1 + 1.5 + 1.5 + 1.0
+VALIDATE = "/api/v1/forms/nta-kaigyo-todoke/versions/1/validate"
+
+
+class LiveServer:
+    def __init__(self, db: str, state: Path) -> None:
+        self.db, self.state, self.port = db, state, free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log = state / "server.log"
+        state.mkdir(parents=True, exist_ok=True)
+        env = env_for(db, SHINSEI_DATA_DIR=str(state), **LIMITS)
+        with self.log.open("w") as log:
+            self.process = subprocess.Popen(
+                [*SHINSEI, "serve", "--port", str(self.port), "--load-samples"],
+                env=env, stdout=subprocess.DEVNULL, stderr=log, text=True,
+            )  # fmt: skip
+        wait_ready(self.base, self.process)
+
+    def log_lines(self) -> list[dict[str, object]]:
+        lines = []
+        for line in self.log.read_text().splitlines():
+            try:
+                lines.append(msgspec.json.decode(line))
+            except msgspec.DecodeError:
+                pytest.fail(f"a log line is not JSON: {line!r}")
+        return lines
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def slow_sender(port: int, path: str, length: int) -> socket.socket:
+    """A client that announces ``length`` bytes and sends a handful: the body never arrives."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n{{"
+    )
+    sock.sendall(head.encode())
+    return sock
+
+
+def timed(call: object) -> tuple[httpx.Response, float]:
+    started = time.monotonic()
+    response = call()  # type: ignore[operator]
+    return response, time.monotonic() - started
+
+
+@pytest.fixture
+def server(db: str, tmp_path: Path) -> Iterator[LiveServer]:
+    live = LiveServer(db, tmp_path / "state")
+    yield live
+    live.stop()
+
+
+def test_slow_senders_hold_no_database_connection(server: LiveServer) -> None:
+    pool = int(LIMITS["SHINSEI_POOL_MAX_SIZE"])
+    senders = [slow_sender(server.port, VALIDATE, 4000) for _ in range(2 * pool)]
+    senders += [slow_sender(server.port, "/api/v1/submissions", 100_000) for _ in range(pool)]
+    time.sleep(0.5)  # they are all inside the server now, each waiting for its body
+    answers = {"forms", "catalogue", "readyz", "validate"}
+    document = {"form_id": "nta-kaigyo-todoke", "form_version": 1, "answers": {}}
+    calls = {
+        "forms": lambda: httpx.get(server.base + "/api/v1/forms", timeout=5),
+        "catalogue": lambda: httpx.get(server.base + "/api/v1/procedures?limit=3", timeout=5),
+        "readyz": lambda: httpx.get(server.base + "/readyz", timeout=5),
+        "validate": lambda: httpx.post(server.base + VALIDATE, json=document, timeout=5),
+    }
+    for name in sorted(answers):
+        response, took = timed(calls[name])
+        assert took < 1.0, (name, took)
+        assert response.status_code in (200, 422), (name, response.text)
+    # The slow senders themselves are cut off: 408 with a problem, after the grace they were given.
+    for sock in senders:
+        sock.settimeout(10)
+        reply = b"".join(iter(lambda s=sock: s.recv(65536), b"")).decode(errors="replace")  # until it closes
+        assert reply.startswith("HTTP/1.1 408"), reply[:200]
+        assert "application/problem+json" in reply
+        assert "request-timeout" in reply
+        sock.close()
+
+
+@pytest.fixture
+def own_postgres(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A PostgreSQL of this test's own, which it may freeze and stop (never the session's server)."""
+    pgdata = tmp_path / "pgdata"
+    with embedded_postgres(pgdata) as dsn:
+        yield dsn, pgdata
+
+
+def postgres_processes(pgdata: Path) -> list[psutil.Process]:
+    postmaster = psutil.Process(int((pgdata / "postmaster.pid").read_text().split()[0]))
+    return [postmaster, *postmaster.children(recursive=True)]
+
+
+def pg_ctl(pgdata: Path, *args: str) -> None:
+    from pgserver._commands import pg_ctl as run_pg_ctl  # noqa: PLC0415 - pgserver's import warns; tests only
+
+    run_pg_ctl(["-w", *args], pgdata=pgdata, user=None if os.geteuid() != 0 else "pgserver", timeout=30)
+
+
+def storm(base: str, count: int) -> list[tuple[int, float, httpx.Headers, bytes]]:
+    """``count`` concurrent database-backed requests: (status, seconds, headers, body) each."""
+
+    def one(i: int) -> tuple[int, float, httpx.Headers, bytes]:
+        path = "/api/v1/procedures?limit=2" if i % 2 else "/api/v1/forms/nta-kaigyo-todoke"
+        started = time.monotonic()
+        response = httpx.get(base + path, timeout=30)
+        return response.status_code, time.monotonic() - started, response.headers, response.content
+
+    with concurrent.futures.ThreadPoolExecutor(count) as executor:
+        return list(executor.map(one, range(count)))
+
+
+def assert_unavailable(results: list[tuple[int, float, httpx.Headers, bytes]]) -> None:
+    for status, took, headers, body in results:
+        assert status == 503, body
+        assert took < UNAVAILABLE_BOUND_S, took
+        assert headers["content-type"] == "application/problem+json"
+        assert headers["retry-after"] == LIMITS["SHINSEI_RETRY_AFTER_SECONDS"]
+        assert msgspec.json.decode(body)["type"].endswith("/service-unavailable")
+
+
+def recovers(base: str, within: float) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < within:
+        if httpx.get(base + "/api/v1/procedures?limit=1", timeout=10).status_code == 200:
+            return time.monotonic() - started
+        time.sleep(0.2)
+    pytest.fail(f"no recovery within {within} s")
+
+
+def test_a_frozen_then_stopped_database_is_a_bounded_503_and_recovery_needs_no_restart(
+    own_postgres: tuple[str, Path], tmp_path: Path
+) -> None:
+    dsn, pgdata = own_postgres
+    live = LiveServer(dsn, tmp_path / "state")
+    try:
+        assert httpx.get(live.base + "/api/v1/procedures?limit=1").status_code == 200
+        frozen = postgres_processes(pgdata)
+        for process in frozen:
+            process.send_signal(signal.SIGSTOP)
+        try:
+            assert_unavailable(storm(live.base, 8))
+            response, took = timed(lambda: httpx.get(live.base + "/readyz", timeout=30))
+            assert response.status_code == 503
+            assert took < UNAVAILABLE_BOUND_S
+            assert httpx.get(live.base + "/healthz", timeout=1).status_code == 200  # the process itself is fine
+        finally:
+            for process in frozen:
+                process.send_signal(signal.SIGCONT)
+        assert recovers(live.base, 15) < 15
+
+        pg_ctl(pgdata, "stop", "-m", "fast")
+        assert_unavailable(storm(live.base, 8))
+        from pgserver.postgres_server import get_server  # noqa: PLC0415 - as above
+
+        get_server(pgdata.resolve(), cleanup_mode=None).ensure_postgres_running()
+        assert recovers(live.base, 15) < 15
+    finally:
+        live.stop()
+    lines = live.log_lines()  # every line is JSON: asyncpg's pool warning no longer breaks the renderer
+    reasons = {line.get("reason") for line in lines if line.get("event") == "database_unavailable"}
+    assert reasons & {"timeout", "pool-exhausted"}
+    assert reasons & {"connection-lost", "unreachable", "connection-closed", "AdminShutdownError"}
