@@ -163,7 +163,12 @@ def create_app(settings: Settings, components: ComponentRegistry | None = None) 
             "compiled_forms": Provide(provide_compiled_forms, sync_to_thread=False),
         },
         middleware=[
-            DefineMiddleware(BoundedBody, timeout=settings.body_timeout_seconds, min_rate=settings.body_min_rate_bytes)
+            DefineMiddleware(
+                BoundedBody,
+                timeout=settings.body_timeout_seconds,
+                min_rate=settings.body_min_rate_bytes,
+                max_depth=settings.max_json_depth,
+            )
         ],
         exception_handlers=exception_handlers(settings.problem_base_url, settings.retry_after_seconds),
         lifespan=[database],

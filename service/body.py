@@ -15,7 +15,9 @@ from typing import Any, Final
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, ReceiveMessage, Scope, Send
 
-from service.problems import RequestTimeout, TooLarge
+from forms.limits import LimitError, check_json
+from service.problems import MalformedBody, RequestTimeout, TooDeep, TooLarge
+from service.validation import FieldProblem
 
 _NO_BODY: Final = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
@@ -29,8 +31,8 @@ class BoundedBody:
     size limit; Litestar checks it again when the handler reads the replayed body.
     """
 
-    def __init__(self, app: ASGIApp, *, timeout: float, min_rate: int) -> None:
-        self.app, self.timeout, self.min_rate = app, timeout, min_rate
+    def __init__(self, app: ASGIApp, *, timeout: float, min_rate: int, max_depth: int) -> None:
+        self.app, self.timeout, self.min_rate, self.max_depth = app, timeout, min_rate, max_depth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP or scope["method"] in _NO_BODY:
@@ -44,6 +46,8 @@ class BoundedBody:
         body = await self._read(receive, limit)
         if body is None:
             return  # the client went away: nobody to answer
+        if body and _is_json(scope):
+            check_json_body(body, self.max_depth)
         replayed = False
 
         async def replay() -> ReceiveMessage:
@@ -84,6 +88,26 @@ class BoundedBody:
             f"The request body came too slowly ({received} bytes so far): it must start within "
             f"{self.timeout:g} s and then average at least {self.min_rate} bytes per second."
         )
+
+
+def check_json_body(body: bytes, max_depth: int, what: str = "body") -> None:
+    """JSON text is UTF-8 and nested within the limit: 400 ``malformed-body`` or ``too-deep`` otherwise."""
+    try:
+        check_json(body, max_depth)
+    except LimitError as exc:
+        error = FieldProblem(pointer="", code=exc.code, detail=exc.detail)
+        if exc.code == "depth":
+            raise TooDeep(f"The {what} is {exc.detail}.", errors=[error]) from None
+        raise MalformedBody(f"The {what} is {exc.detail}.", errors=[error]) from None
+
+
+def _is_json(scope: Scope) -> bool:
+    """A JSON body by its Content-Type, or one without any (Litestar reads a ``data`` body as JSON then)."""
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            media_type = value.split(b";", 1)[0].strip().lower()
+            return media_type == b"application/json" or media_type.endswith(b"+json")
+    return True
 
 
 def _content_length(scope: Scope) -> int | None:

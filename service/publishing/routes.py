@@ -10,12 +10,16 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
+from forms import FormSchema
 from service.auth.principal import Caller, Viewer, authenticate
+from service.body import check_json_body
 from service.db import Conn
+from service.offload import cpu_bound
 from service.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from service.publishing import service
 from service.publishing.cache import CompiledForms
 from service.publishing.schemas import DiffOut, FormListItem, FormOut, FormVersionOut, ValidationOut
+from service.settings import Settings
 
 Compiled = NamedDependency[CompiledForms]
 SCHEMA_BODY = "The form schema document, as JSON or as YAML (`Content-Type: application/yaml`)."
@@ -28,6 +32,14 @@ def provide_compiled_forms(state: State) -> CompiledForms:
 
 def _content_type(request: Request[Any, Any, Any]) -> str:
     return request.headers.get("content-type", "application/json")
+
+
+async def _read_schema(request: Request[Any, Any, Any], compiled_forms: CompiledForms, state: State) -> FormSchema:
+    raw = await request.body()
+    settings: Settings = state.settings
+    return await cpu_bound(
+        len(raw), service.read_schema, raw, _content_type(request), compiled_forms.registry, settings.max_json_depth
+    )
 
 
 class FormController(Controller):
@@ -53,9 +65,9 @@ class FormController(Controller):
         guards=[authenticate],
     )
     async def create_form(
-        self, request: Request[Any, Any, Any], conn: Conn, principal: Caller, compiled_forms: Compiled
+        self, request: Request[Any, Any, Any], conn: Conn, principal: Caller, compiled_forms: Compiled, state: State
     ) -> FormVersionOut:
-        schema = service.read_schema(await request.body(), _content_type(request), compiled_forms.registry)
+        schema = await _read_schema(request, compiled_forms, state)
         return await service.create_form(conn, principal, schema)
 
     @get("/{form_id:str}", summary="A form: its current version and version list")
@@ -75,8 +87,9 @@ class FormController(Controller):
         principal: Caller,
         compiled_forms: Compiled,
         form_id: FromPath[str],
+        state: State,
     ) -> Response[FormVersionOut]:
-        schema = service.read_schema(await request.body(), _content_type(request), compiled_forms.registry)
+        schema = await _read_schema(request, compiled_forms, state)
         version, created = await service.save_draft(conn, principal, form_id, schema)
         return Response(version, status_code=HTTP_201_CREATED if created else HTTP_200_OK)
 
@@ -124,8 +137,11 @@ class FormController(Controller):
         compiled_forms: Compiled,
         form_id: FromPath[str],
         number: FromPath[int],
+        state: State,
     ) -> ValidationOut:
-        return await service.validate(conn, viewer, form_id, number, await request.body(), compiled_forms)
+        raw = await request.body()
+        check_json_body(raw, state.settings.max_json_depth, "document")
+        return await service.validate(conn, viewer, form_id, number, raw, compiled_forms)
 
     @get("/{form_id:str}/versions/{a:int}/diff/{b:int}", summary="What changed between two versions")
     async def diff(

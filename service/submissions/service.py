@@ -23,6 +23,7 @@ from service.agencies import queries as agency_queries
 from service.audit import trail
 from service.catalog import queries as catalog_queries
 from service.catalog.schemas import DigitalPolicy
+from service.offload import cpu_bound
 from service.problems import (
     DuplicateSubmission,
     FormInvalid,
@@ -288,8 +289,8 @@ async def _pinned_version(
             form_version_status=version.status,
         )
     schema = msgspec.convert(version.schema, FormSchema)
-    compiled = intake.compiled.get(schema, version.version, version.sha256.hex() if version.sha256 else None)
-    if errors := compiled.validate(parts.document):
+    compiled = await intake.compiled.aget(schema, version.version, version.sha256.hex() if version.sha256 else "")
+    if errors := await cpu_bound(len(parts.document), compiled.validate, parts.document):
         raise _invalid_form([FieldProblem(pointer=e.pointer, code=e.code, detail=e.detail) for e in errors])
     return version, schema, head
 
