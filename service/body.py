@@ -16,6 +16,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, ReceiveMessage, Scope, Send
 
 from forms.limits import LimitError, check_json
+from service.offload import cpu_bound
 from service.problems import MalformedBody, RequestTimeout, TooDeep, TooLarge
 from service.validation import FieldProblem
 
@@ -47,7 +48,8 @@ class BoundedBody:
         if body is None:
             return  # the client went away: nobody to answer
         if body and _is_json(scope):
-            check_json_body(body, self.max_depth)
+            # Tens of ms for a body near 1 MiB: off the loop when large.
+            await cpu_bound(len(body), check_json_body, body, self.max_depth)
         replayed = False
 
         async def replay() -> ReceiveMessage:
