@@ -26,7 +26,7 @@ from service.agencies.routes import AgencyController
 from service.audit.routes import audit_head
 from service.auth.principal import provide_principal, provide_viewer
 from service.auth.routes import TokenController
-from service.body import BoundedBody
+from service.body import BoundedBody, request_checks
 from service.catalog.routes import ProcedureController
 from service.db import Database, DatabaseUnavailable, create_pool, provide_conn
 from service.health.routes import healthz, readyz
@@ -163,13 +163,9 @@ def create_app(settings: Settings, components: ComponentRegistry | None = None) 
             "compiled_forms": Provide(provide_compiled_forms, sync_to_thread=False),
         },
         middleware=[
-            DefineMiddleware(
-                BoundedBody,
-                timeout=settings.body_timeout_seconds,
-                min_rate=settings.body_min_rate_bytes,
-                max_depth=settings.max_json_depth,
-            )
+            DefineMiddleware(BoundedBody, timeout=settings.body_timeout_seconds, min_rate=settings.body_min_rate_bytes)
         ],
+        before_request=request_checks(settings.max_json_depth),
         exception_handlers=exception_handlers(settings.problem_base_url, settings.retry_after_seconds),
         lifespan=[database],
         request_max_body_size=settings.max_body_bytes,

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any, Final
+from urllib.parse import parse_qsl
 
+from litestar import Request
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, ReceiveMessage, Scope, Send
 
 from forms.limits import LimitError, check_json
 from service.offload import cpu_bound
-from service.problems import MalformedBody, RequestTimeout, TooDeep, TooLarge
+from service.problems import InvalidParameter, MalformedBody, RequestTimeout, TooDeep, TooLarge
 from service.validation import FieldProblem
 
 _NO_BODY: Final = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
@@ -32,8 +35,8 @@ class BoundedBody:
     size limit; Litestar checks it again when the handler reads the replayed body.
     """
 
-    def __init__(self, app: ASGIApp, *, timeout: float, min_rate: int, max_depth: int) -> None:
-        self.app, self.timeout, self.min_rate, self.max_depth = app, timeout, min_rate, max_depth
+    def __init__(self, app: ASGIApp, *, timeout: float, min_rate: int) -> None:
+        self.app, self.timeout, self.min_rate = app, timeout, min_rate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP or scope["method"] in _NO_BODY:
@@ -47,9 +50,6 @@ class BoundedBody:
         body = await self._read(receive, limit)
         if body is None:
             return  # the client went away: nobody to answer
-        if body and _is_json(scope):
-            # Tens of ms for a body near 1 MiB: off the loop when large.
-            await cpu_bound(len(body), check_json_body, body, self.max_depth)
         replayed = False
 
         async def replay() -> ReceiveMessage:
@@ -92,8 +92,53 @@ class BoundedBody:
         )
 
 
+def request_checks(max_depth: int) -> Callable[[Request[Any, Any, Any]], Awaitable[None]]:
+    """The ``before_request`` hook: what every request's parameters and JSON body must be, before any parsing.
+
+    Litestar runs it after the guards (so a caller without the role gets 403, not a parse error)
+    and before the handler's parameters and body are decoded.
+    """
+
+    async def check(request: Request[Any, Any, Any]) -> None:
+        _refuse_nul(request.scope)
+        if request.method in _NO_BODY or not _is_json(request.scope):
+            return
+        body = await request.body()  # already in memory: BoundedBody read it
+        if body:
+            # Tens of ms for a body near 1 MiB: off the loop when large.
+            await cpu_bound(len(body), check_json_body, body, max_depth)
+
+    return check
+
+
+def _refuse_nul(scope: Scope) -> None:
+    """PostgreSQL text cannot hold NUL: a parameter with one is refused here rather than by the database."""
+    names = []
+    if "\x00" in scope["path"]:
+        names.append("path")
+    query: bytes = scope["query_string"]
+    if b"\x00" in query or b"%00" in query:
+        names.extend(
+            name for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True) if "\x00" in name + value
+        )
+        names = names or ["query"]
+    if names:
+        raise InvalidParameter(
+            f"Parameters may not contain a NUL character: {', '.join(names)}.",
+            errors=[FieldProblem(parameter=name, code="nul", detail="contains a NUL character") for name in names],
+        )
+
+
 def check_json_body(body: bytes, max_depth: int, what: str = "body") -> None:
-    """JSON text is UTF-8 and nested within the limit: 400 ``malformed-body`` or ``too-deep`` otherwise."""
+    """JSON text is UTF-8, nested within the limit, and free of NUL: 400 ``malformed-body`` or ``too-deep`` otherwise.
+
+    The escaped NUL is valid JSON but cannot be stored in PostgreSQL text or jsonb.
+    """
+    if b"\\u0000" in body:
+        raise MalformedBody(
+            f"The {what} contains the NUL character (\\u0000), which text here cannot hold.",
+            errors=[FieldProblem(pointer="", code="nul", detail="contains \\u0000")],
+        )
     try:
         check_json(body, max_depth)
     except LimitError as exc:

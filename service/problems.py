@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any, ClassVar, Final
 
+import asyncpg
 import msgspec
 import structlog
 from litestar import Request, Response
@@ -259,11 +260,9 @@ def exception_handlers(base_url: str, retry_after: int = 5) -> ExceptionHandlers
 
     def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
         instance = _instance()
-        causes = list(exc.exceptions) if isinstance(exc, ExceptionGroup) else [exc]
-        if reason := next(filter(None, map(unavailable_reason, causes)), None):
-            log.warning("database_unavailable", reason=reason, instance=instance, path=request.url.path)
-            error = ServiceUnavailable("The database is not answering; try again shortly.", retry_after=retry_after)
-            return problem_response(base_url, error, instance)
+        causes: list[BaseException] = list(exc.exceptions) if isinstance(exc, ExceptionGroup) else [exc]
+        if (known := _database_problem(causes, retry_after, instance, request.url.path)) is not None:
+            return problem_response(base_url, known, instance)
         # The message of an arbitrary exception may carry personal data (a database error echoes
         # the values it refused), so only the type and the stack are logged, never str(exc).
         log.error(
@@ -284,6 +283,50 @@ def exception_handlers(base_url: str, retry_after: int = 5) -> ExceptionHandlers
         HTTPException: on_http,
         Exception: on_unexpected,
     }
+
+
+class _Refusal(Conflict):
+    """A constraint refusal, reported as a 409 (status and slug are ``Conflict``'s) or a 400 below."""
+
+    def __init__(self, detail: str, sqlstate: str) -> None:
+        super().__init__(detail)
+        self.sqlstate = sqlstate
+
+
+class _BadValue(InvalidParameter):
+    def __init__(self, detail: str, sqlstate: str) -> None:
+        super().__init__(detail)
+        self.sqlstate = sqlstate
+
+
+def _database_problem(causes: list[BaseException], retry_after: int, instance: str, path: str) -> ProblemError | None:
+    """What the database said, as the client's problem (a refusal) or ours (it is sick); None otherwise."""
+    for cause in causes:
+        if (refused := _refused_by_database(cause)) is not None:
+            # The database's constraints are the last line of defence; what they refuse is the
+            # client's doing (a value out of range, a row still referred to), never a 500.
+            log.warning("refused_by_database", sqlstate=refused.sqlstate, instance=instance)
+            return refused
+    if reason := next(filter(None, map(unavailable_reason, causes)), None):
+        log.warning("database_unavailable", reason=reason, instance=instance, path=path)
+        return ServiceUnavailable("The database is not answering; try again shortly.", retry_after=retry_after)
+    return None
+
+
+def _refused_by_database(exc: BaseException) -> _Refusal | _BadValue | None:
+    """A database refusal that the request caused, as its problem; None for anything else.
+
+    Only the SQLSTATE is used: the server's message may quote the refused values (personal data).
+    """
+    if isinstance(exc, asyncpg.ForeignKeyViolationError):
+        return _Refusal("Other records still refer to this one, or the one referred to does not exist.", "23503")
+    if isinstance(exc, asyncpg.UniqueViolationError):
+        return _Refusal("A record with the same identity already exists.", "23505")
+    if isinstance(exc, asyncpg.CharacterNotInRepertoireError | asyncpg.UntranslatableCharacterError):
+        return _BadValue("A text value holds a character that cannot be stored (NUL).", exc.sqlstate)
+    if isinstance(exc, asyncpg.NumericValueOutOfRangeError | asyncpg.DatetimeFieldOverflowError):
+        return _BadValue("A value is out of the range that can be stored.", exc.sqlstate)
+    return None
 
 
 def _decode_failure(exc: BaseException) -> str | None:

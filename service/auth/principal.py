@@ -9,6 +9,7 @@ from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
 from litestar.handlers import BaseRouteHandler
+from litestar.types import Guard
 
 from service.auth import queries, tokens
 from service.auth.schemas import Principal, Role
@@ -34,6 +35,19 @@ async def authenticate(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRo
     database: Database = connection.app.state.database
     async with database.connection() as conn:
         connection.state.principal = await resolve(header, conn)
+
+
+def allow(*roles: Role) -> Guard:
+    """A guard after ``authenticate``: the role is checked before the body is read into a type or parsed.
+
+    A caller whose role may not use the endpoint gets 403, never a complaint about a body it
+    should not have sent (the services check the role again: they are also called from the CLI).
+    """
+
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        require_role(connection.state.principal, *roles)
+
+    return guard
 
 
 async def resolve(header: str, conn: asyncpg.Connection) -> Principal:

@@ -13,6 +13,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from service.audit import trail
 from service.db import Conn
+from service.pagination import VersionNumber
 from service.problems import InvalidBody, TooLarge
 from service.review import service as review
 from service.review.schemas import ClerkSubmissionOut
@@ -81,7 +82,7 @@ async def intake(state: State, conn: Conn) -> service.Intake:
     summary="A single-use nonce to sign into the document",
     status_code=HTTP_201_CREATED,
 )
-async def create_nonce(conn: Conn, state: State, form_id: FromPath[str], number: FromPath[int]) -> NonceOut:
+async def create_nonce(conn: Conn, state: State, form_id: FromPath[str], number: VersionNumber) -> NonceOut:
     settings: Settings = state.settings
     return await service.issue_nonce(conn, form_id, number, dt.timedelta(seconds=settings.nonce_lifetime_seconds))
 
