@@ -24,11 +24,12 @@ from forms import ComponentRegistry, default_components
 from service import __doc__ as description
 from service.agencies.routes import AgencyController
 from service.audit.routes import audit_head
-from service.auth.principal import provide_principal, provide_viewer
+from service.auth.principal import provide_principal, provide_viewer, refuse_invalid_token
 from service.auth.routes import TokenController
 from service.body import BoundedBody, request_checks
 from service.catalog.routes import ProcedureController
 from service.db import Database, DatabaseUnavailable, create_pool, provide_conn
+from service.headers import SecurityHeaders
 from service.health.routes import healthz, readyz
 from service.logs import RequestLog
 from service.problems import exception_handlers
@@ -163,8 +164,14 @@ def create_app(settings: Settings, components: ComponentRegistry | None = None) 
             "compiled_forms": Provide(provide_compiled_forms, sync_to_thread=False),
         },
         middleware=[
-            DefineMiddleware(BoundedBody, timeout=settings.body_timeout_seconds, min_rate=settings.body_min_rate_bytes)
+            DefineMiddleware(
+                BoundedBody,
+                timeout=settings.body_timeout_seconds,
+                min_rate=settings.body_min_rate_bytes,
+                max_header_bytes=settings.max_header_bytes,
+            )
         ],
+        guards=[refuse_invalid_token],
         before_request=request_checks(settings.max_json_depth),
         exception_handlers=exception_handlers(settings.problem_base_url, settings.retry_after_seconds),
         lifespan=[database],
@@ -181,5 +188,5 @@ def create_app(settings: Settings, components: ComponentRegistry | None = None) 
     )
     # Litestar runs middleware only for matched routes; the request log must see 404s and 405s too,
     # so it wraps the outermost handler. `asgi_handler` is a public attribute of Litestar.
-    app.asgi_handler = RequestLog(app.asgi_handler)
+    app.asgi_handler = RequestLog(SecurityHeaders(app.asgi_handler))
     return app

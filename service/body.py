@@ -20,7 +20,7 @@ from litestar.types import ASGIApp, Receive, ReceiveMessage, Scope, Send
 
 from forms.limits import LimitError, check_json
 from service.offload import cpu_bound
-from service.problems import InvalidParameter, MalformedBody, RequestTimeout, TooDeep, TooLarge
+from service.problems import HeadersTooLarge, InvalidParameter, MalformedBody, RequestTimeout, TooDeep, TooLarge
 from service.validation import FieldProblem
 
 _NO_BODY: Final = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
@@ -35,10 +35,16 @@ class BoundedBody:
     size limit; Litestar checks it again when the handler reads the replayed body.
     """
 
-    def __init__(self, app: ASGIApp, *, timeout: float, min_rate: int) -> None:
-        self.app, self.timeout, self.min_rate = app, timeout, min_rate
+    def __init__(self, app: ASGIApp, *, timeout: float, min_rate: int, max_header_bytes: int) -> None:
+        self.app, self.timeout, self.min_rate, self.max_header_bytes = app, timeout, min_rate, max_header_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == ScopeType.HTTP:
+            # uvicorn's h11 limit only bounds a header block that is still arriving; one that came
+            # whole in a single read is measured here.
+            size = sum(len(name) + len(value) + 4 for name, value in scope["headers"])
+            if size > self.max_header_bytes:
+                raise HeadersTooLarge(f"The request headers are {size} bytes; the limit is {self.max_header_bytes}.")
         if scope["type"] != ScopeType.HTTP or scope["method"] in _NO_BODY:
             await self.app(scope, receive, send)
             return

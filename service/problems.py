@@ -169,6 +169,10 @@ class TooManyParts(ProblemError):
     slug, status, title = "too-many-parts", 413, "The multipart body has too many parts."
 
 
+class HeadersTooLarge(ProblemError):
+    slug, status, title = "headers-too-large", 431, "The request headers are too large."
+
+
 class TooDeep(ProblemError):
     slug, status, title = "too-deep", 400, "The document is nested too deeply."
 
@@ -285,27 +289,13 @@ def exception_handlers(base_url: str, retry_after: int = 5) -> ExceptionHandlers
     }
 
 
-class _Refusal(Conflict):
-    """A constraint refusal, reported as a 409 (status and slug are ``Conflict``'s) or a 400 below."""
-
-    def __init__(self, detail: str, sqlstate: str) -> None:
-        super().__init__(detail)
-        self.sqlstate = sqlstate
-
-
-class _BadValue(InvalidParameter):
-    def __init__(self, detail: str, sqlstate: str) -> None:
-        super().__init__(detail)
-        self.sqlstate = sqlstate
-
-
 def _database_problem(causes: list[BaseException], retry_after: int, instance: str, path: str) -> ProblemError | None:
     """What the database said, as the client's problem (a refusal) or ours (it is sick); None otherwise."""
     for cause in causes:
         if (refused := _refused_by_database(cause)) is not None:
             # The database's constraints are the last line of defence; what they refuse is the
             # client's doing (a value out of range, a row still referred to), never a 500.
-            log.warning("refused_by_database", sqlstate=refused.sqlstate, instance=instance)
+            log.warning("refused_by_database", sqlstate=getattr(cause, "sqlstate", None), instance=instance)
             return refused
     if reason := next(filter(None, map(unavailable_reason, causes)), None):
         log.warning("database_unavailable", reason=reason, instance=instance, path=path)
@@ -313,19 +303,19 @@ def _database_problem(causes: list[BaseException], retry_after: int, instance: s
     return None
 
 
-def _refused_by_database(exc: BaseException) -> _Refusal | _BadValue | None:
+def _refused_by_database(exc: BaseException) -> ProblemError | None:
     """A database refusal that the request caused, as its problem; None for anything else.
 
-    Only the SQLSTATE is used: the server's message may quote the refused values (personal data).
+    Only the kind of refusal is used: the server's message may quote the refused values (personal data).
     """
     if isinstance(exc, asyncpg.ForeignKeyViolationError):
-        return _Refusal("Other records still refer to this one, or the one referred to does not exist.", "23503")
+        return Conflict("Other records still refer to this one, or the one referred to does not exist.")
     if isinstance(exc, asyncpg.UniqueViolationError):
-        return _Refusal("A record with the same identity already exists.", "23505")
+        return Conflict("A record with the same identity already exists.")
     if isinstance(exc, asyncpg.CharacterNotInRepertoireError | asyncpg.UntranslatableCharacterError):
-        return _BadValue("A text value holds a character that cannot be stored (NUL).", exc.sqlstate)
+        return InvalidParameter("A text value holds a character that cannot be stored (NUL).")
     if isinstance(exc, asyncpg.NumericValueOutOfRangeError | asyncpg.DatetimeFieldOverflowError):
-        return _BadValue("A value is out of the range that can be stored.", exc.sqlstate)
+        return InvalidParameter("A value is out of the range that can be stored.")
     return None
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from typing import Any, Final, TypeAlias
 
 import asyncpg
 from litestar import Request
@@ -35,6 +35,31 @@ async def authenticate(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRo
     database: Database = connection.app.state.database
     async with database.connection() as conn:
         connection.state.principal = await resolve(header, conn)
+
+
+#: Routes that judge the Authorization header themselves: the applicant's access token (``sbm_``)
+#: or a staff token, for one application (service/review/service.py ``access``).
+OWN_CREDENTIALS_PREFIX: Final = "/api/v1/submissions/"
+
+
+async def refuse_invalid_token(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """App-wide guard: a bearer token that is presented must be valid, on public routes too (401).
+
+    A client that believes it is authenticated must learn that it is not, rather than silently
+    get the public view. Routes that resolve the token anyway (``authenticate``, a ``viewer``
+    parameter, the per-application routes) are left to do it once; liveness never touches the
+    database, and the API documentation is static.
+    """
+    header = connection.headers.get("authorization")
+    if header is None or handler.opt.get("credentials") == "ignored":
+        return
+    if connection.url.path.startswith(OWN_CREDENTIALS_PREFIX) or connection.url.path.startswith("/schema"):
+        return
+    if authenticate in handler.resolve_guards() or "viewer" in handler.parsed_fn_signature.parameters:
+        return
+    database: Database = connection.app.state.database
+    async with database.connection() as conn:
+        await resolve(header, conn)
 
 
 def allow(*roles: Role) -> Guard:

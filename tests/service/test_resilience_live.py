@@ -121,6 +121,17 @@ def test_slow_senders_hold_no_database_connection(server: LiveServer) -> None:
         sock.close()
 
 
+def test_the_header_block_is_limited(server: LiveServer) -> None:
+    assert httpx.get(server.base + "/healthz", headers={"X-Padding": "a" * 8_000}).status_code == 200
+    for size in (70_000, 8_000_000):  # 8 MB of headers was accepted before
+        try:
+            status = httpx.get(server.base + "/healthz", headers={"X-Padding": "a" * size}, timeout=10).status_code
+        except httpx.RemoteProtocolError:
+            status = 0  # closed without an answer: refused all the same
+        assert status in (0, 400, 431), size
+    assert httpx.get(server.base + "/healthz").status_code == 200
+
+
 UPLOAD = """
 import sys, httpx
 url, token, path = sys.argv[1:]
