@@ -32,6 +32,7 @@ from service.db import Database, DatabaseUnavailable, create_pool, provide_conn
 from service.headers import SecurityHeaders
 from service.health.routes import healthz, readyz
 from service.logs import RequestLog
+from service.openapi import document_problems
 from service.problems import exception_handlers
 from service.publishing.cache import CompiledForms
 from service.publishing.routes import FormController, provide_compiled_forms
@@ -188,5 +189,10 @@ def create_app(settings: Settings, components: ComponentRegistry | None = None) 
     )
     # Litestar runs middleware only for matched routes; the request log must see 404s and 405s too,
     # so it wraps the outermost handler. `asgi_handler` is a public attribute of Litestar.
-    app.asgi_handler = RequestLog(SecurityHeaders(app.asgi_handler))
+    methods: dict[str, set[str]] = {}
+    for route in app.routes:
+        methods.setdefault(route.path_format, set()).update(route.methods)
+    allow = {template: ", ".join(sorted(names)).encode() for template, names in methods.items()}
+    app.asgi_handler = RequestLog(SecurityHeaders(app.asgi_handler, allow))
+    document_problems(app)
     return app

@@ -28,8 +28,12 @@ class SecurityHeaders:
     matched routes, such as 404 and 405 problems, get the headers too.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, allow: dict[str, bytes] | None = None) -> None:
         self.app = app
+        #: Every method of each route template. Litestar builds a path's OPTIONS answer (and its
+        #: 405's ``Allow``) from the first handler registered there, so GET went missing from
+        #: paths whose GET and POST are separate handlers.
+        self.allow = allow or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -41,6 +45,9 @@ class SecurityHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() not in _OURS]
+                methods = self.allow.get(scope.get("path_template", ""))
+                if methods is not None and any(k.lower() == b"allow" for k, _ in headers):
+                    headers = [(k, v) for k, v in headers if k.lower() != b"allow"] + [(b"allow", methods)]
                 html = any(k.lower() == b"content-type" and v.startswith(b"text/html") for k, v in headers)
                 headers.append((b"x-content-type-options", b"nosniff"))
                 headers.append((b"content-security-policy", DOCS_POLICY if html else API_POLICY))

@@ -38,8 +38,8 @@ def encode_cursor(*key: Any) -> str:
 
 def decode_cursor(cursor: str | None, *types: type) -> tuple[Any, ...] | None:
     """The sort key in a cursor, typed; a cursor not made by us is a 400, not a 500."""
-    if cursor is None:
-        return None
+    if not cursor:
+        return None  # an empty ``cursor=`` is a client's way of saying "from the start"
     try:
         raw = _decoder.decode(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         if len(raw) != len(types):
