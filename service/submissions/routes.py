@@ -13,6 +13,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from service.audit import trail
 from service.db import Conn
+from service.offload import cpu_bound
 from service.pagination import VersionNumber
 from service.problems import InvalidBody, TooLarge
 from service.review import service as review
@@ -33,9 +34,12 @@ async def read_parts(request: Request[Any, Any, Any], settings: Settings) -> ser
 
     The body is already in memory (``BoundedBody`` read it before the connection was taken).
     """
-    parts = multipart.parse(
+    body = await request.body()
+    parts = await cpu_bound(  # tens of MiB of attachments take a while to split
+        len(body),
+        multipart.parse,
         request.headers.get("content-type", ""),
-        await request.body(),
+        body,
         max(settings.max_document_bytes, settings.max_file_bytes),
     )
 
