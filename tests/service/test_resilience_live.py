@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import os
 import signal
@@ -12,6 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import httpx
 import msgspec
 import psutil
@@ -41,12 +43,12 @@ VALIDATE = "/api/v1/forms/nta-kaigyo-todoke/versions/1/validate"
 
 
 class LiveServer:
-    def __init__(self, db: str, state: Path) -> None:
+    def __init__(self, db: str, state: Path, **env: str) -> None:
         self.db, self.state, self.port = db, state, free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = state / "server.log"
         state.mkdir(parents=True, exist_ok=True)
-        env = env_for(db, SHINSEI_DATA_DIR=str(state), **LIMITS)
+        env = env_for(db, SHINSEI_DATA_DIR=str(state), **(LIMITS | env))
         with self.log.open("w") as log:
             self.process = subprocess.Popen(
                 [*SHINSEI, "serve", "--port", str(self.port), "--load-samples"],
@@ -175,6 +177,45 @@ def test_healthz_answers_within_100_ms_while_the_largest_schema_is_read(
     slow = [t for t in latencies if t >= 0.1]
     assert len(slow) <= len(latencies) // 10, sorted(latencies)[-5:]
     assert max(latencies) < 1.0, sorted(latencies)[-5:]
+
+
+def test_out_of_connections_and_statement_timeout_are_bounded_503s(db: str, tmp_path: Path) -> None:
+    live = LiveServer(
+        db, tmp_path / "state", SHINSEI_DB_STATEMENT_TIMEOUT_MS="2500", SHINSEI_DB_COMMAND_TIMEOUT_SECONDS="5"
+    )
+    try:
+
+        async def hold_lock() -> None:
+            conn = await asyncpg.connect(db)
+            try:
+                async with conn.transaction():
+                    await conn.execute("LOCK TABLE procedure IN ACCESS EXCLUSIVE MODE")
+                    with concurrent.futures.ThreadPoolExecutor(3) as executor:
+                        loop = asyncio.get_running_loop()
+                        blocked = [
+                            loop.run_in_executor(executor, timed, lambda: httpx.get(live.base + "/api/v1/procedures"))
+                            for _ in range(2)  # the pool's two connections, both waiting on the lock
+                        ]
+                        await asyncio.sleep(0.5)
+                        starved = await loop.run_in_executor(
+                            executor, timed, lambda: httpx.get(live.base + "/api/v1/agencies", timeout=10)
+                        )
+                        results.extend([starved, *await asyncio.gather(*blocked)])
+            finally:
+                await conn.close()
+
+        results: list[tuple[httpx.Response, float]] = []
+        asyncio.run(hold_lock())
+        (starved, starved_took), *blocked = results
+        assert starved.status_code == 503 and starved_took < 1 + 1.0  # the acquire timeout, then 503
+        assert starved.headers["retry-after"] == LIMITS["SHINSEI_RETRY_AFTER_SECONDS"]
+        for response, took in blocked:  # statement_timeout ended them; the connections stay usable
+            assert response.status_code == 503 and 2.5 <= took < 2.5 + 1.5, (response.status_code, took)
+        assert httpx.get(live.base + "/api/v1/procedures?limit=1").status_code == 200
+    finally:
+        live.stop()
+    reasons = [line.get("reason") for line in live.log_lines() if line.get("event") == "database_unavailable"]
+    assert "pool-exhausted" in reasons and reasons.count("statement-timeout") == 2
 
 
 @pytest.fixture
