@@ -298,7 +298,8 @@ async def _pinned_version(
 async def submit(conn: asyncpg.Connection, parts: Parts, intake: Intake, idempotency_key: str | None) -> dict[str, Any]:
     """Take one signed document; returns the 201 body (the stored one again for a repeated key)."""
     # Only a request that carries a key is hashed whole (attachments may be tens of MiB).
-    digest = request_digest(parts) if idempotency_key is not None else b""
+    size = len(parts.document) + sum(len(s) for s in parts.signatures) + sum(len(a.content) for a in parts.attachments)
+    digest = await cpu_bound(size, request_digest, parts) if idempotency_key is not None else b""
     if (replay := await _idempotent_reply(conn, idempotency_key, digest)) is not None:
         return replay
     version, schema, head = await _pinned_version(conn, parts, intake)
@@ -313,7 +314,9 @@ async def submit(conn: asyncpg.Connection, parts: Parts, intake: Intake, idempot
     reports = [await intake.verifier.averify(parts.document, cms, policy, bounds) for cms in parts.signatures]
     verification = judge_signatures(reports, required)
     answers = head["answers"]
-    paired = match_attachments(schema, answers, parts.attachments)
+    # Hashing tens of MiB and opening PDFs: off the loop (hashlib lets go of the GIL while it hashes).
+    size = sum(len(u.content) for u in parts.attachments)
+    paired = await cpu_bound(size, match_attachments, schema, answers, parts.attachments)
     # The same bytes carry the same nonce: the duplicate is named before the used nonce.
     document_sha256 = hashlib.sha256(parts.document).digest()
     if (original := await queries.duplicate_of(conn, document_sha256)) is not None:
