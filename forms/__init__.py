@@ -9,17 +9,21 @@ from forms.compile import CompiledForm
 from forms.components.registry import ComponentRegistry, default_components
 from forms.errors import FieldError, SchemaInvalid
 from forms.export import json_schema
+from forms.limits import MAX_DEPTH, LimitError, check_json
 from forms.schema import FormSchema
 from forms.versioning import VersionDiff, canonical_bytes, diff, fingerprint
 
 __all__ = [
+    "MAX_DEPTH",
     "CompiledForm",
     "ComponentRegistry",
     "FieldError",
     "FormSchema",
+    "LimitError",
     "SchemaInvalid",
     "VersionDiff",
     "canonical_bytes",
+    "check_json",
     "decode_document",
     "default_components",
     "diff",

@@ -12,20 +12,35 @@ import yaml
 from forms.components.registry import ComponentRegistry
 from forms.conditions import children, references, structure_errors
 from forms.errors import FieldError, SchemaInvalid, collect_errors
+from forms.limits import MAX_DEPTH, LimitError, check_json
 from forms.schema import Condition, DateField, FieldSpec, FormSchema, GroupField
 
 SchemaFormat = Literal["json", "yaml"]
 
 
-def decode_document(raw: bytes, fmt: SchemaFormat) -> Any:
-    """Bytes to plain data. YAML anchors and aliases are refused: expanding them can explode."""
+def decode_document(raw: bytes, fmt: SchemaFormat, max_depth: int = MAX_DEPTH) -> Any:
+    """Bytes to plain data, within ``max_depth``. YAML anchors and aliases are refused: expanding them can explode.
+
+    YAML's depth is followed on the event stream, which stops at the first level too deep:
+    PyYAML's scanner grows quadratically slower with flow nesting, so it must not get far.
+    """
     try:
         if fmt == "json":
+            check_json(raw, max_depth)
             return msgspec.json.decode(raw)
+        depth = 0
         for event in yaml.parse(raw.decode("utf-8"), Loader=yaml.SafeLoader):
             if isinstance(event, yaml.AliasEvent):
                 raise SchemaInvalid([FieldError(pointer="", code="yaml_alias", detail="YAML aliases are not allowed")])
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > max_depth:
+                    raise LimitError("depth", f"nested more than {max_depth} levels deep")
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
         return msgspec.yaml.decode(raw)
+    except LimitError as exc:
+        raise SchemaInvalid([FieldError(pointer="", code=exc.code, detail=exc.detail)]) from None
     except (msgspec.DecodeError, yaml.YAMLError, UnicodeDecodeError) as exc:
         raise SchemaInvalid(
             [FieldError(pointer="", code="malformed", detail=f"not valid {fmt.upper()}: {exc}")]

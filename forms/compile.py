@@ -131,7 +131,7 @@ class CompiledScope:
         spec, component, attr, is_string, required = f.spec, f.component, f.attr, f.is_string, f.spec.required
         visible = compile_condition(spec.visible_if, locate, getattr) if spec.visible_if else None
         required_if = compile_condition(spec.required_if, locate, getattr) if spec.required_if else None
-        rules = component.rules if f.has_rules and (newlines or not component.newline_rules) else None
+        rules = component.rules if f.has_rules and (newlines or not component.only_newline_rules(spec)) else None
         group_checks = f.group.checks[newlines] if f.group is not None else []
         if visible is None and required_if is None and rules is None and not group_checks:
             return None

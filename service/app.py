@@ -18,6 +18,7 @@ import structlog
 from asn1crypto import pem, x509
 from litestar import Litestar
 from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from pyhanko.sign.timestamps import HTTPTimeStamper
@@ -28,18 +29,21 @@ from service.agencies.routes import AgencyController
 from service.applicants.routes import ApplicantController
 from service.audit import trail
 from service.audit.routes import audit_head
-from service.auth.principal import provide_principal, provide_viewer
+from service.auth.principal import provide_principal, provide_viewer, refuse_invalid_token
 from service.auth.routes import TokenController
+from service.body import BoundedBody, request_checks
 from service.catalog.routes import ProcedureController
 from service.console.routes import SWAGGER_ASSETS, console_router, template_config
-from service.db import create_pool, provide_conn
+from service.db import Database, DatabaseUnavailable, create_pool, provide_conn
 from service.drafts.routes import drafts_controller
+from service.headers import SecurityHeaders
 from service.health.routes import healthz, readyz
 from service.housekeeping import service as housekeeping
 from service.logs import RequestLog, configure_logging
 from service.metrics.collectors import Metrics
 from service.metrics.context import current as metrics_context
 from service.metrics.routes import metrics_routes
+from service.openapi import document_problems
 from service.problems import exception_handlers
 from service.publishing.cache import CompiledForms
 from service.publishing.routes import FormController, provide_compiled_forms
@@ -101,50 +105,50 @@ async def prepare_font(typeface: Typeface) -> None:
     log.info("font_ready", path=str(font.path), seconds=round(time.perf_counter() - started, 2))
 
 
-async def refresh_crls_periodically(pool: asyncpg.Pool, interval: int) -> None:
+async def refresh_crls_periodically(database: Database, interval: int) -> None:
     """Fetch CRLs from the anchors' URLs every ``interval`` seconds (0: never); failures are logged, not fatal."""
     if interval <= 0:
         return
     while True:
         await asyncio.sleep(interval)
         try:
-            async with pool.acquire() as conn:
-                outcomes = await refresh_crls(conn, fetch_crl, dt.datetime.now(dt.UTC))  # type: ignore[arg-type]
+            async with database.connection() as conn:
+                outcomes = await refresh_crls(conn, fetch_crl, dt.datetime.now(dt.UTC))
             log.info("crl_refresh", outcomes=outcomes)
-        except (OSError, asyncpg.PostgresError) as exc:
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, DatabaseUnavailable) as exc:
             log.warning("crl_refresh_failed", error=type(exc).__name__)
 
 
-async def reverify_periodically(pool: asyncpg.Pool, verifiers: Verifiers, settings: Settings) -> None:
+async def reverify_periodically(database: Database, verifiers: Verifiers, settings: Settings) -> None:
     """Judge again the signatures that wait for revocation data or its confirmation (0: never)."""
     if settings.reverify_seconds <= 0:
         return
     while True:
         await asyncio.sleep(settings.reverify_seconds)
         try:
-            async with pool.acquire() as conn, conn.transaction():
+            async with database.transaction() as conn:
                 outcome = await reverify_pending(
-                    conn,  # type: ignore[arg-type]
-                    await verifiers.current(conn),  # type: ignore[arg-type]
+                    conn,
+                    await verifiers.current(conn),
                     dt.datetime.now(dt.UTC),
                     accept_test=settings.env == "development",
                     grace=dt.timedelta(seconds=settings.confirmation_grace_seconds),
                 )
             log.info("reverification", **outcome)
-        except (OSError, asyncpg.PostgresError) as exc:
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, DatabaseUnavailable) as exc:
             log.warning("reverification_failed", error=type(exc).__name__)
 
 
-async def seal_periodically(pool: asyncpg.Pool, interval: float) -> None:
+async def seal_periodically(database: Database, interval: float) -> None:
     """Seal committed audit events into the chain every ``interval`` seconds (0: never); one sealer at a time."""
     if interval <= 0:
         return
     while True:
         await asyncio.sleep(interval)
         try:
-            async with pool.acquire() as conn:
-                await trail.seal(conn)  # type: ignore[arg-type]
-        except (OSError, asyncpg.PostgresError) as exc:
+            async with database.connection() as conn:
+                await trail.seal(conn)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, DatabaseUnavailable) as exc:
             log.warning("audit_seal_failed", error=type(exc).__name__)
 
 
@@ -153,7 +157,7 @@ def _utcnow() -> dt.datetime:
 
 
 async def housekeep_periodically(
-    pool: asyncpg.Pool,
+    database: Database,
     settings: Settings,
     metrics: Metrics,
     clock: Callable[[], dt.datetime] = _utcnow,
@@ -170,8 +174,8 @@ async def housekeep_periodically(
     while True:
         await sleep(settings.housekeeping_seconds)
         try:
-            async with pool.acquire() as conn:
-                purged = await housekeeping.purge(conn, clock(), retention)  # type: ignore[arg-type]
+            async with database.connection() as conn:
+                purged = await housekeeping.purge(conn, clock(), retention)
             metrics.housekeeping_deleted.labels(table="nonce").inc(purged.nonces)
             metrics.housekeeping_deleted.labels(table="idempotency").inc(purged.idempotency)
             metrics.housekeeping_deleted.labels(table="draft").inc(purged.drafts)
@@ -183,7 +187,7 @@ async def housekeep_periodically(
                 drafts=purged.drafts,
                 sign_ins=purged.sign_ins,
             )
-        except (OSError, asyncpg.PostgresError) as exc:
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, DatabaseUnavailable) as exc:
             log.warning("housekeeping_failed", error=type(exc).__name__)
 
 
@@ -193,9 +197,17 @@ def app_from_environment() -> Litestar:
     Settings come from the environment, read once here; ``DATABASE_URL`` must be set (``serve`` sets
     it to the embedded database's for its workers).
     """
+    import gc
+    import sys
+
     settings = Settings.from_env(os.environ)
     configure_logging(settings)
-    return create_app(settings)
+    app = create_app(settings)
+    # As `shinsei serve` does for one process (service/cli/operator.py): the loop stays responsive
+    # while worker threads do CPU work, and start-up objects stay out of the collector's view.
+    sys.setswitchinterval(0.001)
+    gc.freeze()
+    return app
 
 
 def create_app(settings: Settings, components: ComponentRegistry | None = None) -> Litestar:
@@ -214,6 +226,7 @@ def create_app(settings: Settings, components: ComponentRegistry | None = None) 
     @asynccontextmanager
     async def database(app: Litestar) -> AsyncIterator[None]:
         app.state.pool = await create_pool(settings, dsn)
+        app.state.database = Database(app.state.pool, settings)
         app.state.compiled_forms = CompiledForms(components or default_components())
         app.state.verifiers = Verifiers(settings.trust_recheck_seconds, observer=metrics)
         closers: list[Callable[[], object]] = []
@@ -229,10 +242,10 @@ def create_app(settings: Settings, components: ComponentRegistry | None = None) 
         app.state.typeface = Typeface(Path(settings.data_dir) / "fonts")
         tasks = [
             asyncio.create_task(prepare_font(app.state.typeface)),
-            asyncio.create_task(refresh_crls_periodically(app.state.pool, settings.crl_refresh_seconds)),
-            asyncio.create_task(reverify_periodically(app.state.pool, app.state.verifiers, settings)),
-            asyncio.create_task(seal_periodically(app.state.pool, settings.audit_seal_seconds)),
-            asyncio.create_task(housekeep_periodically(app.state.pool, settings, metrics)),
+            asyncio.create_task(refresh_crls_periodically(app.state.database, settings.crl_refresh_seconds)),
+            asyncio.create_task(reverify_periodically(app.state.database, app.state.verifiers, settings)),
+            asyncio.create_task(seal_periodically(app.state.database, settings.audit_seal_seconds)),
+            asyncio.create_task(housekeep_periodically(app.state.database, settings, metrics)),
         ]
         try:
             yield
@@ -273,7 +286,17 @@ def create_app(settings: Settings, components: ComponentRegistry | None = None) 
             "compiled_forms": Provide(provide_compiled_forms, sync_to_thread=False),
             "settings": Provide(provide_settings, sync_to_thread=False, use_cache=True),
         },
-        exception_handlers=exception_handlers(settings.problem_base_url),
+        middleware=[
+            DefineMiddleware(
+                BoundedBody,
+                timeout=settings.body_timeout_seconds,
+                min_rate=settings.body_min_rate_bytes,
+                max_header_bytes=settings.max_header_bytes,
+            )
+        ],
+        guards=[refuse_invalid_token],
+        before_request=request_checks(settings.max_json_depth),
+        exception_handlers=exception_handlers(settings.problem_base_url, settings.retry_after_seconds),
         lifespan=[database],
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
@@ -289,6 +312,11 @@ def create_app(settings: Settings, components: ComponentRegistry | None = None) 
     )
     # Litestar runs middleware only for matched routes; the request log must see 404s and 405s too,
     # so it wraps the outermost handler. `asgi_handler` is a public attribute of Litestar.
-    app.asgi_handler = RequestLog(app.asgi_handler, metrics)
+    methods: dict[str, set[str]] = {}
+    for route in app.routes:
+        methods.setdefault(route.path_format, set()).update(route.methods)
+    allow = {template: ", ".join(sorted(names)).encode() for template, names in methods.items()}
+    app.asgi_handler = RequestLog(SecurityHeaders(app.asgi_handler, allow), metrics)
     app.state.metrics = metrics
+    document_problems(app)
     return app

@@ -7,6 +7,7 @@ import re
 import sys
 import time
 import uuid
+from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any, Final, cast
 
 import msgspec
@@ -24,13 +25,36 @@ if TYPE_CHECKING:
 REQUEST_ID_HEADER: Final = b"x-request-id"
 #: A client's request id is echoed only when it is short and plain, so logs cannot be forged.
 _VALID_REQUEST_ID: Final = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
-_json: Final = msgspec.json.Encoder()
+
+
+def _unknown(value: Any) -> str:
+    # A library's log record may carry any object; its type is enough, and its text may hold personal data.
+    return f"<{type(value).__name__}>"
+
+
+_json: Final = msgspec.json.Encoder(enc_hook=_unknown)
 
 access_log = structlog.get_logger("shinsei.access")
 
 
 def _render(_: Any, __: str, event: dict[str, Any]) -> str:
     return _json.encode(event).decode()
+
+
+def _summarise_exception(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """A library's ``exc_info`` (asyncpg's pool warning while the database is down) as one field.
+
+    The exception's type and the frames where it was raised, not its message, which may echo
+    values (and a traceback object cannot be rendered as JSON at all).
+    """
+    exc_info = event.pop("exc_info", None)
+    if exc_info is True:
+        exc_info = sys.exc_info()
+    if isinstance(exc_info, BaseException):
+        exc_info = (type(exc_info), exc_info, exc_info.__traceback__)
+    if isinstance(exc_info, tuple) and exc_info[0] is not None:
+        event["error"] = f"{exc_info[0].__module__}.{exc_info[0].__qualname__}"
+    return event
 
 
 def configure_logging(settings: Settings, level_name: str | None = None) -> None:
@@ -56,7 +80,7 @@ def configure_logging(settings: Settings, level_name: str | None = None) -> None
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, _summarise_exception, renderer],
             foreign_pre_chain=shared,
         )
     )

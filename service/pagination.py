@@ -7,7 +7,7 @@ import binascii
 from typing import Annotated, Any, Final, Generic, TypeVar
 
 import msgspec
-from litestar.params import QueryParameter
+from litestar.params import PathParameter, QueryParameter
 
 from service.problems import InvalidParameter
 from service.validation import FieldProblem
@@ -19,6 +19,9 @@ MAX_LIMIT: Final = 200
 _encoder: Final = msgspec.json.Encoder()
 _decoder: Final = msgspec.json.Decoder(list[Any])
 
+#: PostgreSQL ``integer`` (int4): a path number above it names nothing, and must not reach a query.
+INT4_MAX: Final = 2_147_483_647
+VersionNumber = Annotated[int, PathParameter(ge=1, le=INT4_MAX, description="A form version number (1, 2, ...).")]
 Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description=f"Page size, at most {MAX_LIMIT}.")]
 Cursor = Annotated[str | None, QueryParameter(max_length=512, description="The `next_cursor` of the previous page.")]
 
@@ -35,8 +38,8 @@ def encode_cursor(*key: Any) -> str:
 
 def decode_cursor(cursor: str | None, *types: type) -> tuple[Any, ...] | None:
     """The sort key in a cursor, typed; a cursor not made by us is a 400, not a 500."""
-    if cursor is None:
-        return None
+    if not cursor:
+        return None  # an empty ``cursor=`` is a client's way of saying "from the start"
     try:
         raw = _decoder.decode(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         if len(raw) != len(types):

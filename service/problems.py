@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any, ClassVar, Final
 
+import asyncpg
 import msgspec
 import structlog
 from litestar import Request, Response
@@ -21,6 +22,7 @@ from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.types import ExceptionHandlersMap
 from litestar.utils.scope.state import ScopeState
 
+from service.db import unavailable_reason
 from service.validation import FieldProblem, collect_problems, problems_from_litestar
 
 PROBLEM_MEDIA_TYPE: Final = "application/problem+json"
@@ -173,6 +175,29 @@ class UpstreamFailed(ProblemError):
 class ServiceUnavailable(ProblemError):
     slug, status, title = "service-unavailable", 503, "The service is temporarily unavailable."
 
+    def __init__(self, detail: str, *, retry_after: int = 5) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})
+
+
+class RequestTimeout(ProblemError):
+    slug, status, title = "request-timeout", 408, "The request body did not arrive in time."
+
+    def __init__(self, detail: str) -> None:
+        # The rest of a body that came too slowly is not worth reading: the connection is closed.
+        super().__init__(detail, headers={"Connection": "close"})
+
+
+class TooManyParts(ProblemError):
+    slug, status, title = "too-many-parts", 413, "The multipart body has too many parts."
+
+
+class HeadersTooLarge(ProblemError):
+    slug, status, title = "headers-too-large", 431, "The request headers are too large."
+
+
+class TooDeep(ProblemError):
+    slug, status, title = "too-deep", 400, "The document is nested too deeply."
+
 
 class InternalError(ProblemError):
     pass
@@ -210,8 +235,13 @@ def _body_problems(request: Request[Any, Any, Any]) -> list[FieldProblem] | None
     return collect_problems(decoded, parameter.annotation) or None
 
 
-def exception_handlers(base_url: str) -> ExceptionHandlersMap:
-    """The four handlers: ours, Litestar's validation, other HTTP errors, and the unexpected."""
+def exception_handlers(base_url: str, retry_after: int = 5) -> ExceptionHandlersMap:
+    """The four handlers: ours, Litestar's validation, other HTTP errors, and the unexpected.
+
+    A database that is down, frozen or out of connections raises from wherever the request was
+    (a guard, the transaction, a query); the last handler recognises it and answers 503 with
+    ``Retry-After``, logging the reason in one line.
+    """
 
     def on_problem(request: Request[Any, Any, Any], exc: ProblemError) -> Response[Any]:
         return problem_response(base_url, exc)
@@ -256,6 +286,9 @@ def exception_handlers(base_url: str) -> ExceptionHandlersMap:
 
     def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
         instance = _instance()
+        causes: list[BaseException] = list(exc.exceptions) if isinstance(exc, ExceptionGroup) else [exc]
+        if (known := _database_problem(causes, retry_after, instance, request.url.path)) is not None:
+            return problem_response(base_url, known, instance)
         # The message of an arbitrary exception may carry personal data (a database error echoes
         # the values it refused), so only the type and the stack are logged, never str(exc).
         log.error(
@@ -276,6 +309,36 @@ def exception_handlers(base_url: str) -> ExceptionHandlersMap:
         HTTPException: on_http,
         Exception: on_unexpected,
     }
+
+
+def _database_problem(causes: list[BaseException], retry_after: int, instance: str, path: str) -> ProblemError | None:
+    """What the database said, as the client's problem (a refusal) or ours (it is sick); None otherwise."""
+    for cause in causes:
+        if (refused := _refused_by_database(cause)) is not None:
+            # The database's constraints are the last line of defence; what they refuse is the
+            # client's doing (a value out of range, a row still referred to), never a 500.
+            log.warning("refused_by_database", sqlstate=getattr(cause, "sqlstate", None), instance=instance)
+            return refused
+    if reason := next(filter(None, map(unavailable_reason, causes)), None):
+        log.warning("database_unavailable", reason=reason, instance=instance, path=path)
+        return ServiceUnavailable("The database is not answering; try again shortly.", retry_after=retry_after)
+    return None
+
+
+def _refused_by_database(exc: BaseException) -> ProblemError | None:
+    """A database refusal that the request caused, as its problem; None for anything else.
+
+    Only the kind of refusal is used: the server's message may quote the refused values (personal data).
+    """
+    if isinstance(exc, asyncpg.ForeignKeyViolationError):
+        return Conflict("Other records still refer to this one, or the one referred to does not exist.")
+    if isinstance(exc, asyncpg.UniqueViolationError):
+        return Conflict("A record with the same identity already exists.")
+    if isinstance(exc, asyncpg.CharacterNotInRepertoireError | asyncpg.UntranslatableCharacterError):
+        return InvalidParameter("A text value holds a character that cannot be stored (NUL).")
+    if isinstance(exc, asyncpg.NumericValueOutOfRangeError | asyncpg.DatetimeFieldOverflowError):
+        return InvalidParameter("A value is out of the range that can be stored.")
+    return None
 
 
 def _decode_failure(exc: BaseException) -> str | None:

@@ -54,6 +54,29 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 
     pool_min_size: Annotated[int, msgspec.Meta(ge=0)] = 1
     pool_max_size: Annotated[int, msgspec.Meta(ge=1)] = 10
+    pool_acquire_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 5.0
+    """How long a request waits for a free database connection before it answers 503."""
+    db_connect_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 5.0
+    """How long opening a new database connection may take."""
+    db_command_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 10.0
+    """Client-side bound on every statement, BEGIN and COMMIT included: a frozen server holds a request no longer."""
+    db_statement_timeout_ms: Annotated[int, msgspec.Meta(ge=0)] = 8_000
+    """PostgreSQL ``statement_timeout`` of the pool's sessions (0: none); below the command timeout, so the
+    server gives up first and the connection stays usable."""
+    db_idle_in_transaction_timeout_ms: Annotated[int, msgspec.Meta(ge=0)] = 30_000
+    """PostgreSQL ``idle_in_transaction_session_timeout`` (0: none): a transaction left open is ended by the server."""
+    retry_after_seconds: Annotated[int, msgspec.Meta(ge=1)] = 5
+    """The ``Retry-After`` of a 503 when the database is down, frozen or out of connections."""
+
+    body_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 10.0
+    """Grace for reading a request body: the first bytes must come within it, and it is added to the
+    time the minimum rate allows."""
+    body_min_rate_bytes: Annotated[int, msgspec.Meta(ge=1)] = 16_384
+    """Minimum average upload rate (bytes per second) after the grace; a slower body is refused with 408."""
+    max_header_bytes: Annotated[int, msgspec.Meta(ge=4096)] = 65_536
+    """Limit on a request's header block (uvicorn's h11 ``max_incomplete_event_size``); more is refused with 400."""
+    max_json_depth: Annotated[int, msgspec.Meta(ge=8, le=512)] = 64
+    """Deepest nesting accepted in a JSON or YAML body, document or form schema."""
 
     log_level: str = "info"
     log_format: str = "json"

@@ -68,6 +68,10 @@ class Component(Generic[S]):
     def has_rules(self, spec: S) -> bool:
         return False
 
+    def only_newline_rules(self, spec: S) -> bool:
+        """Whether ``rules`` can fail only on a string holding a newline (``newline_rules``, per spec)."""
+        return self.newline_rules
+
     def reads_fields(self, spec: S) -> bool:
         """Whether ``rules`` consults other answers through its ``lookup`` argument."""
         return False

@@ -8,7 +8,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from service.agencies import service
 from service.agencies.schemas import AgencyIn, AgencyOut
-from service.auth.principal import Caller, authenticate
+from service.auth.principal import Caller, allow, authenticate
 from service.db import Conn
 from service.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from service.problems import InvalidBody
@@ -27,7 +27,12 @@ class AgencyController(Controller):
     async def get_agency(self, conn: Conn, code: FromPath[str]) -> AgencyOut:
         return await service.get_agency(conn, code)
 
-    @put("/{code:str}", summary="Create or rename an agency (admin)", status_code=HTTP_200_OK, guards=[authenticate])
+    @put(
+        "/{code:str}",
+        summary="Create or rename an agency (admin)",
+        status_code=HTTP_200_OK,
+        guards=[authenticate, allow("admin")],
+    )
     async def put_agency(
         self, conn: Conn, principal: Caller, code: FromPath[str], data: JSONBody[AgencyIn]
     ) -> Response[AgencyOut]:

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from typing import Any, Final, TypeAlias
 
 import asyncpg
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
 from litestar.handlers import BaseRouteHandler
+from litestar.types import Guard
 
 from service.auth import queries, tokens
 from service.auth.schemas import Principal, Role
-from service.db import Conn
+from service.db import Conn, Database
 from service.problems import Forbidden, NotFound, Unauthenticated
 
 #: A route parameter that receives the authenticated caller (routes guarded by ``authenticate``).
@@ -31,9 +32,47 @@ async def authenticate(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRo
     header = connection.headers.get("authorization")
     if header is None:
         raise Unauthenticated("This endpoint requires a bearer token.")
-    pool: asyncpg.Pool = connection.app.state.pool
-    async with pool.acquire() as conn:
-        connection.state.principal = await resolve(header, conn)  # type: ignore[arg-type]
+    database: Database = connection.app.state.database
+    async with database.connection() as conn:
+        connection.state.principal = await resolve(header, conn)
+
+
+#: Routes that judge the Authorization header themselves: the applicant's access token (``sbm_``)
+#: or a staff token, for one application (service/review/service.py ``access``).
+OWN_CREDENTIALS_PREFIX: Final = "/api/v1/submissions/"
+
+
+async def refuse_invalid_token(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """App-wide guard: a bearer token that is presented must be valid, on public routes too (401).
+
+    A client that believes it is authenticated must learn that it is not, rather than silently
+    get the public view. Routes that resolve the token anyway (``authenticate``, a ``viewer``
+    parameter, the per-application routes) are left to do it once; liveness never touches the
+    database, and the API documentation is static.
+    """
+    header = connection.headers.get("authorization")
+    if header is None or handler.opt.get("credentials") == "ignored":
+        return
+    if connection.url.path.startswith(OWN_CREDENTIALS_PREFIX) or connection.url.path.startswith("/schema"):
+        return
+    if authenticate in handler.resolve_guards() or "viewer" in handler.parsed_fn_signature.parameters:
+        return
+    database: Database = connection.app.state.database
+    async with database.connection() as conn:
+        await resolve(header, conn)
+
+
+def allow(*roles: Role) -> Guard:
+    """A guard after ``authenticate``: the role is checked before the body is read into a type or parsed.
+
+    A caller whose role may not use the endpoint gets 403, never a complaint about a body it
+    should not have sent (the services check the role again: they are also called from the CLI).
+    """
+
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        require_role(connection.state.principal, *roles)
+
+    return guard
 
 
 async def resolve(header: str, conn: asyncpg.Connection) -> Principal:

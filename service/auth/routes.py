@@ -10,7 +10,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from service.auth import service
-from service.auth.principal import Caller, authenticate
+from service.auth.principal import Caller, allow, authenticate
 from service.auth.schemas import IssuedToken, TokenIn, TokenOut
 from service.db import Conn
 from service.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
@@ -19,7 +19,7 @@ from service.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 class TokenController(Controller):
     path = "/api/v1/tokens"
     tags = ("tokens",)
-    guards = [authenticate]  # noqa: RUF012 - Litestar reads this class attribute
+    guards = [authenticate, allow("admin", "agency-admin")]  # noqa: RUF012 - Litestar reads this class attribute
 
     @get("/", summary="List tokens (admin); secrets are never shown")
     async def list_tokens(

@@ -8,7 +8,7 @@ from litestar import Controller, delete, get, post, put
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from service.auth.principal import Caller, authenticate
+from service.auth.principal import Caller, allow, authenticate
 from service.catalog import service
 from service.catalog.schemas import ProcedureIn, ProcedureOut, Requirement
 from service.db import Conn
@@ -19,6 +19,7 @@ RequiresFilter = Annotated[
     list[Requirement] | None,
     QueryParameter(description="Only procedures whose paper version demanded all of these.", max_length=3),
 ]
+ADMINS = [authenticate, allow("admin", "agency-admin")]
 Search = Annotated[str | None, QueryParameter(max_length=200, description="Words to find in either name.")]
 
 
@@ -44,11 +45,11 @@ class ProcedureController(Controller):
     async def get_procedure(self, conn: Conn, procedure_id: FromPath[str]) -> ProcedureOut:
         return await service.get_procedure(conn, procedure_id)
 
-    @post("/", summary="Add a procedure (agency admin)", status_code=HTTP_201_CREATED, guards=[authenticate])
+    @post("/", summary="Add a procedure (agency admin)", status_code=HTTP_201_CREATED, guards=ADMINS)
     async def create_procedure(self, conn: Conn, principal: Caller, data: JSONBody[ProcedureIn]) -> ProcedureOut:
         return await service.create_procedure(conn, principal, data)
 
-    @put("/{procedure_id:str}", summary="Replace a procedure (agency admin)", guards=[authenticate])
+    @put("/{procedure_id:str}", summary="Replace a procedure (agency admin)", guards=ADMINS)
     async def replace_procedure(
         self, conn: Conn, principal: Caller, procedure_id: FromPath[str], data: JSONBody[ProcedureIn]
     ) -> ProcedureOut:
@@ -58,7 +59,7 @@ class ProcedureController(Controller):
         "/{procedure_id:str}",
         summary="Remove a procedure (agency admin)",
         status_code=HTTP_204_NO_CONTENT,
-        guards=[authenticate],
+        guards=ADMINS,
     )
     async def delete_procedure(self, conn: Conn, principal: Caller, procedure_id: FromPath[str]) -> None:
         await service.delete_procedure(conn, principal, procedure_id)

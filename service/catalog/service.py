@@ -117,7 +117,11 @@ async def delete_procedure(conn: asyncpg.Connection, who: Principal, procedure_i
     if owner is None:
         raise _missing(procedure_id)
     require_agency(principal, owner, f"There is no procedure {procedure_id}.")
-    await queries.delete_procedure(conn, procedure_id)
+    try:
+        await queries.delete_procedure(conn, procedure_id)
+    except asyncpg.ForeignKeyViolationError:
+        # Its forms (and the submissions made on them) keep it: a procedure with history is not erased.
+        raise Conflict(f"Procedure {procedure_id} has forms; it cannot be removed while they refer to it.") from None
 
 
 async def load_catalog(conn: asyncpg.Connection, catalog: CatalogFile) -> tuple[int, int]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections import OrderedDict
 from typing import Final
 
@@ -23,18 +25,22 @@ class CompiledForms:
         self._entries: OrderedDict[tuple[str, int, str], CompiledForm] = OrderedDict()
         #: (form, version) pairs compiled here; an evicted one only costs intake a second query.
         self._versions: set[tuple[str, int]] = set()
+        # ``aget`` compiles in a worker thread while the loop uses the cache: one lock for the dict.
+        self._lock = threading.Lock()
 
     def get(self, schema: FormSchema, version: int, sha256: str | None = None) -> CompiledForm:
         key = (schema.id, version, sha256 or fingerprint(schema))
-        compiled = self._entries.get(key)
-        if compiled is None:
-            compiled = CompiledForm(schema, version, self.registry)
+        with self._lock:
+            compiled = self._entries.get(key)
+            if compiled is not None:
+                self._entries.move_to_end(key)
+                return compiled
+        compiled = CompiledForm(schema, version, self.registry)
+        with self._lock:
             self._entries[key] = compiled
             self._versions.add((schema.id, version))
             if len(self._entries) > self._size:
                 self._entries.popitem(last=False)
-        else:
-            self._entries.move_to_end(key)
         return compiled
 
     def has_version(self, form_id: str, version: int) -> bool:
@@ -43,10 +49,19 @@ class CompiledForms:
 
     def cached(self, form_id: str, version: int, sha256: str) -> CompiledForm | None:
         """The compiled version if this process has it: intake then needs neither the stored schema nor its parsing."""
-        compiled = self._entries.get((form_id, version, sha256))
-        if compiled is not None:
-            self._entries.move_to_end((form_id, version, sha256))
+        with self._lock:
+            compiled = self._entries.get((form_id, version, sha256))
+            if compiled is not None:
+                self._entries.move_to_end((form_id, version, sha256))
         return compiled
+
+    async def aget(self, schema: FormSchema, version: int, sha256: str) -> CompiledForm:
+        """``get``, compiling off the event loop on a miss: a form of thousands of fields takes seconds."""
+        with self._lock:
+            compiled = self._entries.get((schema.id, version, sha256))
+        if compiled is not None:
+            return compiled
+        return await asyncio.to_thread(self.get, schema, version, sha256)
 
     def __len__(self) -> int:
         return len(self._entries)

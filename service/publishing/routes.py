@@ -10,14 +10,19 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from service.auth.principal import Caller, Viewer, authenticate
+from forms import FormSchema
+from service.auth.principal import Caller, Viewer, allow, authenticate
+from service.body import check_json_body
 from service.db import Conn
-from service.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from service.offload import cpu_bound
+from service.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, VersionNumber
 from service.publishing import service
 from service.publishing.cache import CompiledForms
 from service.publishing.schemas import DiffOut, FormListItem, FormOut, FormVersionOut, ValidationOut
+from service.settings import Settings
 
 Compiled = NamedDependency[CompiledForms]
+ADMINS = [authenticate, allow("admin", "agency-admin")]
 SCHEMA_BODY = "The form schema document, as JSON or as YAML (`Content-Type: application/yaml`)."
 
 
@@ -28,6 +33,14 @@ def provide_compiled_forms(state: State) -> CompiledForms:
 
 def _content_type(request: Request[Any, Any, Any]) -> str:
     return request.headers.get("content-type", "application/json")
+
+
+async def _read_schema(request: Request[Any, Any, Any], compiled_forms: CompiledForms, state: State) -> FormSchema:
+    raw = await request.body()
+    settings: Settings = state.settings
+    return await cpu_bound(
+        len(raw), service.read_schema, raw, _content_type(request), compiled_forms.registry, settings.max_json_depth
+    )
 
 
 class FormController(Controller):
@@ -50,12 +63,12 @@ class FormController(Controller):
         summary="Create a form (draft version 1)",
         description=SCHEMA_BODY,
         status_code=HTTP_201_CREATED,
-        guards=[authenticate],
+        guards=ADMINS,
     )
     async def create_form(
-        self, request: Request[Any, Any, Any], conn: Conn, principal: Caller, compiled_forms: Compiled
+        self, request: Request[Any, Any, Any], conn: Conn, principal: Caller, compiled_forms: Compiled, state: State
     ) -> FormVersionOut:
-        schema = service.read_schema(await request.body(), _content_type(request), compiled_forms.registry)
+        schema = await _read_schema(request, compiled_forms, state)
         return await service.create_form(conn, principal, schema)
 
     @get("/{form_id:str}", summary="A form: its current version and version list")
@@ -66,7 +79,7 @@ class FormController(Controller):
         "/{form_id:str}/draft",
         summary="Save the draft (a new version if none)",
         description=SCHEMA_BODY,
-        guards=[authenticate],
+        guards=ADMINS,
     )
     async def save_draft(
         self,
@@ -75,12 +88,13 @@ class FormController(Controller):
         principal: Caller,
         compiled_forms: Compiled,
         form_id: FromPath[str],
+        state: State,
     ) -> Response[FormVersionOut]:
-        schema = service.read_schema(await request.body(), _content_type(request), compiled_forms.registry)
+        schema = await _read_schema(request, compiled_forms, state)
         version, created = await service.save_draft(conn, principal, form_id, schema)
         return Response(version, status_code=HTTP_201_CREATED if created else HTTP_200_OK)
 
-    @post("/{form_id:str}/draft/publish", summary="Publish the draft", status_code=HTTP_200_OK, guards=[authenticate])
+    @post("/{form_id:str}/draft/publish", summary="Publish the draft", status_code=HTTP_200_OK, guards=ADMINS)
     async def publish(
         self, conn: Conn, principal: Caller, compiled_forms: Compiled, form_id: FromPath[str]
     ) -> FormVersionOut:
@@ -88,7 +102,7 @@ class FormController(Controller):
 
     @get("/{form_id:str}/versions/{number:int}", summary="One version")
     async def get_version(
-        self, conn: Conn, viewer: Viewer, form_id: FromPath[str], number: FromPath[int]
+        self, conn: Conn, viewer: Viewer, form_id: FromPath[str], number: VersionNumber
     ) -> FormVersionOut:
         return await service.get_version(conn, viewer, form_id, number)
 
@@ -96,16 +110,16 @@ class FormController(Controller):
         "/{form_id:str}/versions/{number:int}/retire",
         summary="Retire a published version",
         status_code=HTTP_200_OK,
-        guards=[authenticate],
+        guards=ADMINS,
     )
     async def retire(
-        self, conn: Conn, principal: Caller, form_id: FromPath[str], number: FromPath[int]
+        self, conn: Conn, principal: Caller, form_id: FromPath[str], number: VersionNumber
     ) -> FormVersionOut:
         return await service.retire(conn, principal, form_id, number)
 
     @get("/{form_id:str}/versions/{number:int}/json-schema", summary="JSON Schema (2020-12) of the answers document")
     async def json_schema(
-        self, conn: Conn, viewer: Viewer, compiled_forms: Compiled, form_id: FromPath[str], number: FromPath[int]
+        self, conn: Conn, viewer: Viewer, compiled_forms: Compiled, form_id: FromPath[str], number: VersionNumber
     ) -> Response[dict[str, Any]]:
         schema = await service.json_schema(conn, viewer, form_id, number, compiled_forms)
         return Response(schema, media_type="application/schema+json")
@@ -123,12 +137,15 @@ class FormController(Controller):
         viewer: Viewer,
         compiled_forms: Compiled,
         form_id: FromPath[str],
-        number: FromPath[int],
+        number: VersionNumber,
+        state: State,
     ) -> ValidationOut:
-        return await service.validate(conn, viewer, form_id, number, await request.body(), compiled_forms)
+        raw = await request.body()
+        check_json_body(raw, state.settings.max_json_depth, "document")
+        return await service.validate(conn, viewer, form_id, number, raw, compiled_forms)
 
     @get("/{form_id:str}/versions/{a:int}/diff/{b:int}", summary="What changed between two versions")
     async def diff(
-        self, conn: Conn, viewer: Viewer, form_id: FromPath[str], a: FromPath[int], b: FromPath[int]
+        self, conn: Conn, viewer: Viewer, form_id: FromPath[str], a: VersionNumber, b: VersionNumber
     ) -> DiffOut:
         return await service.diff_versions(conn, viewer, form_id, a, b)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from typing import Any, Final
 
@@ -14,6 +15,7 @@ from service.audit import trail
 from service.auth.principal import require_agency, require_role
 from service.auth.schemas import Principal
 from service.catalog import queries as catalog_queries
+from service.offload import cpu_bound
 from service.pagination import Page, decode_cursor, encode_cursor
 from service.problems import (
     Conflict,
@@ -43,8 +45,13 @@ def _schema_invalid(errors: list[forms.FieldError]) -> SchemaInvalid:
     return SchemaInvalid(f"{count} problem{'s' if count != 1 else ''} in the form schema.", errors=_problems(errors))
 
 
-def read_schema(raw: bytes, content_type: str, registry: forms.ComponentRegistry) -> FormSchema:
-    """A schema document as sent (JSON, or YAML by its Content-Type), checked completely."""
+def read_schema(
+    raw: bytes, content_type: str, registry: forms.ComponentRegistry, max_depth: int = forms.MAX_DEPTH
+) -> FormSchema:
+    """A schema document as sent (JSON, or YAML by its Content-Type), checked completely.
+
+    Seconds of CPU for a large schema: routes run it through ``cpu_bound``.
+    """
     media_type = content_type.split(";", 1)[0].strip().lower()
     if media_type in JSON_TYPES:
         fmt: forms.checks.SchemaFormat = "json"
@@ -53,7 +60,7 @@ def read_schema(raw: bytes, content_type: str, registry: forms.ComponentRegistry
     else:
         raise UnsupportedMediaType(f"Send the schema as application/json or application/yaml, not {media_type}.")
     try:
-        return forms.parse_schema(forms.decode_document(raw, fmt), registry)
+        return forms.parse_schema(forms.decode_document(raw, fmt, max_depth), registry)
     except forms.SchemaInvalid as exc:
         raise _schema_invalid(exc.errors) from None
 
@@ -144,7 +151,12 @@ async def create_form(conn: asyncpg.Connection, who: Principal, schema: FormSche
         raise Conflict(
             f"A form with id {schema.id} already exists; change it with PUT /api/v1/forms/{schema.id}/draft."
         )
-    return _out(form, await queries.insert_draft(conn, form.id, msgspec.to_builtins(schema)))
+    return _out(form, await queries.insert_draft(conn, form.id, await _builtins(schema)))
+
+
+async def _builtins(schema: FormSchema) -> Any:
+    """The schema as plain data for its jsonb column: tens of ms for a large one, so off the loop."""
+    return await asyncio.to_thread(msgspec.to_builtins, schema)
 
 
 async def save_draft(
@@ -159,7 +171,7 @@ async def save_draft(
         errors.append(forms.FieldError(pointer="/procedure", code="immutable", detail=f"must stay {form.procedure_id}"))
     if errors:
         raise _schema_invalid(errors)
-    data = msgspec.to_builtins(schema)
+    data = await _builtins(schema)
     updated = await queries.update_draft(conn, form.id, data)
     if updated is not None:
         return _out(form, updated), False
@@ -180,16 +192,21 @@ async def _publish(conn: asyncpg.Connection, form: FormRow, compiled: CompiledFo
     draft = await queries.draft(conn, form.id)
     if draft is None:
         raise VersionState(f"Form {form.id} has no draft to publish; save one with PUT /api/v1/forms/{form.id}/draft.")
-    schema = _schema(draft)
-    compiled.get(schema, draft.version)  # what cannot compile never goes live
-    canonical = forms.canonical_bytes(schema)
-    digest = hashlib.sha256(canonical).digest()
+    # Off the loop: a large schema takes seconds to convert, compile and hash.
+    canonical, digest = await asyncio.to_thread(_compile_and_hash, draft, compiled)
     latest = await queries.latest_published(conn, form.id)
     if latest is not None and latest.sha256 == digest:
         raise VersionState(f"The draft is identical to version {latest.version}, which is already published.")
     row = await queries.publish_draft(conn, form.id, canonical, digest)
     assert row is not None  # the form row is locked, so the draft is still there
     return _out(form, row)
+
+
+def _compile_and_hash(draft: VersionRow, compiled: CompiledForms) -> tuple[bytes, bytes]:
+    schema = _schema(draft)
+    compiled.get(schema, draft.version)  # what cannot compile never goes live
+    canonical = forms.canonical_bytes(schema)
+    return canonical, hashlib.sha256(canonical).digest()
 
 
 async def retire(conn: asyncpg.Connection, who: Principal, form_id: str, number: int) -> FormVersionOut:
@@ -238,7 +255,10 @@ async def compiled_version(
 ) -> tuple[FormRow, VersionRow, CompiledForm]:
     form = await _find_form(conn, form_id)
     row = await _visible_version(conn, viewer, form, number)
-    return form, row, compiled.get(_schema(row), row.version, _hex(row.sha256))
+    schema = _schema(row)
+    if row.sha256 is None:  # a draft: compiled afresh each time, it may have changed
+        return form, row, await asyncio.to_thread(compiled.get, schema, row.version)
+    return form, row, await compiled.aget(schema, row.version, row.sha256.hex())
 
 
 async def json_schema(
@@ -268,7 +288,7 @@ async def validate(
 ) -> ValidationOut:
     """Check an answers document against one version, and say plainly whether that version takes submissions."""
     form, row, compiled_form = await compiled_version(conn, viewer, form_id, number, compiled)
-    errors = compiled_form.validate(raw)
+    errors = await cpu_bound(len(raw), compiled_form.validate, raw)
     state = {
         "form_version_status": row.status,
         "accepting_submissions": row.status == "published",

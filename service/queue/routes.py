@@ -9,7 +9,7 @@ from litestar import Controller, Response, get, post
 from litestar.params import QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
-from service.auth.principal import Caller, authenticate
+from service.auth.principal import Caller, allow, authenticate
 from service.db import Conn
 from service.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from service.queue import service
@@ -20,7 +20,7 @@ from service.submissions.schemas import Status
 class QueueController(Controller):
     path = "/api/v1/queue"
     tags = ("queue",)
-    guards = [authenticate]  # noqa: RUF012 - Litestar reads this class attribute
+    guards = [authenticate, allow("clerk", "agency-admin")]  # noqa: RUF012 - Litestar reads this class attribute
 
     @get("/", summary="The agency's submissions, oldest first")
     async def list_queue(

@@ -12,10 +12,11 @@ from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from service.auth.principal import Caller, authenticate
+from service.auth.principal import Caller, allow, authenticate
 from service.db import Conn
 from service.review import bundle, service
 from service.review.schemas import AssignIn, AssignmentOut, CommentIn, CommentOut, DecisionIn, DecisionOut
+from service.review.service import STAFF
 
 #: Decisions and comments are short JSON documents.
 SMALL_BODY: Final = 64 * 1024
@@ -32,7 +33,7 @@ class ReviewController(Controller):
 
     path = "/api/v1/submissions"
     tags = ("review",)
-    guards = [authenticate]  # noqa: RUF012 - Litestar reads this class attribute
+    guards = [authenticate, allow(*STAFF)]  # noqa: RUF012 - Litestar reads this class attribute
 
     @post(
         "/{submission_id:uuid}/assign",

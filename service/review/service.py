@@ -293,7 +293,7 @@ async def decide(
             notice_json, notice_cms = await sign_receipt(notice, receipt_key.signer, timestamper)
         except TimestampUnavailable:
             raise ServiceUnavailable(
-                "The time-stamping service did not answer; decide again shortly.", headers={"Retry-After": "30"}
+                "The time-stamping service did not answer; decide again shortly.", retry_after=30
             ) from None
         await queries.insert_decision(
             conn,

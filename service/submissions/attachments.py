@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import uuid
 from typing import Any, Final, LiteralString, Protocol
 
 import asyncpg
+import structlog
 from pyhanko.pdf_utils.misc import PdfReadError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import async_validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
 from signing.trust import TrustStore
+
+log = structlog.get_logger("shinsei.attachments")
 
 #: Leading bytes of the types we can recognise; others are accepted as declared.
 MAGIC: Final = (
@@ -69,10 +73,20 @@ class PostgresAttachments:
 async def pdf_signatures(content: bytes, store: TrustStore) -> list[dict[str, Any]] | None:
     """A signed PDF's own signatures, validated against the trust anchors and reported (not a reason to refuse).
 
-    None when the file is not a PDF or carries no signature.
+    None when the file is not a PDF, carries no signature, or cannot be parsed. Parsing and hashing
+    a file of up to tens of MiB is CPU work: it runs in a worker thread, on a loop of its own
+    (pyHanko's validation is async but never waits here: fetching is off).
     """
     if not content.startswith(b"%PDF-"):
         return None
+    try:
+        return await asyncio.to_thread(asyncio.run, _pdf_reports(content, store))
+    except Exception as exc:  # noqa: BLE001 - any parse failure of an applicant's file only means "no report"
+        log.info("pdf_unreadable", error=type(exc).__name__)
+        return None
+
+
+async def _pdf_reports(content: bytes, store: TrustStore) -> list[dict[str, Any]] | None:
     reader = PdfFileReader(io.BytesIO(content), strict=False)
     embedded = reader.embedded_signatures
     if not embedded:

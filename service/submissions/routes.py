@@ -7,18 +7,20 @@ import uuid
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import State, UploadFile
+from litestar.datastructures import State
 from litestar.params import FromPath
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from service.audit import trail
 from service.db import Conn
-from service.problems import InvalidBody, TooLarge, UnsupportedMediaType
+from service.offload import cpu_bound
+from service.pagination import VersionNumber
+from service.problems import InvalidBody, TooLarge
 from service.proxy import service as proxy
 from service.review import service as review
 from service.review.schemas import ClerkSubmissionOut
 from service.settings import Settings
-from service.submissions import queries, service
+from service.submissions import multipart, queries, service
 from service.submissions.schemas import NonceOut, SubmissionOut
 from service.validation import FieldProblem
 
@@ -31,47 +33,54 @@ def _bearer(request: Request[Any, Any, Any]) -> str | None:
 
 
 async def read_parts(request: Request[Any, Any, Any], settings: Settings) -> service.Parts:
-    """The multipart body: one ``document``, ``signature`` parts, ``attachment`` parts; each within its limit."""
-    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-        raise UnsupportedMediaType(
-            "Send a submission as multipart/form-data with document, signature and attachment parts."
-        )
-    form = await request.form()
+    """The multipart body: one ``document``, ``signature`` parts, ``attachment`` parts; each within its limit.
 
-    async def content(part: Any, name: str, limit: int) -> bytes:
-        data: bytes = await part.read() if isinstance(part, UploadFile) else str(part).encode()
-        if len(data) > limit:
-            raise TooLarge(f"The {name} part is {len(data)} bytes; the limit is {limit}.")
-        return data
+    The body is already in memory (``BoundedBody`` read it before the connection was taken).
+    """
+    body = await request.body()
+    parts = await cpu_bound(  # tens of MiB of attachments take a while to split
+        len(body),
+        multipart.parse,
+        request.headers.get("content-type", ""),
+        body,
+        max(settings.max_document_bytes, settings.max_file_bytes),
+    )
 
-    documents = form.getall("document") if "document" in form else []
+    def content(part: multipart.Part, limit: int) -> bytes:
+        if len(part.content) > limit:
+            raise TooLarge(f"The {part.name} part is {len(part.content)} bytes; the limit is {limit}.")
+        return part.content
+
+    documents = [p for p in parts if p.name == "document"]
     if len(documents) != 1:
         raise InvalidBody(
             "Send exactly one document part.",
             errors=[FieldProblem(pointer="", code="document", detail=f"{len(documents)} document parts")],
         )
-    document = await content(documents[0], "document", settings.max_document_bytes)
-    signatures = [
-        await content(p, "signature", settings.max_document_bytes)
-        for p in (form.getall("signature") if "signature" in form else [])
+    document = content(documents[0], settings.max_document_bytes)
+    multipart.check_document(document, settings.max_json_depth)
+    signatures = [content(p, settings.max_document_bytes) for p in parts if p.name == "signature"]
+    multipart.refuse_repeated(signatures)
+    uploads = [
+        service.Upload(
+            filename=p.filename or "",
+            content_type=p.content_type or "application/octet-stream",
+            content=content(p, settings.max_file_bytes),
+        )
+        for p in parts
+        if p.name == "attachment"
     ]
-    uploads = []
-    for part in form.getall("attachment") if "attachment" in form else []:
-        data = await content(part, "attachment", settings.max_file_bytes)
-        filename = part.filename if isinstance(part, UploadFile) else ""
-        content_type = part.content_type if isinstance(part, UploadFile) else "application/octet-stream"
-        uploads.append(service.Upload(filename=filename, content_type=content_type, content=data))
     # Filing on someone's behalf: at most one of each (service.proxy judges them).
     on_behalf: dict[str, bytes] = {}
     for name in PROXY_PARTS:
-        found = form.getall(name) if name in form else []
+        found = [p for p in parts if p.name == name]
         if len(found) > 1:
             raise InvalidBody(
                 f"Send at most one {name} part.",
                 errors=[FieldProblem(pointer=f"/{name}", code=name, detail=f"{len(found)} {name} parts")],
             )
         if found:
-            on_behalf[name] = await content(found[0], name, settings.max_document_bytes)
+            on_behalf[name] = content(found[0], settings.max_document_bytes)
     return service.Parts(
         document=document, signatures=signatures, attachments=uploads, proxy=proxy.Documents(**on_behalf)
     )
@@ -99,7 +108,7 @@ async def intake(state: State, conn: Conn) -> service.Intake:
     summary="A single-use nonce to sign into the document",
     status_code=HTTP_201_CREATED,
 )
-async def create_nonce(conn: Conn, state: State, form_id: FromPath[str], number: FromPath[int]) -> NonceOut:
+async def create_nonce(conn: Conn, state: State, form_id: FromPath[str], number: VersionNumber) -> NonceOut:
     settings: Settings = state.settings
     return await service.issue_nonce(conn, form_id, number, dt.timedelta(seconds=settings.nonce_lifetime_seconds))
 

@@ -23,6 +23,7 @@ from service.agencies import queries as agency_queries
 from service.audit import trail
 from service.catalog.schemas import DigitalPolicy
 from service.metrics.collectors import Metrics
+from service.offload import cpu_bound
 from service.problems import (
     DuplicateSubmission,
     FormInvalid,
@@ -215,7 +216,7 @@ async def timestamps(signatures: list[bytes], timestamper: TimeStamper | None) -
     except TimestampUnavailable:
         raise ServiceUnavailable(
             "The time-stamping service did not answer; send the same signed application again shortly.",
-            headers={"Retry-After": "30"},
+            retry_after=30,
         ) from None
 
 
@@ -372,8 +373,8 @@ async def _pinned_version(conn: asyncpg.Connection, parts: Parts, intake: Intake
     compiled = intake.compiled.cached(str(form_id), version.version, digest)
     if compiled is None:
         stored = version.schema if version.schema is not None else await queries.version_schema(conn, version.id)
-        compiled = intake.compiled.get(msgspec.convert(stored, FormSchema), version.version, digest or None)
-    if errors := compiled.validate(parts.document):
+        compiled = await intake.compiled.aget(msgspec.convert(stored, FormSchema), version.version, digest)
+    if errors := await cpu_bound(len(parts.document), compiled.validate, parts.document):
         raise _invalid_form([FieldProblem(pointer=e.pointer, code=e.code, detail=e.detail) for e in errors])
     return Pinned(head=head, document_sha256=document_sha256, state=state, schema=compiled.schema)
 
@@ -414,7 +415,8 @@ async def _submit(
     statement that writes everything; then COMMIT. No lock is taken before that last statement.
     """
     # Only a request that carries a key is hashed whole (attachments may be tens of MiB).
-    digest = request_digest(parts) if idempotency_key is not None else b""
+    size = len(parts.document) + sum(len(s) for s in parts.signatures) + sum(len(a.content) for a in parts.attachments)
+    digest = await cpu_bound(size, request_digest, parts) if idempotency_key is not None else b""
     if (replay := await _idempotent_reply(conn, idempotency_key, digest)) is not None:
         labels.outcome = "replayed"
         return replay
@@ -449,7 +451,9 @@ async def _submit(
         verifier=intake.verifier, now=intake.now, accept_test=intake.accept_test,
     )  # fmt: skip
     answers = head["answers"]
-    paired = match_attachments(schema, answers, parts.attachments)
+    # Hashing tens of MiB and opening PDFs: off the loop (hashlib lets go of the GIL while it hashes).
+    size = sum(len(u.content) for u in parts.attachments)
+    paired = await cpu_bound(size, match_attachments, schema, answers, parts.attachments)
     # The same bytes carry the same nonce: the duplicate is named before the used nonce.
     if (original := pinned.state.duplicate_of) is not None:
         raise DuplicateSubmission(
@@ -547,7 +551,7 @@ async def _store_revision(
     except TimestampUnavailable:
         raise ServiceUnavailable(
             "The time-stamping service did not answer; send the same signed application again shortly.",
-            headers={"Retry-After": "30"},
+            retry_after=30,
         ) from None
     pdf_reports = [await pdf_signatures(upload.content, intake.verifier.store) for _, _, upload in paired]
     report_texts = [msgspec.json.encode(r).decode() if r is not None else None for r in pdf_reports]

@@ -11,7 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from service.auth.principal import Caller, authenticate, require_role
+from service.auth.principal import Caller, allow, authenticate, require_role
 from service.db import Conn
 from service.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from service.settings import Settings
@@ -26,7 +26,7 @@ AppSettings: TypeAlias = NamedDependency[Settings]
 class TrustController(Controller):
     path = "/api/v1/trust"
     tags = ("trust",)
-    guards = [authenticate]  # noqa: RUF012 - Litestar reads this class attribute
+    guards = [authenticate, allow("admin")]  # noqa: RUF012 - Litestar reads this class attribute
 
     @get("/anchors", summary="Trust anchors")
     async def list_anchors(

@@ -17,7 +17,7 @@ from asn1crypto import ocsp, pem, x509
 from service.auth.principal import require_role
 from service.auth.schemas import Principal
 from service.pagination import Page, decode_cursor, page
-from service.problems import Conflict, InvalidBody, NotFound, UnsupportedMediaType, UpstreamFailed
+from service.problems import Conflict, InvalidBody, MalformedBody, NotFound, UnsupportedMediaType, UpstreamFailed
 from service.trust import queries
 from service.trust.schemas import (
     AnchorIn,
@@ -55,8 +55,9 @@ def _load_der(data: bytes, loader: Callable[..., Any], pointer: str, code: str, 
     try:
         item = loader(pem.unarmor(data)[2] if pem.detect(data) else data, strict=True)
         item.native  # noqa: B018 - forces the full parse
-    except (ValueError, TypeError) as exc:
-        raise _invalid(pointer, code, f"not {what}: {exc}") from None
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError, AttributeError) as exc:
+        # asn1crypto meets hostile DER with whatever its parser trips on, not only ValueError.
+        raise _invalid(pointer, code, f"not {what}: {type(exc).__name__}") from None
     return item
 
 
@@ -225,14 +226,17 @@ def crl_body(raw: bytes, content_type: str) -> bytes:
     media_type = content_type.split(";", 1)[0].strip().lower()
     if media_type == "application/pkix-crl":
         return raw
-    if media_type in ("application/json", ""):
-        try:
-            return msgspec.json.decode(raw, type=CRLIn).crl.encode()
-        except msgspec.ValidationError:
-            raise InvalidBody(
-                "The body is not a CRL upload.", errors=collect_problems(msgspec.json.decode(raw), CRLIn)
-            ) from None
-    raise UnsupportedMediaType(f'Send a CRL as application/pkix-crl (DER) or JSON {{"crl": PEM}}, not {media_type}.')
+    if media_type not in ("application/json", ""):
+        raise UnsupportedMediaType(
+            f'Send a CRL as application/pkix-crl (DER) or JSON {{"crl": PEM}}, not {media_type}.'
+        )
+    try:
+        decoded = msgspec.json.decode(raw)
+    except msgspec.DecodeError as exc:
+        raise MalformedBody(f"The body is not valid JSON: {exc}.") from None
+    if errors := collect_problems(decoded, CRLIn):
+        raise InvalidBody("The body is not a CRL upload.", errors=errors)
+    return msgspec.convert(decoded, CRLIn).crl.encode()
 
 
 async def add_crl(conn: asyncpg.Connection, who: Principal, data: bytes, now: dt.datetime) -> CRLOut:
