@@ -44,15 +44,21 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() not in _OURS]
+                given = list(message.get("headers", ()))
+                # A page that states its own policy (the console's) keeps it; everything else gets ours.
+                own = [(k, v) for k, v in given if k.lower() in (b"content-security-policy", b"x-frame-options")]
+                headers = [(k, v) for k, v in given if k.lower() not in _OURS]
                 methods = self.allow.get(scope.get("path_template", ""))
                 if methods is not None and any(k.lower() == b"allow" for k, _ in headers):
                     headers = [(k, v) for k, v in headers if k.lower() != b"allow"] + [(b"allow", methods)]
                 html = any(k.lower() == b"content-type" and v.startswith(b"text/html") for k, v in headers)
                 headers.append((b"x-content-type-options", b"nosniff"))
-                headers.append((b"content-security-policy", DOCS_POLICY if html else API_POLICY))
-                if html:
-                    headers.append((b"x-frame-options", b"DENY"))
+                if any(k.lower() == b"content-security-policy" for k, _ in own):
+                    headers += own
+                else:
+                    headers.append((b"content-security-policy", DOCS_POLICY if html else API_POLICY))
+                    if html:
+                        headers.append((b"x-frame-options", b"DENY"))
                 if private:
                     headers = [(k, v) for k, v in headers if k.lower() != b"cache-control"]
                     headers.append((b"cache-control", b"no-store"))

@@ -38,8 +38,9 @@ async def authenticate(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRo
 
 
 #: Routes that judge the Authorization header themselves: the applicant's access token (``sbm_``)
-#: or a staff token, for one application (service/review/service.py ``access``).
-OWN_CREDENTIALS_PREFIX: Final = "/api/v1/submissions/"
+#: or a staff token, for one application (service/review/service.py ``access``); a draft's token
+#: (``drf_``, service/drafts); a card sign-in session (``aps_``, service/applicants).
+OWN_CREDENTIALS_PREFIX: Final = ("/api/v1/submissions/", "/api/v1/drafts", "/api/v1/applicant/")
 
 
 async def refuse_invalid_token(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:

@@ -12,6 +12,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from service.app import housekeep_periodically
+from service.db import Database
 from service.housekeeping.service import Purged, Retention, purge
 from service.metrics.collectors import Metrics
 from service.settings import Settings
@@ -125,7 +126,7 @@ async def test_the_periodic_job_as_time_passes(
     pool = await asyncpg.create_pool(db, min_size=1, max_size=1)
     try:
         with pytest.raises(Stop):
-            await housekeep_periodically(pool, hourly, metrics, clock=lambda: clock[0], sleep=sleep)
+            await housekeep_periodically(Database(pool, hourly), hourly, metrics, clock=lambda: clock[0], sleep=sleep)
     finally:
         await pool.close()
     # At t0 + 1h the cutoff is t0: the nonce, used at t0 + 30 min, stays; at t0 + 2h it goes.
