@@ -11,7 +11,8 @@ from ``pg_stat_activity`` every 5 ms), and the ratio to the ceiling; then p99 at
 maximum rate (an open-loop client at a fixed rate, far below what it can send).
 
 ``INGEST_BODIES`` (default 6000), ``INGEST_SECONDS`` (6), ``INGEST_CONNECTIONS`` (16) and
-``INGEST_ROUNDS`` (2) scale it.
+``INGEST_ROUNDS`` (2) scale it; ``INGEST_WORKERS`` (default ``1,2``) runs the whole comparison once per
+worker count, both servers with that many processes (``shinsei serve --workers N``, ``uvicorn --workers N``).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ BODIES = int(os.environ.get("INGEST_BODIES", "6000"))
 SECONDS = int(os.environ.get("INGEST_SECONDS", "6"))
 CONNECTIONS = int(os.environ.get("INGEST_CONNECTIONS", "16"))
 ROUNDS = int(os.environ.get("INGEST_ROUNDS", "2"))
+WORKERS = [int(n) for n in os.environ.get("INGEST_WORKERS", "1,2").split(",")]
 THREADS = 2
 BOUNDARY = "shinsei-bench-boundary-7d1c"
 TARGET_RATIO = 0.35
@@ -287,6 +289,97 @@ def sign_bodies(base: str, count: int, directory: Path) -> list[bytes]:
     return asyncio.run(sign_all())
 
 
+class Comparison(msgspec.Struct, kw_only=True):
+    workers: int
+    ours: Run
+    ceiling: Run
+    ours_runs: list[Run]
+    bare_runs: list[Run]
+    statements: dict[str, float]
+    half: list[float]
+
+
+def compare(binary: str, tmp: Path, env: dict[str, str], pgdata: Path, dsn: str, workers: int) -> Comparison:
+    """Both servers with ``workers`` processes each, fresh signed bodies, the rounds interleaved."""
+    shinsei_port, bare_port = free_port(), free_port()
+    base, bare_base = f"http://127.0.0.1:{shinsei_port}", f"http://127.0.0.1:{bare_port}"
+    server = start(
+        [sys.executable, "-m", "service", "serve", "--port", str(shinsei_port), "--load-samples",
+         "--workers", str(workers)],
+        env, base,
+    )  # fmt: skip
+    bare = start(
+        [sys.executable, "-m", "uvicorn", "bench.bare_app:app", "--port", str(bare_port), "--log-level", "warning",
+         "--workers", str(workers)],
+        env | {"PYTHONPATH": str(HERE.parent)}, bare_base,
+    )  # fmt: skip
+    try:
+        bodies_dir = tmp / f"bodies-{workers}"
+        bodies_dir.mkdir()
+        print(f"signing {BODIES} applications (each with its own nonce) ...", file=sys.stderr)
+        bodies = sign_bodies(base, BODIES, bodies_dir)
+        statements_per = {
+            "shinsei": statements(pgdata / "log", bodies[:50], base + "/api/v1/submissions"),
+            "bare": statements(pgdata / "log", bodies[:50], bare_base + "/bare"),
+        }
+        rounds_dir = []
+        chunk = (BODIES - 50 - 600) // ROUNDS
+        for r in range(ROUNDS):
+            directory = tmp / f"round-{workers}-{r}"
+            directory.mkdir()
+            for i, body in enumerate(bodies[50 + r * chunk : 50 + (r + 1) * chunk]):
+                (directory / f"{i}.bin").write_bytes(body)
+            rounds_dir.append(directory)
+        ours_runs, bare_runs = [], []
+        for r in range(ROUNDS):
+            bare_runs.append(measured(binary, bare_base + "/bare", bodies_dir, BODIES, bare.pid, dsn))
+            ours_runs.append(measured(binary, base + "/api/v1/submissions", rounds_dir[r], chunk, server.pid, dsn))
+        ours = max(ours_runs, key=lambda run: run.rate)
+        half = asyncio.run(open_loop(base + "/api/v1/submissions", bodies[-600:], ours.rate / 2, 4.0))
+    finally:
+        for process in (bare, server):
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=30)
+    return Comparison(
+        workers=workers,
+        ours=ours,
+        ceiling=max(bare_runs, key=lambda run: run.rate),
+        ours_runs=ours_runs,
+        bare_runs=bare_runs,
+        statements=statements_per,
+        half=half,
+    )
+
+
+def report(result: Comparison) -> None:
+    ours, ceiling = result.ours, result.ceiling
+    print(f"\n  {result.workers} worker(s) each; wrk, {CONNECTIONS} connections, {SECONDS} s a run, {ROUNDS} rounds")
+    print(
+        f"  {'endpoint':<30}{'per s':>8}{'p50 ms':>8}{'p99 ms':>8}{'app CPU':>9}{'PG CPU':>8}{'stmts':>7}{'locks':>7}"
+    )
+    for name, run, stmts in (("bare Litestar + 1 INSERT", ceiling, result.statements["bare"]),
+                             ("shinsei intake", ours, result.statements["shinsei"])):  # fmt: skip
+        locks = f"{run.lock_samples / max(run.samples, 1):.0%}"
+        print(
+            f"  {name:<30}{run.rate:>8,.0f}{run.p50_ms:>8.1f}{run.p99_ms:>8.1f}"
+            f"{run.server_cpu_ms:>8.2f}m{run.postgres_cpu_ms:>7.2f}m{stmts:>7.1f}{locks:>7}"
+        )
+        if run.other or run.reused:
+            print(f"    ({run.other} answers other than 201, {run.reused} bodies sent twice)")
+    for r, (b, o) in enumerate(zip(result.bare_runs, result.ours_runs, strict=True), start=1):
+        print(f"    round {r}: bare {b.rate:,.0f}/s, shinsei {o.rate:,.0f}/s ({o.rate / b.rate:.0%})")
+    idle = ours.idle_holder_samples / max(ours.lock_samples, 1)
+    print(f"  shinsei reaches {ours.rate / ceiling.rate:.0%} of the bare ceiling (floor {TARGET_RATIO:.0%}, aim 50%)")
+    print(f"  statements per submission: {result.statements['shinsei']:.1f} (target <= 5)")
+    print(
+        f"  lock waits in {ours.lock_samples} of {ours.samples} samples; "
+        f"{idle:.0%} of them behind a holder idle in transaction (target 0%)"
+    )
+    if len(result.half) > 2:
+        p99 = statistics.quantiles(result.half, n=100)[98] * 1000
+        print(f"  p99 at half the maximum rate ({ours.rate / 2:,.0f}/s, open loop): {p99:.1f} ms (target < 50 ms)")
+
+
 def main() -> None:
     global DSN
     binary = ensure_wrk()
@@ -298,87 +391,31 @@ def main() -> None:
             "DATABASE_URL": dsn, "SHINSEI_DATA_DIR": str(tmp / "state"), "SHINSEI_LOG_LEVEL": "warning",
             "SHINSEI_REVERIFY_SECONDS": "0", "SHINSEI_CRL_REFRESH_SECONDS": "0",
         }  # fmt: skip
-        shinsei_port, bare_port = free_port(), free_port()
-        base, bare_base = f"http://127.0.0.1:{shinsei_port}", f"http://127.0.0.1:{bare_port}"
-        server = start(
-            [sys.executable, "-m", "service", "serve", "--port", str(shinsei_port), "--load-samples"], env, base
-        )
-        bare = start(
-            [sys.executable, "-m", "uvicorn", "bench.bare_app:app", "--port", str(bare_port), "--log-level", "warning"],
-            env | {"PYTHONPATH": str(HERE.parent)},
-            bare_base,
-        )
-        try:
-            admin = subprocess.run(
-                [sys.executable, "-m", "service", "token", "create", "--role", "admin"],
-                env=env, capture_output=True, text=True, check=True,
-            ).stdout.strip()  # fmt: skip
-            headers = {"Authorization": f"Bearer {admin}"}
-            anchor = {
-                "class": "jpki",
-                "certificate": pem.armor("CERTIFICATE", pki.cert("jlis-root-gen2").dump()).decode(),
-            }
-            httpx.post(base + "/api/v1/trust/anchors", json=anchor, headers=headers).raise_for_status()
-            # A CRL current now (issued today, before every nonce: the production case), not an expired one.
-            crl = pem.armor("X509 CRL", pki.crl("jlis-gen2", dt.datetime.now(dt.UTC)).dump()).decode()
-            httpx.post(base + "/api/v1/trust/crls", json={"crl": crl}, headers=headers).raise_for_status()
-            print(f"signing {BODIES} applications (each with its own nonce) ...", file=sys.stderr)
-            bodies_dir = tmp / "bodies"
-            bodies_dir.mkdir()
-            bodies = sign_bodies(base, BODIES, bodies_dir)
+        subprocess.run([sys.executable, "-m", "service", "db", "upgrade"], env=env, capture_output=True, check=True)
+        admin = subprocess.run(
+            [sys.executable, "-m", "service", "token", "create", "--role", "admin"],
+            env=env, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        trust(env, admin.stdout.strip())
+        results = [compare(binary, tmp, env, pgdata, dsn, workers) for workers in WORKERS]
+    for result in results:
+        report(result)
 
-            per_statement = {
-                "shinsei": statements(pgdata / "log", bodies[:50], base + "/api/v1/submissions"),
-                "bare": statements(pgdata / "log", bodies[:50], bare_base + "/bare"),
-            }
-            ours_runs, bare_runs = [], []
-            # Rounds interleave the two endpoints, each shinsei round on bodies not sent before.
-            rounds_dir = []
-            chunk = (BODIES - 50 - 600) // ROUNDS
-            for r in range(ROUNDS):
-                directory = tmp / f"round-{r}"
-                directory.mkdir()
-                for i, body in enumerate(bodies[50 + r * chunk : 50 + (r + 1) * chunk]):
-                    (directory / f"{i}.bin").write_bytes(body)
-                rounds_dir.append(directory)
-            for r in range(ROUNDS):
-                bare_runs.append(measured(binary, bare_base + "/bare", bodies_dir, BODIES, bare.pid, dsn))
-                ours_runs.append(measured(binary, base + "/api/v1/submissions", rounds_dir[r], chunk, server.pid, dsn))
-            ours = max(ours_runs, key=lambda run: run.rate)
-            ceiling = max(bare_runs, key=lambda run: run.rate)
-            half = asyncio.run(open_loop(base + "/api/v1/submissions", bodies[-600:], ours.rate / 2, 4.0))
-        finally:
-            for process in (bare, server):
-                process.send_signal(signal.SIGINT)
-                process.wait(timeout=20)
 
-    print(f"  wrk, {CONNECTIONS} connections, {SECONDS} s a run, {ROUNDS} interleaved rounds (best shown)")
-    print(
-        f"  {'endpoint':<30}{'per s':>8}{'p50 ms':>8}{'p99 ms':>8}{'app CPU':>9}{'PG CPU':>8}{'stmts':>7}{'locks':>7}"
-    )
-    for name, run, stmts in (("bare Litestar + 1 INSERT", ceiling, per_statement["bare"]),
-                             ("shinsei intake", ours, per_statement["shinsei"])):  # fmt: skip
-        locks = f"{run.lock_samples / max(run.samples, 1):.0%}"
-        print(
-            f"  {name:<30}{run.rate:>8,.0f}{run.p50_ms:>8.1f}{run.p99_ms:>8.1f}"
-            f"{run.server_cpu_ms:>8.2f}m{run.postgres_cpu_ms:>7.2f}m{stmts:>7.1f}{locks:>7}"
-        )
-        if run.other or run.reused:
-            print(f"    ({run.other} answers other than 201, {run.reused} bodies sent twice)")
-    for r, (b, o) in enumerate(zip(bare_runs, ours_runs, strict=True), start=1):
-        print(f"    round {r}: bare {b.rate:,.0f}/s, shinsei {o.rate:,.0f}/s ({o.rate / b.rate:.0%})")
-    idle = ours.idle_holder_samples / max(ours.lock_samples, 1)
-    print(f"\n  shinsei reaches {ours.rate / ceiling.rate:.0%} of the bare ceiling (floor {TARGET_RATIO:.0%}, aim 50%)")
-    print(
-        f"  statements per submission: {per_statement['shinsei']:.1f} (target <= 5); bare {per_statement['bare']:.1f}"
-    )
-    print(
-        f"  lock waits in {ours.lock_samples} of {ours.samples} samples; "
-        f"{idle:.0%} of them behind a holder idle in transaction (target 0%)"
-    )
-    if half:
-        p99 = statistics.quantiles(half, n=100)[98] * 1000 if len(half) > 2 else float("nan")
-        print(f"  p99 at half the maximum rate ({ours.rate / 2:,.0f}/s, open loop): {p99:.1f} ms (target < 50 ms)")
+def trust(env: dict[str, str], admin: str) -> None:
+    """The J-LIS-like anchor and a CRL current now (issued today, before every nonce: the production case)."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = start([sys.executable, "-m", "service", "serve", "--port", str(port), "--load-samples"], env, base)
+    try:
+        headers = {"Authorization": f"Bearer {admin}"}
+        anchor = {"class": "jpki", "certificate": pem.armor("CERTIFICATE", pki.cert("jlis-root-gen2").dump()).decode()}
+        httpx.post(base + "/api/v1/trust/anchors", json=anchor, headers=headers).raise_for_status()
+        crl = pem.armor("X509 CRL", pki.crl("jlis-gen2", dt.datetime.now(dt.UTC)).dump()).decode()
+        httpx.post(base + "/api/v1/trust/crls", json={"crl": crl}, headers=headers).raise_for_status()
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=30)
 
 
 if __name__ == "__main__":

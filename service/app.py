@@ -79,7 +79,7 @@ def load_receipt_key(settings: Settings, closers: list[Callable[[], object]]) ->
     if settings.receipt_p12:
         password = os.environ.get(settings.receipt_p12_password_env or "", "")
         return receipt_key_from_p12(Path(settings.receipt_p12).read_bytes(), password.encode() or None)
-    key = development_receipt_key(Path(settings.data_dir) / "receipts")
+    key = development_receipt_key(Path(settings.data_dir) / "receipts", algorithm=settings.receipt_key_algorithm)
     log.warning(
         "development_receipt_key",
         detail="no SHINSEI_RECEIPT_P12: receipts are signed by a DEVELOPMENT agency root, not for production",

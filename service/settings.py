@@ -82,6 +82,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     log_format: str = "json"
     """``json`` (one object per line, the default) or ``console`` for a human at a terminal."""
 
+    receipt_key_algorithm: Literal["ecdsa-p256", "rsa-2048"] = "ecdsa-p256"
+    """The development receipt key's algorithm, when it is made under ``data_dir`` (a configured PKCS#12
+    or PKCS#11 key is used as it is, RSA or ECDSA)."""
+
     receipt_p12: str | None = None
     """PKCS#12 with the agency's receipt key and chain. Unset: a development key under ``data_dir``."""
 

@@ -178,7 +178,7 @@ def _serve_workers(config: Settings, dsn: str) -> None:
         stale.unlink()
     if not (config.receipt_p12 or config.receipt_pkcs11_module):
         # Made once here: workers starting together would each make a different development root.
-        development_receipt_key(Path(config.data_dir) / "receipts")
+        development_receipt_key(Path(config.data_dir) / "receipts", algorithm=config.receipt_key_algorithm)
     os.environ.update({"DATABASE_URL": dsn, "PROMETHEUS_MULTIPROC_DIR": str(directory)})
     try:
         uvicorn.run(

@@ -234,12 +234,16 @@ def test_receipt_key_from_pkcs12() -> None:
     assert pem.detect(key.chain_pem())
 
 
-def test_development_key_is_made_once(tmp_path: Path) -> None:
-    first = receipts.development_receipt_key(tmp_path)
-    second = receipts.development_receipt_key(tmp_path)
-    assert first.chain[0].dump() == second.chain[0].dump()
+@pytest.mark.parametrize(("algorithm", "key_type"), [("ecdsa-p256", "ec"), ("rsa-2048", "rsa")])
+def test_development_key_is_made_once(tmp_path: Path, algorithm: receipts.ReceiptAlgorithm, key_type: str) -> None:
+    first = receipts.development_receipt_key(tmp_path, algorithm=algorithm)
+    second = receipts.development_receipt_key(tmp_path, algorithm="rsa-2048" if key_type == "ec" else "ecdsa-p256")
+    assert first.chain[0].dump() == second.chain[0].dump()  # kept: the algorithm applies when it is made
+    assert first.chain[0].public_key.algorithm == key_type
     assert first.development and receipts.DEV_ROOT_NAME in first.chain[-1].subject.human_friendly
     assert (tmp_path / "receipt.key.pem").stat().st_mode & 0o077 == 0
+    data, signature = asyncio.run(receipts.sign_receipt(RECEIPT, first.signer))
+    assert receipts.verify_receipt(data, signature, [first.chain[-1]]).passed
 
 
 def test_what_cannot_fit_gives_way_and_the_page_still_says_how_to_verify(
