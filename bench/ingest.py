@@ -53,6 +53,8 @@ SECONDS = int(os.environ.get("INGEST_SECONDS", "6"))
 CONNECTIONS = int(os.environ.get("INGEST_CONNECTIONS", "16"))
 ROUNDS = int(os.environ.get("INGEST_ROUNDS", "2"))
 WORKERS = [int(n) for n in os.environ.get("INGEST_WORKERS", "1,2").split(",")]
+#: py-spy (``pip install py-spy``), when installed, samples shinsei's processes during its first round.
+PY_SPY = shutil.which("py-spy")
 THREADS = 2
 BOUNDARY = "shinsei-bench-boundary-7d1c"
 TARGET_RATIO = 0.35
@@ -191,11 +193,41 @@ def wrk(binary: str, url: str, bodies: Path, count: int) -> Run:
     return Run(created=created, other=other, reused=reused, p50_ms=p50 / 1000, p99_ms=p99 / 1000, seconds=micros / 1e6)
 
 
-def measured(binary: str, url: str, bodies: Path, count: int, server: int, dsn: str) -> Run:
+def measured(
+    binary: str, url: str, bodies: Path, count: int, server: int, dsn: str, profile: Path | None = None
+) -> Run:
     servers, databases = tree(server), postgres_processes()
     before_server, before_db = cpu(servers), cpu(databases)
+    spies = []
+    if profile is not None and PY_SPY:
+        # Every worker (the leaves of the server's process tree), raw collapsed stacks, for the run's length.
+        workers = [p for p in servers if not p.children()] or servers
+        spies = [
+            subprocess.Popen(
+                [
+                    PY_SPY,
+                    "record",
+                    "-p",
+                    str(p.pid),
+                    "-d",
+                    str(SECONDS),
+                    "-r",
+                    "200",
+                    "-f",
+                    "raw",
+                    "-o",
+                    str(profile.with_suffix(f".{p.pid}.txt")),
+                    "--nonblocking",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for p in workers
+        ]
     with sampler(dsn) as samples:
         run = wrk(binary, url, bodies, count)
+    for spy in spies:
+        spy.wait(timeout=60)
     done = max(run.created, 1)
     run.server_cpu_ms = (cpu(servers) - before_server) / done * 1000
     run.postgres_cpu_ms = (cpu(databases) - before_db) / done * 1000
@@ -291,6 +323,8 @@ def sign_bodies(base: str, count: int, directory: Path) -> list[bytes]:
 
 class Comparison(msgspec.Struct, kw_only=True):
     workers: int
+    profile: list[tuple[str, float]]
+    """Where shinsei's processes spent their samples (py-spy), by part of the request, as shares."""
     ours: Run
     ceiling: Run
     ours_runs: list[Run]
@@ -333,7 +367,10 @@ def compare(binary: str, tmp: Path, env: dict[str, str], pgdata: Path, dsn: str,
         ours_runs, bare_runs = [], []
         for r in range(ROUNDS):
             bare_runs.append(measured(binary, bare_base + "/bare", bodies_dir, BODIES, bare.pid, dsn))
-            ours_runs.append(measured(binary, base + "/api/v1/submissions", rounds_dir[r], chunk, server.pid, dsn))
+            profile = tmp / f"profile-{workers}" if r == 0 else None
+            ours_runs.append(
+                measured(binary, base + "/api/v1/submissions", rounds_dir[r], chunk, server.pid, dsn, profile)
+            )
         ours = max(ours_runs, key=lambda run: run.rate)
         half = asyncio.run(open_loop(base + "/api/v1/submissions", bodies[-600:], ours.rate / 2, 4.0))
     finally:
@@ -349,6 +386,34 @@ def compare(binary: str, tmp: Path, env: dict[str, str], pgdata: Path, dsn: str,
         statements=statements_per,
         half=half,
     )
+
+
+#: Where a sample's stack says it was, first match wins (module paths as py-spy prints them).
+PARTS = [
+    ("signature verification (signing/verify, asn1crypto, RSA)", ("signing/verify.py", "signing/crypto.py")),
+    ("receipt: canonical JSON and its CMS signature", ("sign_receipt", "detached_cms", "signing/canonical.py")),
+    ("form validation (compiled msgspec types)", ("forms/",)),
+    ("database client (asyncpg)", ("asyncpg",)),
+    ("multipart parsing and body reading", ("multipart", "service/body.py")),
+    ("request log and metrics", ("service/logs.py", "service/metrics", "prometheus_client")),
+    ("security headers and problems", ("service/headers.py", "service/problems.py")),
+    ("framework (Litestar, uvicorn, h11)", ("litestar", "uvicorn", "h11")),
+    ("event loop and threads (idle, scheduling)", ("asyncio", "threading", "selectors", "concurrent")),
+]
+
+
+def summarise_profile(tmp: Path, workers: int) -> list[tuple[str, float]]:
+    counts: dict[str, int] = {}
+    total = 0
+    for path in tmp.glob(f"profile-{workers}.*.txt"):
+        for line in path.read_text(errors="replace").splitlines():
+            stack, _, number = line.rpartition(" ")
+            if not number.isdigit():
+                continue
+            total += int(number)
+            part = next((name for name, marks in PARTS if any(m in stack for m in marks)), "other")
+            counts[part] = counts.get(part, 0) + int(number)
+    return sorted(((name, n / total) for name, n in counts.items()), key=lambda item: -item[1]) if total else []
 
 
 def report(result: Comparison) -> None:
@@ -378,6 +443,10 @@ def report(result: Comparison) -> None:
     if len(result.half) > 2:
         p99 = statistics.quantiles(result.half, n=100)[98] * 1000
         print(f"  p99 at half the maximum rate ({ours.rate / 2:,.0f}/s, open loop): {p99:.1f} ms (target < 50 ms)")
+    if result.profile:
+        print("  where shinsei's processes spent their time (py-spy samples, first round):")
+        for name, share in result.profile:
+            print(f"    {share:>5.0%}  {name}")
 
 
 def main() -> None:
