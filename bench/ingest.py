@@ -379,6 +379,7 @@ def compare(binary: str, tmp: Path, env: dict[str, str], pgdata: Path, dsn: str,
             process.wait(timeout=30)
     return Comparison(
         workers=workers,
+        profile=summarise_profile(tmp, workers),
         ours=ours,
         ceiling=max(bare_runs, key=lambda run: run.rate),
         ours_runs=ours_runs,
