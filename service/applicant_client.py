@@ -9,8 +9,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
-import getpass
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from service.cli.common import secret
 from service.settings import Settings
 from signing.client import p12_signer, pkcs11_signer
 
@@ -60,15 +59,6 @@ def expect(response: httpx.Response, status: int) -> httpx.Response:
     if response.status_code != status:
         raise problem(response)
     return response
-
-
-def secret(env: str | None, prompt: str) -> str:
-    if env:
-        value = os.environ.get(env)
-        if value is None:
-            raise ClientError(f"{env} is not set")
-        return value
-    return getpass.getpass(prompt)
 
 
 def signer(args: argparse.Namespace, prefix: str = "") -> contextlib.AbstractContextManager[Any]:

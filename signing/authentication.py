@@ -19,16 +19,16 @@ from asn1crypto import x509
 
 from signing import jpki
 from signing.report import Check, SubIndication, VerificationReport
-from signing.trust import CRLInfo, OCSPInfo, TrustStore
+from signing.trust import TrustStore
 from signing.verify import (
     Assessment,
     Bounds,
     Rejected,
     check_cryptography,
-    freshest,
     judge,
     parse,
     report_for,
+    standing,
     summarise,
 )
 
@@ -68,18 +68,7 @@ def assess_authentication(
                 detail=problem[1] if problem else "user authentication (利用者証明用)",
             )
         )
-    path = chain.certificates if chain else [cert]
-    valid_from = max(c["tbs_certificate"]["validity"]["not_before"].native for c in path)
-    valid_to = min(c["tbs_certificate"]["validity"]["not_after"].native for c in path)
-    source: CRLInfo | OCSPInfo | None = None
-    revoked = None
-    if chain is not None:
-        issuer = chain.certificates[1] if len(chain.certificates) > 1 else chain.anchor.certificate
-        source = freshest(store.crl_for(issuer), store.ocsp_for(issuer, cert.serial_number))
-        if isinstance(source, CRLInfo):
-            revoked = source.revoked.get(cert.serial_number)
-        elif source is not None:
-            revoked = source.revoked
+    valid_from, valid_to, source, revoked = standing(store, cert, chain)
     return Assessment(
         signer=summarise(cert, chain),
         holder=jpki.holder(cert),

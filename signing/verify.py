@@ -28,7 +28,7 @@ import datetime as dt
 import hashlib
 import threading
 from collections import OrderedDict
-from typing import Any, Final, Protocol
+from typing import Any, Final, NamedTuple, Protocol
 
 import msgspec
 from asn1crypto import cms, x509
@@ -271,18 +271,7 @@ def assess(store: TrustStore, cert: x509.Certificate, extra: list[x509.Certifica
             problem = ("CHAIN_CONSTRAINTS_FAILURE", detail)
         elif reason is not None:
             problem = ("CHAIN_CONSTRAINTS_FAILURE", reason)
-    path = chain.certificates if chain else [cert]
-    valid_from = max(c["tbs_certificate"]["validity"]["not_before"].native for c in path)
-    valid_to = min(c["tbs_certificate"]["validity"]["not_after"].native for c in path)
-    source: CRLInfo | OCSPInfo | None = None
-    revoked = None
-    if chain is not None:
-        issuer = chain.certificates[1] if len(chain.certificates) > 1 else chain.anchor.certificate
-        source = freshest(store.crl_for(issuer), store.ocsp_for(issuer, cert.serial_number))
-        if isinstance(source, CRLInfo):
-            revoked = source.revoked.get(cert.serial_number)
-        elif source is not None:
-            revoked = source.revoked
+    valid_from, valid_to, source, revoked = standing(store, cert, chain)
     expires = min(valid_to, source.next_update) if source is not None and source.next_update else valid_to
     return Assessment(
         signer=summarise(cert, chain),
@@ -296,6 +285,32 @@ def assess(store: TrustStore, cert: x509.Certificate, extra: list[x509.Certifica
         revoked=revoked,
         expires=expires,
     )
+
+
+class Standing(NamedTuple):
+    valid_from: dt.datetime
+    valid_to: dt.datetime
+    """The window in which every certificate of the path is valid."""
+    source: CRLInfo | OCSPInfo | None
+    """The freshest revocation data about the certificate: a CRL or an OCSP response."""
+    revoked: tuple[dt.datetime, str | None] | None
+
+
+def standing(store: TrustStore, cert: x509.Certificate, chain: Chain | None) -> Standing:
+    """The validity window of the path and what the freshest revocation data says of ``cert``."""
+    path = chain.certificates if chain else [cert]
+    valid_from = max(c["tbs_certificate"]["validity"]["not_before"].native for c in path)
+    valid_to = min(c["tbs_certificate"]["validity"]["not_after"].native for c in path)
+    source: CRLInfo | OCSPInfo | None = None
+    revoked = None
+    if chain is not None:
+        issuer = chain.certificates[1] if len(chain.certificates) > 1 else chain.anchor.certificate
+        source = freshest(store.crl_for(issuer), store.ocsp_for(issuer, cert.serial_number))
+        if isinstance(source, CRLInfo):
+            revoked = source.revoked.get(cert.serial_number)
+        elif source is not None:
+            revoked = source.revoked
+    return Standing(valid_from, valid_to, source, revoked)
 
 
 def freshest(crl: CRLInfo | None, answer: OCSPInfo | None) -> CRLInfo | OCSPInfo | None:
