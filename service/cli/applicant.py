@@ -55,6 +55,9 @@ def _problem(response: httpx.Response) -> CommandError:
 @signer_options
 @click.option("--server", default=DEFAULT_SERVER)
 @click.option("--out", default=".", help="where to save the receipt and the access token")
+@click.option("--mandate", help="filing for someone: their mandate (委任状, JSON) ...")
+@click.option("--mandate-signature", help="... and its detached CMS, which the principal made (shinsei sign)")
+@click.option("--statement", help="filing as a professional (提出代行): your statement (JSON), signed with your key")
 def submit(
     form: str,
     version: int | None,
@@ -63,8 +66,11 @@ def submit(
     signer: SignerChoice,
     server: str,
     out: str,
+    mandate: str | None,
+    mandate_signature: str | None,
+    statement: str | None,
 ) -> int:
-    """Fill, sign and submit an application; save its receipt."""
+    """Fill, sign and submit an application; save its receipt. An agent adds the principal's mandate or a statement."""
     import httpx
     import msgspec
 
@@ -96,12 +102,33 @@ def submit(
         document = canonical.encode(
             {"form_id": form, "form_version": version, "nonce": nonce.json()["nonce"], "answers": document_answers}
         )
+        if bool(mandate) != bool(mandate_signature):
+            raise click.UsageError("--mandate and --mandate-signature go together")
+        on_behalf: list[tuple[str, Any]] = []
         with signer.open() as key:
             signature = sign_detached(document, key)
+            if statement:
+                content = Path(statement).read_bytes()
+                on_behalf += [
+                    ("statement", ("statement.json", content, "application/json")),
+                    (
+                        "statement_signature",
+                        ("statement.p7s", sign_detached(content, key), "application/pkcs7-signature"),
+                    ),
+                ]
+        if mandate and mandate_signature:
+            on_behalf += [
+                ("mandate", ("mandate.json", Path(mandate).read_bytes(), "application/json")),
+                (
+                    "mandate_signature",
+                    ("mandate.p7s", Path(mandate_signature).read_bytes(), "application/pkcs7-signature"),
+                ),
+            ]
         parts = [
             ("document", ("document.json", document, "application/json")),
             ("signature", ("signature.p7s", signature, "application/pkcs7-signature")),
             *files,
+            *on_behalf,
         ]
         response = client.post("/api/v1/submissions", files=parts)
         if response.status_code != 201:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import datetime as dt
 import hashlib
 import os
 import signal
@@ -232,3 +233,46 @@ def test_two_instances_on_one_database_share_intake(server: Server, db: str, tmp
             await conn.close()
 
     assert asyncio.run(received()) == len(prepared) and count >= len(prepared)
+
+
+def test_an_agent_files_with_a_mandate_through_the_client(server: Server, db: str, tmp_path: Path) -> None:
+    """代理申請 from the command line: the principal's signed mandate travels with the agent's application."""
+    from tests.api.conftest import FORM
+    from tests.api.test_proxy_filing import mandate
+    from tests.api.test_submissions import PDF
+
+    admin = {"Authorization": f"Bearer {run(['token', 'create', '--role', 'admin'], env_for(db)).stdout.strip()}"}
+    assert httpx.post(f"{server.base}/api/v1/forms", json=FORM, headers=admin).status_code == 201
+    published = httpx.post(f"{server.base}/api/v1/forms/{FORM['id']}/draft/publish", headers=admin)
+    assert published.status_code == 200, published.text
+    # A mandate counts only with current revocation data for the principal (not the fixture's old CRL).
+    current = {"crl": pem.armor("X509 CRL", pki.crl("jlis-gen2", dt.datetime.now(dt.UTC)).dump()).decode()}
+    assert httpx.post(f"{server.base}/api/v1/trust/crls", json=current, headers=admin).status_code == 201
+    key = serialization.load_der_private_key(pki.private_key("second-applicant").dump(), None)
+    cert = load_der_x509_certificate(pki.cert("second-applicant").dump())
+    (tmp_path / "agent.p12").write_bytes(
+        pkcs12.serialize_key_and_certificates(
+            b"agent", key, cert, None, serialization.BestAvailableEncryption(b"test-only")
+        )  # type: ignore[arg-type]
+    )
+    (tmp_path / "answers.json").write_bytes(msgspec.json.encode({"applicant_name": "山田 太郎", "workers": 3}))
+    (tmp_path / "agreement.pdf").write_bytes(PDF)
+    mandate_bytes = mandate()
+    (tmp_path / "mandate.json").write_bytes(mandate_bytes)
+    (tmp_path / "mandate.p7s").write_bytes(pki.sign_openssl("applicant", mandate_bytes))  # the principal, earlier
+    command = [
+        *SHINSEI, "submit", "--form", FORM["id"], "--answers", str(tmp_path / "answers.json"),
+        "--attach", f"agreement={tmp_path / 'agreement.pdf'}", "--p12", str(tmp_path / "agent.p12"),
+        "--password-env", "P12_PASSWORD", "--server", server.base, "--out", str(tmp_path / "receipts"),
+    ]  # fmt: skip
+    env = os.environ | {"P12_PASSWORD": "test-only"}
+    half = subprocess.run([*command, "--mandate", str(tmp_path / "mandate.json")], capture_output=True, text=True,
+                          env=env, timeout=120, check=False)  # fmt: skip
+    assert half.returncode == 2 and "go together" in half.stderr
+    result = subprocess.run(
+        [*command, "--mandate", str(tmp_path / "mandate.json"), "--mandate-signature", str(tmp_path / "mandate.p7s")],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    receipt = msgspec.json.decode((tmp_path / "receipts" / f"{result.stdout.strip()}.receipt.json").read_bytes())
+    assert (receipt["filed_by"], receipt["on_behalf_of"]) == ("鈴木 一郎", "山田 太郎")
