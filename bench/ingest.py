@@ -200,8 +200,9 @@ def measured(
     before_server, before_db = cpu(servers), cpu(databases)
     spies = []
     if profile is not None and PY_SPY:
-        # Every worker (the leaves of the server's process tree), raw collapsed stacks, for the run's length.
-        workers = [p for p in servers if not p.children()] or servers
+        # Every process of the server's tree (one server, or uvicorn's supervisor and its workers); py-spy
+        # leaves idle threads out, so a supervisor waiting on its workers adds next to nothing.
+        workers = [p for p in servers if "python" in " ".join(p.cmdline())]
         spies = [
             subprocess.Popen(
                 [
