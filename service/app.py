@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from importlib.metadata import version
 from pathlib import Path
+from typing import Final
 
 import asyncpg
 import structlog
@@ -105,51 +106,63 @@ async def prepare_font(typeface: Typeface) -> None:
     log.info("font_ready", path=str(font.path), seconds=round(time.perf_counter() - started, 2))
 
 
-async def refresh_crls_periodically(database: Database, interval: int) -> None:
-    """Fetch CRLs from the anchors' URLs every ``interval`` seconds (0: never); failures are logged, not fatal."""
+#: What a background job may meet and survive: the database or the network unwell for a while.
+_TRANSIENT: Final = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, DatabaseUnavailable)
+
+
+async def periodically(
+    name: str,
+    interval: float,
+    job: Callable[[], Awaitable[None]],
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> None:
+    """Run ``job`` every ``interval`` seconds (0: never); a transient failure is logged, never fatal."""
     if interval <= 0:
         return
     while True:
-        await asyncio.sleep(interval)
+        await sleep(interval)
         try:
-            async with database.connection() as conn:
-                outcomes = await refresh_crls(conn, fetch_crl, dt.datetime.now(dt.UTC))
-            log.info("crl_refresh", outcomes=outcomes)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, DatabaseUnavailable) as exc:
-            log.warning("crl_refresh_failed", error=type(exc).__name__)
+            await job()
+        except _TRANSIENT as exc:
+            log.warning(f"{name}_failed", error=type(exc).__name__)
+
+
+async def refresh_crls_periodically(database: Database, interval: int) -> None:
+    """Fetch CRLs from the anchors' URLs every ``interval`` seconds (0: never)."""
+
+    async def job() -> None:
+        async with database.connection() as conn:
+            outcomes = await refresh_crls(conn, fetch_crl, dt.datetime.now(dt.UTC))
+        log.info("crl_refresh", outcomes=outcomes)
+
+    await periodically("crl_refresh", interval, job)
 
 
 async def reverify_periodically(database: Database, verifiers: Verifiers, settings: Settings) -> None:
     """Judge again the signatures that wait for revocation data or its confirmation (0: never)."""
-    if settings.reverify_seconds <= 0:
-        return
-    while True:
-        await asyncio.sleep(settings.reverify_seconds)
-        try:
-            async with database.transaction() as conn:
-                outcome = await reverify_pending(
-                    conn,
-                    await verifiers.current(conn),
-                    dt.datetime.now(dt.UTC),
-                    accept_test=settings.env == "development",
-                    grace=dt.timedelta(seconds=settings.confirmation_grace_seconds),
-                )
-            log.info("reverification", **outcome)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, DatabaseUnavailable) as exc:
-            log.warning("reverification_failed", error=type(exc).__name__)
+
+    async def job() -> None:
+        async with database.transaction() as conn:
+            outcome = await reverify_pending(
+                conn,
+                await verifiers.current(conn),
+                dt.datetime.now(dt.UTC),
+                accept_test=settings.env == "development",
+                grace=dt.timedelta(seconds=settings.confirmation_grace_seconds),
+            )
+        log.info("reverification", **outcome)
+
+    await periodically("reverification", settings.reverify_seconds, job)
 
 
 async def seal_periodically(database: Database, interval: float) -> None:
     """Seal committed audit events into the chain every ``interval`` seconds (0: never); one sealer at a time."""
-    if interval <= 0:
-        return
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            async with database.connection() as conn:
-                await trail.seal(conn)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, DatabaseUnavailable) as exc:
-            log.warning("audit_seal_failed", error=type(exc).__name__)
+
+    async def job() -> None:
+        async with database.connection() as conn:
+            await trail.seal(conn)
+
+    await periodically("audit_seal", interval, job)
 
 
 def _utcnow() -> dt.datetime:
@@ -163,32 +176,27 @@ async def housekeep_periodically(
     clock: Callable[[], dt.datetime] = _utcnow,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> None:
-    """Delete nonces and idempotency keys past their retention every ``housekeeping_seconds`` (0: never).
+    """Delete what is past its retention or expiry every ``housekeeping_seconds`` (0: never).
 
     Every worker runs it; their batches skip each other's locked rows, so running twice costs little.
     ``clock`` and ``sleep`` are passed in so that a test can move time instead of waiting for it.
     """
-    if settings.housekeeping_seconds <= 0:
-        return
     retention = housekeeping.retention(settings)
-    while True:
-        await sleep(settings.housekeeping_seconds)
-        try:
-            async with database.connection() as conn:
-                purged = await housekeeping.purge(conn, clock(), retention)
-            metrics.housekeeping_deleted.labels(table="nonce").inc(purged.nonces)
-            metrics.housekeeping_deleted.labels(table="idempotency").inc(purged.idempotency)
-            metrics.housekeeping_deleted.labels(table="draft").inc(purged.drafts)
-            metrics.housekeeping_deleted.labels(table="applicant_sign_in").inc(purged.sign_ins)
-            log.info(
-                "housekeeping",
-                nonces=purged.nonces,
-                idempotency_keys=purged.idempotency,
-                drafts=purged.drafts,
-                sign_ins=purged.sign_ins,
-            )
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, DatabaseUnavailable) as exc:
-            log.warning("housekeeping_failed", error=type(exc).__name__)
+
+    async def job() -> None:
+        async with database.connection() as conn:
+            purged = await housekeeping.purge(conn, clock(), retention)
+        for table, count in (
+            ("nonce", purged.nonces), ("idempotency", purged.idempotency), ("draft", purged.drafts),
+            ("applicant_sign_in", purged.sign_ins),
+        ):  # fmt: skip
+            metrics.housekeeping_deleted.labels(table=table).inc(count)
+        log.info(
+            "housekeeping", nonces=purged.nonces, idempotency_keys=purged.idempotency, drafts=purged.drafts,
+            sign_ins=purged.sign_ins,
+        )  # fmt: skip
+
+    await periodically("housekeeping", settings.housekeeping_seconds, job, sleep)
 
 
 def app_from_environment() -> Litestar:

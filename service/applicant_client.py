@@ -16,15 +16,15 @@ from typing import Any
 
 import httpx
 
-from service.cli.common import secret
+from service.cli.common import CommandError, secret
 from service.settings import Settings
 from signing.client import p12_signer, pkcs11_signer
 
 Handler = Callable[[Settings, argparse.Namespace], int]
 
 
-class ClientError(Exception):
-    """A failure to report on stderr with exit status 1."""
+class ClientError(CommandError):
+    """A failure to report on stderr with exit status 1 (the shinsei command reports its own the same way)."""
 
 
 def reported(handler: Handler) -> Handler:

@@ -6,14 +6,11 @@ import hashlib
 import mimetypes
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import click
 
-from service.cli.common import CommandError, SignerChoice, signer_options
-
-if TYPE_CHECKING:
-    import httpx
+from service.cli.common import SignerChoice, signer_options
 
 DEFAULT_SERVER: Final = "http://127.0.0.1:8000"
 
@@ -32,19 +29,6 @@ def sign(document: str, output: str, signer: SignerChoice) -> int:
     Path(output).write_bytes(signature)
     click.echo(f"signed {len(content)} bytes; detached CMS written to {output}", err=True)
     return 0
-
-
-def _problem(response: httpx.Response) -> CommandError:
-    try:
-        body = response.json()
-    except ValueError:
-        return CommandError(f"the server answered {response.status_code}")
-    lines = [f"{body.get('title', response.status_code)} {body.get('detail', '')}"]
-    lines += [
-        f"  {e.get('pointer') or e.get('parameter') or '/'}: {e.get('code')}: {e.get('detail')}"
-        for e in body.get("errors") or []
-    ]
-    return CommandError("\n".join(lines))
 
 
 @click.command()
@@ -74,6 +58,7 @@ def submit(
     import httpx
     import msgspec
 
+    from service.applicant_client import problem
     from signing import canonical
     from signing.client import sign_detached
 
@@ -94,11 +79,11 @@ def submit(
         if version is None:
             current = client.get(f"/api/v1/forms/{form}")
             if current.status_code != 200:
-                raise _problem(current)
+                raise problem(current)
             version = current.json()["latest"]["version"]
         nonce = client.post(f"/api/v1/forms/{form}/versions/{version}/nonces")
         if nonce.status_code != 201:
-            raise _problem(nonce)
+            raise problem(nonce)
         document = canonical.encode(
             {"form_id": form, "form_version": version, "nonce": nonce.json()["nonce"], "answers": document_answers}
         )
@@ -132,7 +117,7 @@ def submit(
         ]
         response = client.post("/api/v1/submissions", files=parts)
         if response.status_code != 201:
-            raise _problem(response)
+            raise problem(response)
         body = response.json()
         token = {"Authorization": f"Bearer {body['access_token']}"}
         directory = Path(out)
@@ -167,10 +152,12 @@ def status(submission_id: str, token: str, server: str) -> int:
     import httpx
     import msgspec
 
+    from service.applicant_client import problem
+
     with httpx.Client(base_url=server.rstrip("/"), timeout=60) as client:
         response = client.get(f"/api/v1/submissions/{submission_id}", headers={"Authorization": f"Bearer {token}"})
     if response.status_code != 200:
-        raise _problem(response)
+        raise problem(response)
     sys.stdout.write(msgspec.json.format(response.text, indent=2) + "\n")
     return 0
 
