@@ -53,8 +53,8 @@ from service.receipts.routes import receipt_certificate
 from service.review.routes import EvidenceController, ReviewController
 from service.settings import Settings
 from service.submissions.attachments import PostgresAttachments
+from service.submissions.reverify import reverify_pending
 from service.submissions.routes import create_nonce, submissions_controller
-from service.submissions.service import reverify_pending
 from service.trust.fetch import ask_ocsp, fetch_crl
 from service.trust.routes import TrustController
 from service.trust.service import Verifiers, refresh_crls

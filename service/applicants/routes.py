@@ -12,14 +12,14 @@ from litestar.status_codes import HTTP_201_CREATED
 
 from service.applicants import service
 from service.applicants.schemas import ApplicantSubmission, ChallengeOut, SessionIn, SessionOut
+from service.auth import tokens
 from service.db import Conn
 from service.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from service.settings import Settings
 
 
 def _token(request: Request[Any, Any, Any]) -> str | None:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+    return tokens.bearer(request.headers.get("authorization"))
 
 
 class ApplicantController(Controller):

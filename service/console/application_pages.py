@@ -16,6 +16,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from forms.schema import FormSchema
+from service import access
 from service.auth.principal import Caller
 from service.auth.schemas import Principal
 from service.console import service as console
@@ -44,7 +45,7 @@ async def application_page(
     posted: dict[str, Any] | None = None,
 ) -> Template:
     state = request.app.state
-    who = await review.staff_access(conn, principal, submission_id)
+    who = await access.staff(conn, principal, submission_id)
     view, tag = await review.clerk_view(conn, who, dt.datetime.now(dt.UTC))
     version = await publishing_queries.version(conn, view.form_id, view.revisions[-1].form_version)
     assert version is not None  # a revision references its form version
@@ -177,7 +178,7 @@ def _file(content: bytes, media_type: str, name: str) -> Response[bytes]:
 async def receipt_pdf(
     conn: Conn, state: State, principal: Caller, submission_id: FromPath[uuid.UUID]
 ) -> Response[bytes]:
-    who = await review.staff_access(conn, principal, submission_id)
+    who = await access.staff(conn, principal, submission_id)
     return _file(
         await console.receipt_pdf(conn, who, state.receipt_key, state.typeface), "application/pdf", "receipt.pdf"
     )
@@ -187,7 +188,7 @@ async def receipt_pdf(
 async def notice_pdf(
     conn: Conn, state: State, principal: Caller, submission_id: FromPath[uuid.UUID]
 ) -> Response[bytes]:
-    who = await review.staff_access(conn, principal, submission_id)
+    who = await access.staff(conn, principal, submission_id)
     pdf = await review.decision_notice(conn, who, "pdf", state.receipt_key, state.typeface)
     return _file(pdf, "application/pdf", "decision-notice.pdf")
 
@@ -196,7 +197,7 @@ async def notice_pdf(
 async def evidence_bundle(
     conn: Conn, state: State, principal: Caller, submission_id: FromPath[uuid.UUID]
 ) -> Response[bytes]:
-    who = await review.staff_access(conn, principal, submission_id)
+    who = await access.staff(conn, principal, submission_id)
     data = await bundle.build(
         conn,
         who,
@@ -213,6 +214,6 @@ async def evidence_bundle(
 async def attachment(
     conn: Conn, state: State, principal: Caller, submission_id: FromPath[uuid.UUID], sha256: FromPath[str]
 ) -> Response[bytes]:
-    who = await review.staff_access(conn, principal, submission_id)
+    who = await access.staff(conn, principal, submission_id)
     filename, media_type, content = await review.download_attachment(conn, who, sha256, state.attachments)
     return _file(content, media_type, filename)

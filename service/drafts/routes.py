@@ -12,6 +12,7 @@ from litestar.datastructures import State, UploadFile
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
+from service.auth import tokens
 from service.db import Conn
 from service.drafts import service
 from service.drafts.schemas import DraftAttachmentOut, DraftCreated, DraftIn, DraftOut, UpgradeOut
@@ -31,8 +32,7 @@ def _disposition(name: str) -> str:
 
 
 def _token(request: Request[Any, Any, Any]) -> str | None:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+    return tokens.bearer(request.headers.get("authorization"))
 
 
 async def _read_file(request: Request[Any, Any, Any]) -> tuple[str, str, bytes]:

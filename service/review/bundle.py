@@ -9,11 +9,13 @@ import asyncpg
 import msgspec
 from asn1crypto import x509
 
+from service.access import Access
 from service.audit import trail
 from service.review import queries
-from service.review.service import Access, notice_pdf
+from service.review.service import notice_pdf
+from service.submissions.applicant import timeline
 from service.submissions.attachments import AttachmentStore
-from service.submissions.service import receipt_pdf, timeline
+from service.submissions.statements import receipt_pdf
 from signing import bundle
 from signing.fonts import Typeface
 from signing.receipts import ReceiptKey

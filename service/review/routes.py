@@ -12,11 +12,22 @@ from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
+from service import access
+from service.access import STAFF
 from service.auth.principal import Caller, allow, authenticate
 from service.db import Conn
 from service.review import bundle, service
-from service.review.schemas import AssignIn, AssignmentOut, CommentIn, CommentOut, DecisionIn, DecisionOut
-from service.review.service import STAFF
+from service.review.schemas import (
+    AssignIn,
+    AssignmentOut,
+    ClerkSubmissionOut,
+    CommentIn,
+    CommentOut,
+    DecisionIn,
+    DecisionOut,
+)
+from service.submissions import applicant, queries
+from service.submissions.schemas import SubmissionOut
 
 #: Decisions and comments are short JSON documents.
 SMALL_BODY: Final = 64 * 1024
@@ -91,10 +102,30 @@ class ReviewController(Controller):
 
 
 class EvidenceController(Controller):
-    """Files of an application: for its applicant (access token) and its agency's staff (API token)."""
+    """One application and its files: for its applicant (access token) and its agency's staff (API token)."""
 
     path = "/api/v1/submissions"
     tags = ("review",)
+
+    @get(
+        "/{submission_id:uuid}",
+        summary="The application: status and timeline (applicant), or the full review view (agency staff)",
+        description="With the applicant's access token: status, revisions, timeline, links. With a clerk's or "
+        "agency admin's token: answers with labels, every signature's report, attachments, revision diffs, "
+        "comments and audit events; opening it is recorded. The ETag is the latest revision's (If-Match of a "
+        "decision).",
+        tags=["submissions"],
+    )
+    async def get_submission(
+        self, request: Request[Any, Any, Any], conn: Conn, submission_id: FromPath[uuid.UUID]
+    ) -> Response[SubmissionOut | ClerkSubmissionOut]:
+        who = await access.access(conn, submission_id, request.headers.get("authorization"))
+        if who.staff is not None:
+            view, tag = await service.clerk_view(conn, who, dt.datetime.now(dt.UTC))
+            return Response(view, headers={"ETag": tag})
+        row = await queries.submission(conn, submission_id)
+        assert row is not None  # access found it
+        return Response(await applicant.view(conn, row))
 
     @get("/{submission_id:uuid}/attachments/{sha256:str}", summary="An attached file, by its SHA-256")
     async def attachment(
@@ -105,7 +136,7 @@ class EvidenceController(Controller):
         submission_id: FromPath[uuid.UUID],
         sha256: FromPath[str],
     ) -> Response[bytes]:
-        who = await service.access(conn, submission_id, request.headers.get("authorization"))
+        who = await access.access(conn, submission_id, request.headers.get("authorization"))
         filename, media_type, content = await service.download_attachment(conn, who, sha256, state.attachments)
         return Response(content, media_type=media_type, headers={"Content-Disposition": _attachment(filename)})
 
@@ -136,7 +167,7 @@ class EvidenceController(Controller):
     async def evidence_bundle(
         self, request: Request[Any, Any, Any], conn: Conn, state: State, submission_id: FromPath[uuid.UUID]
     ) -> Response[bytes]:
-        who = await service.access(conn, submission_id, request.headers.get("authorization"))
+        who = await access.access(conn, submission_id, request.headers.get("authorization"))
         data = await bundle.build(
             conn, who, await state.verifiers.current(conn), state.attachments, state.receipt_key, state.typeface,
             dt.datetime.now(dt.UTC),
@@ -149,7 +180,7 @@ class EvidenceController(Controller):
 async def _notice(
     request: Request[Any, Any, Any], conn: Conn, submission_id: uuid.UUID, kind: Literal["json", "p7s", "pdf"]
 ) -> Response[bytes]:
-    who = await service.access(conn, submission_id, request.headers.get("authorization"))
+    who = await access.access(conn, submission_id, request.headers.get("authorization"))
     state = request.app.state
     content = await service.decision_notice(conn, who, kind, state.receipt_key, state.typeface)
     return Response(content, media_type=service.NOTICE_MEDIA[kind])

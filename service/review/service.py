@@ -18,8 +18,10 @@ from pyhanko.sign.timestamps import TimeStamper
 
 from forms import answers as form_answers
 from forms.schema import FormSchema
+from service import access
+from service.access import STAFF, Access
 from service.audit import trail
-from service.auth.principal import require_role, resolve
+from service.auth.principal import require_role
 from service.auth.schemas import Principal
 from service.problems import (
     Forbidden,
@@ -29,7 +31,6 @@ from service.problems import (
     PreconditionRequired,
     ServiceUnavailable,
     StateConflict,
-    Unauthenticated,
 )
 from service.proxy import service as proxy
 from service.review import queries
@@ -46,16 +47,16 @@ from service.review.schemas import (
 )
 from service.submissions import queries as submission_queries
 from service.submissions import workflow
+from service.submissions.applicant import timeline
 from service.submissions.attachments import AttachmentStore
-from service.submissions.schemas import Verification
-from service.submissions.service import TOKEN_PREFIX, authorised, links, print_statement, timeline
+from service.submissions.schemas import Links, Verification
+from service.submissions.statements import print_statement
 from service.validation import FieldProblem
 from signing.fonts import Typeface
 from signing.receipts import DecisionNotice, ReceiptKey, sign_receipt
 from signing.report import VerificationReport
 from signing.timestamps import TimestampUnavailable
 
-STAFF: Final = ("clerk", "agency-admin")
 NOTICE_MEDIA: Final = {
     "json": "application/json",
     "p7s": "application/pkcs7-signature",
@@ -63,47 +64,9 @@ NOTICE_MEDIA: Final = {
 }
 
 
-class Access(msgspec.Struct, frozen=True, kw_only=True):
-    """Who is looking at one application: its applicant (by the access token) or a member of staff."""
-
-    submission_id: uuid.UUID
-    agency: str
-    staff: Principal | None
-
-    @property
-    def actor(self) -> str:
-        return "applicant" if self.staff is None else str(self.staff.token_id)
-
-    @property
-    def role(self) -> str:
-        return "applicant" if self.staff is None else self.staff.role
-
-
 def etag(number: int, document_sha256: bytes) -> str:
     """The latest revision's entity tag: it changes when an amendment arrives, and only then."""
     return f'"r{number}-{document_sha256.hex()[:20]}"'
-
-
-async def staff_access(conn: asyncpg.Connection, who: Principal, submission_id: uuid.UUID) -> Access:
-    """A clerk or agency admin of the application's agency; otherwise 404 (or 403 for a platform admin)."""
-    require_role(who, *STAFF)
-    row = await submission_queries.submission(conn, submission_id)
-    if row is None or who.agency_code != row.agency_code:
-        raise NotFound(f"There is no submission {submission_id}.")
-    return Access(submission_id=row.id, agency=row.agency_code, staff=who)
-
-
-async def access(conn: asyncpg.Connection, submission_id: uuid.UUID, authorization: str | None) -> Access:
-    """The applicant (``sbm_`` access token) or staff (an API token) of this application."""
-    scheme, _, token = (authorization or "").partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
-        raise Unauthenticated("Send the submission's access token, or a staff token, as a bearer token.")
-    if token.startswith(TOKEN_PREFIX):
-        row = await authorised(conn, submission_id, token)
-        return Access(submission_id=row.id, agency=row.agency_code, staff=None)
-    assert authorization is not None  # a bearer token was found in it above
-    return await staff_access(conn, await resolve(authorization, conn), submission_id)
 
 
 def _schema(schema: dict[str, Any]) -> FormSchema:
@@ -177,7 +140,7 @@ async def clerk_view(conn: asyncpg.Connection, who: Access, now: dt.datetime) ->
         timeline=await timeline(conn, who.submission_id),
         comments=[CommentOut(**dict(c)) for c in await queries.comments(conn, who.submission_id)],
         audit=[AuditOut(**dict(a)) for a in await queries.audit(conn, str(who.submission_id))],
-        links=links(who.submission_id, decided=await submission_queries.decided(conn, who.submission_id)),
+        links=Links.of(who.submission_id, decided=await submission_queries.decided(conn, who.submission_id)),
         proxy=await proxy.filing_view(conn, who.submission_id),
     )
     return view, tag
@@ -327,14 +290,14 @@ async def decide(
         status=status,
         decision=data.decision,
         notice_number=notice_number,
-        links=links(submission_id, decided=notice_number is not None),
+        links=Links.of(submission_id, decided=notice_number is not None),
     )
     return out, tag
 
 
 async def add_comment(conn: asyncpg.Connection, who: Principal, submission_id: uuid.UUID, body: str) -> CommentOut:
     """An internal note: staff only, never in the applicant's view or bundle; its text is not audited."""
-    await staff_access(conn, who, submission_id)
+    await access.staff(conn, who, submission_id)
     row = await queries.insert_comment(conn, submission_id, who.token_id, who.role, body)
     await trail.record(
         conn, actor=str(who.token_id), role=who.role, agency=who.agency_code, action="comment.added",

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import uuid
 from typing import Any, Final, LiteralString, Protocol
 
 import asyncpg
+import msgspec
 import structlog
 from pyhanko.pdf_utils.misc import PdfReadError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import async_validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
+from forms.schema import AttachmentField, FormSchema, GroupField
+from service.problems import form_invalid
+from service.validation import FieldProblem
 from signing.trust import TrustStore
 
 log = structlog.get_logger("shinsei.attachments")
@@ -113,3 +118,65 @@ async def _pdf_reports(content: bytes, store: TrustStore) -> list[dict[str, Any]
             }
         )
     return reports
+
+
+class Upload(msgspec.Struct, frozen=True, kw_only=True):
+    """An ``attachment`` part of the multipart body."""
+
+    filename: str
+    content_type: str
+    content: bytes
+
+
+def declared_attachments(schema: FormSchema, answers: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(field path, pointer, answer) for every attachment the document declares."""
+    found = []
+    for spec in schema.fields():
+        value = answers.get(spec.id)
+        if isinstance(spec, AttachmentField) and isinstance(value, dict):
+            found.append((spec.id, f"/answers/{spec.id}", value))
+        elif isinstance(spec, GroupField) and isinstance(value, list):
+            for index, item in enumerate(value):
+                for sub in spec.fields:
+                    if (
+                        isinstance(sub, AttachmentField)
+                        and isinstance(item, dict)
+                        and isinstance(item.get(sub.id), dict)
+                    ):
+                        found.append(
+                            (f"{spec.id}/{index}/{sub.id}", f"/answers/{spec.id}/{index}/{sub.id}", item[sub.id])
+                        )
+    return found
+
+
+def match_attachments(
+    schema: FormSchema, answers: dict[str, Any], uploads: list[Upload]
+) -> list[tuple[str, dict[str, Any], Upload]]:
+    """Pair each declared file with an uploaded part by SHA-256 and size; every mismatch names its field."""
+    by_digest = {(hashlib.sha256(u.content).hexdigest(), len(u.content)): u for u in uploads}
+    used: set[tuple[str, int]] = set()
+    paired, errors = [], []
+    for path, pointer, answer in declared_attachments(schema, answers):
+        key = (str(answer.get("sha256")), int(answer.get("size", -1)))
+        upload = by_digest.get(key)
+        if upload is None:
+            errors.append(
+                FieldProblem(
+                    pointer=pointer, code="attachment_missing", detail="no uploaded file has this SHA-256 and size"
+                )
+            )
+            continue
+        used.add(key)
+        if (problem := content_problem(str(answer.get("media_type")), upload.content)) is not None:
+            errors.append(FieldProblem(pointer=pointer, code="media_type", detail=problem))
+        paired.append((path, answer, upload))
+    for key, upload in by_digest.items():
+        if key not in used:
+            errors.append(
+                FieldProblem(
+                    pointer="", code="attachment_extra", detail=f"{upload.filename!r} is not declared by the document"
+                )
+            )
+    if errors:
+        raise form_invalid(errors)
+    return paired

@@ -12,6 +12,7 @@ import msgspec
 
 from service.catalog import policy
 from service.catalog.schemas import DigitalPolicy, LegacyRequirements, PolicyOverride
+from service.submissions.schemas import Status
 
 INSERT_NONCE: Final[LiteralString] = """
     INSERT INTO nonce (nonce, form_version_id, expires_at) VALUES ($1, $2, now() + $3::interval)
@@ -215,7 +216,8 @@ class SubmissionRow(msgspec.Struct, frozen=True, kw_only=True):
     agency_code: str
     procedure_id: str
     form_id: str
-    status: str
+    status: Status
+    """The database's CHECK constraint keeps it one of these."""
     access_token_hash: bytes
     signer_identity: list[dict[str, Any]]
     assignee: uuid.UUID | None = None

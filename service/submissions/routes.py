@@ -11,16 +11,17 @@ from litestar.datastructures import State
 from litestar.params import FromPath
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
+from service import access
 from service.audit import trail
+from service.auth import tokens
 from service.db import Conn
 from service.offload import cpu_bound
 from service.pagination import VersionNumber
 from service.problems import InvalidBody, TooLarge
 from service.proxy import service as proxy
-from service.review import service as review
-from service.review.schemas import ClerkSubmissionOut
 from service.settings import Settings
-from service.submissions import multipart, queries, service
+from service.submissions import applicant, intake, multipart, queries, statements
+from service.submissions.attachments import Upload
 from service.submissions.schemas import NonceOut, SubmissionOut
 from service.validation import FieldProblem
 
@@ -28,11 +29,10 @@ PROXY_PARTS = ("mandate", "mandate_signature", "statement", "statement_signature
 
 
 def _bearer(request: Request[Any, Any, Any]) -> str | None:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+    return tokens.bearer(request.headers.get("authorization"))
 
 
-async def read_parts(request: Request[Any, Any, Any], settings: Settings) -> service.Parts:
+async def read_parts(request: Request[Any, Any, Any], settings: Settings) -> intake.Parts:
     """The multipart body: one ``document``, ``signature`` parts, ``attachment`` parts; each within its limit.
 
     The body is already in memory (``BoundedBody`` read it before the connection was taken).
@@ -62,7 +62,7 @@ async def read_parts(request: Request[Any, Any, Any], settings: Settings) -> ser
     signatures = [content(p, settings.max_document_bytes) for p in parts if p.name == "signature"]
     multipart.refuse_repeated(signatures)
     uploads = [
-        service.Upload(
+        Upload(
             filename=p.filename or "",
             content_type=p.content_type or "application/octet-stream",
             content=content(p, settings.max_file_bytes),
@@ -81,14 +81,14 @@ async def read_parts(request: Request[Any, Any, Any], settings: Settings) -> ser
             )
         if found:
             on_behalf[name] = content(found[0], settings.max_document_bytes)
-    return service.Parts(
+    return intake.Parts(
         document=document, signatures=signatures, attachments=uploads, proxy=proxy.Documents(**on_behalf)
     )
 
 
-async def intake(state: State, conn: Conn) -> service.Intake:
+async def intake_context(state: State, conn: Conn) -> intake.Intake:
     settings: Settings = state.settings
-    return service.Intake(
+    return intake.Intake(
         compiled=state.compiled_forms,
         verifier=await state.verifiers.current(conn),
         receipt_key=state.receipt_key,
@@ -110,7 +110,7 @@ async def intake(state: State, conn: Conn) -> service.Intake:
 )
 async def create_nonce(conn: Conn, state: State, form_id: FromPath[str], number: VersionNumber) -> NonceOut:
     settings: Settings = state.settings
-    return await service.issue_nonce(conn, form_id, number, dt.timedelta(seconds=settings.nonce_lifetime_seconds))
+    return await intake.issue_nonce(conn, form_id, number, dt.timedelta(seconds=settings.nonce_lifetime_seconds))
 
 
 def submissions_controller(settings: Settings) -> type[Controller]:
@@ -131,27 +131,10 @@ def submissions_controller(settings: Settings) -> type[Controller]:
         )
         async def submit(self, request: Request[Any, Any, Any], conn: Conn, state: State) -> Response[Any]:
             parts = await read_parts(request, state.settings)
-            body = await service.submit(conn, parts, await intake(state, conn), request.headers.get("idempotency-key"))
+            body = await intake.submit(
+                conn, parts, await intake_context(state, conn), request.headers.get("idempotency-key")
+            )
             return Response(body, status_code=HTTP_201_CREATED)
-
-        @get(
-            "/{submission_id:uuid}",
-            summary="The application: status and timeline (applicant), or the full review view (agency staff)",
-            description="With the applicant's access token: status, revisions, timeline, links. With a clerk's or "
-            "agency admin's token: answers with labels, every signature's report, attachments, revision diffs, "
-            "comments and audit events; opening it is recorded. The ETag is the latest revision's (If-Match of a "
-            "decision).",
-        )
-        async def get_submission(
-            self, request: Request[Any, Any, Any], conn: Conn, submission_id: FromPath[uuid.UUID]
-        ) -> Response[SubmissionOut | ClerkSubmissionOut]:
-            who = await review.access(conn, submission_id, request.headers.get("authorization"))
-            if who.staff is not None:
-                view, tag = await review.clerk_view(conn, who, dt.datetime.now(dt.UTC))
-                return Response(view, headers={"ETag": tag})
-            row = await queries.submission(conn, submission_id)
-            assert row is not None
-            return Response(await service.view(conn, row))
 
         @post(
             "/{submission_id:uuid}/nonces",
@@ -161,8 +144,8 @@ def submissions_controller(settings: Settings) -> type[Controller]:
         async def nonce(
             self, request: Request[Any, Any, Any], conn: Conn, state: State, submission_id: FromPath[uuid.UUID]
         ) -> NonceOut:
-            row = await service.authorised(conn, submission_id, _bearer(request))
-            return await service.submission_nonce(
+            row = await access.applicant(conn, submission_id, _bearer(request))
+            return await applicant.submission_nonce(
                 conn, row, dt.timedelta(seconds=state.settings.nonce_lifetime_seconds)
             )
 
@@ -175,9 +158,9 @@ def submissions_controller(settings: Settings) -> type[Controller]:
         async def withdraw(
             self, request: Request[Any, Any, Any], conn: Conn, state: State, submission_id: FromPath[uuid.UUID]
         ) -> SubmissionOut:
-            row = await service.authorised(conn, submission_id, _bearer(request))
+            row = await access.applicant(conn, submission_id, _bearer(request))
             parts = await read_parts(request, state.settings)
-            return await service.withdraw(conn, row, parts, await intake(state, conn))
+            return await applicant.withdraw(conn, row, parts, await intake_context(state, conn))
 
         @get("/{submission_id:uuid}/receipt.json", summary="The receipt (canonical JSON)")
         async def receipt_json(
@@ -198,7 +181,7 @@ def submissions_controller(settings: Settings) -> type[Controller]:
             self, request: Request[Any, Any, Any], conn: Conn, state: State, submission_id: FromPath[uuid.UUID]
         ) -> Response[bytes]:
             latest = await _latest(conn, request, submission_id, "pdf")
-            pdf = await service.receipt_pdf(conn, latest, state.receipt_key, state.typeface)
+            pdf = await statements.receipt_pdf(conn, latest, state.receipt_key, state.typeface)
             return Response(pdf, media_type="application/pdf")
 
     return SubmissionController
@@ -206,7 +189,7 @@ def submissions_controller(settings: Settings) -> type[Controller]:
 
 async def _latest(conn: Conn, request: Request[Any, Any, Any], submission_id: uuid.UUID, kind: str) -> Any:
     """The latest revision's receipt, for the applicant or the agency's staff; the download is audited."""
-    who = await review.access(conn, submission_id, request.headers.get("authorization"))
+    who = await access.access(conn, submission_id, request.headers.get("authorization"))
     latest = await conn.fetchrow(queries.SELECT_LATEST_REVISION, who.submission_id)
     assert latest is not None  # a submission always has a first revision
     await trail.record(

@@ -16,7 +16,7 @@ from litestar.testing import AsyncTestClient
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
 
-from service.submissions.service import reverify_pending
+from service.submissions.reverify import reverify_pending
 from service.trust import queries as trust_queries
 from service.trust.service import Verifiers
 from signing.receipts import verify_receipt
