@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Final, LiteralString
 
 import asyncpg
 import msgspec
@@ -23,13 +22,6 @@ from signing.report import VerificationReport
 from signing.trust import TrustStore
 from signing.verify import Rejected, Verifier, parse
 
-#: The revocation data a verdict used, found again by what the report records of it.
-CRL_USED: Final[LiteralString] = """
-    SELECT crl FROM trust_crl WHERE issuer_key_id = $1 AND this_update = $2 ORDER BY created_at LIMIT 1"""
-OCSP_USED: Final[LiteralString] = """
-    SELECT response FROM trust_ocsp WHERE issuer_key_id = $1 AND serial = $2 AND this_update = $3
-    ORDER BY created_at LIMIT 1"""
-
 
 async def _signature(
     conn: asyncpg.Connection, store: TrustStore, signature: bytes, report: VerificationReport, token: bytes | None
@@ -47,10 +39,10 @@ async def _signature(
     if (source := report.revocation) is not None:
         key = bytes.fromhex(source.issuer_key_id)
         if source.kind == "crl":
-            found = await conn.fetchval(CRL_USED, key, source.this_update)
+            found = await conn.fetchval(queries.CRL_USED, key, source.this_update)
             crls = [found] if found is not None else []
         elif signer is not None:
-            found = await conn.fetchval(OCSP_USED, key, signer.serial_number, source.this_update)
+            found = await conn.fetchval(queries.OCSP_USED, key, signer.serial_number, source.this_update)
             answers = [found] if found is not None else []
     return bundle.SignatureEvidence(
         cms=signature,

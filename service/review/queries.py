@@ -142,3 +142,11 @@ async def decision(conn: asyncpg.Connection, submission_id: uuid.UUID) -> asyncp
 
 async def set_notice_pdf(conn: asyncpg.Connection, submission_id: uuid.UUID, pdf: bytes) -> None:
     await conn.execute(SET_NOTICE_PDF, submission_id, pdf)
+
+
+#: The revocation data a verdict used, found again by what the report records of it.
+CRL_USED: Final[LiteralString] = """
+    SELECT crl FROM trust_crl WHERE issuer_key_id = $1 AND this_update = $2 ORDER BY created_at LIMIT 1"""
+OCSP_USED: Final[LiteralString] = """
+    SELECT response FROM trust_ocsp WHERE issuer_key_id = $1 AND serial = $2 AND this_update = $3
+    ORDER BY created_at LIMIT 1"""

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import urllib.parse
 import uuid
 from typing import Any, Final, Literal
 
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
@@ -26,6 +24,7 @@ from service.review.schemas import (
     DecisionIn,
     DecisionOut,
 )
+from service.services import Injected
 from service.submissions import applicant, queries
 from service.submissions.schemas import SubmissionOut
 
@@ -78,14 +77,14 @@ class ReviewController(Controller):
         self,
         request: Request[Any, Any, Any],
         conn: Conn,
-        state: State,
+        services: Injected,
         principal: Caller,
         submission_id: FromPath[uuid.UUID],
         data: JSONBody[DecisionIn],
     ) -> Response[DecisionOut]:
         out, tag = await service.decide(
-            conn, principal, submission_id, request.headers.get("if-match"), data, state.receipt_key,
-            dt.datetime.now(dt.UTC), timestamper=state.timestamper,
+            conn, principal, submission_id, request.headers.get("if-match"), data, services.receipt_key,
+            services.clock(), timestamper=services.timestamper,
         )  # fmt: skip
         return Response(out, headers={"ETag": tag})
 
@@ -117,11 +116,11 @@ class EvidenceController(Controller):
         tags=["submissions"],
     )
     async def get_submission(
-        self, request: Request[Any, Any, Any], conn: Conn, submission_id: FromPath[uuid.UUID]
+        self, request: Request[Any, Any, Any], conn: Conn, services: Injected, submission_id: FromPath[uuid.UUID]
     ) -> Response[SubmissionOut | ClerkSubmissionOut]:
         who = await access.access(conn, submission_id, request.headers.get("authorization"))
         if who.staff is not None:
-            view, tag = await service.clerk_view(conn, who, dt.datetime.now(dt.UTC))
+            view, tag = await service.clerk_view(conn, who, services.clock())
             return Response(view, headers={"ETag": tag})
         row = await queries.submission(conn, submission_id)
         assert row is not None  # access found it
@@ -132,31 +131,31 @@ class EvidenceController(Controller):
         self,
         request: Request[Any, Any, Any],
         conn: Conn,
-        state: State,
+        services: Injected,
         submission_id: FromPath[uuid.UUID],
         sha256: FromPath[str],
     ) -> Response[bytes]:
         who = await access.access(conn, submission_id, request.headers.get("authorization"))
-        filename, media_type, content = await service.download_attachment(conn, who, sha256, state.attachments)
+        filename, media_type, content = await service.download_attachment(conn, who, sha256, services.attachments)
         return Response(content, media_type=media_type, headers={"Content-Disposition": _attachment(filename)})
 
     @get("/{submission_id:uuid}/decision-notice.json", summary="The decision notice (canonical JSON)")
     async def notice_json(
-        self, request: Request[Any, Any, Any], conn: Conn, submission_id: FromPath[uuid.UUID]
+        self, request: Request[Any, Any, Any], conn: Conn, services: Injected, submission_id: FromPath[uuid.UUID]
     ) -> Response[bytes]:
-        return await _notice(request, conn, submission_id, "json")
+        return await _notice(request, conn, services, submission_id, "json")
 
     @get("/{submission_id:uuid}/decision-notice.p7s", summary="The agency's detached CMS over the decision notice")
     async def notice_p7s(
-        self, request: Request[Any, Any, Any], conn: Conn, submission_id: FromPath[uuid.UUID]
+        self, request: Request[Any, Any, Any], conn: Conn, services: Injected, submission_id: FromPath[uuid.UUID]
     ) -> Response[bytes]:
-        return await _notice(request, conn, submission_id, "p7s")
+        return await _notice(request, conn, services, submission_id, "p7s")
 
     @get("/{submission_id:uuid}/decision-notice.pdf", summary="The decision notice as a PAdES-signed PDF (決定通知書)")
     async def notice_pdf(
-        self, request: Request[Any, Any, Any], conn: Conn, submission_id: FromPath[uuid.UUID]
+        self, request: Request[Any, Any, Any], conn: Conn, services: Injected, submission_id: FromPath[uuid.UUID]
     ) -> Response[bytes]:
-        return await _notice(request, conn, submission_id, "pdf")
+        return await _notice(request, conn, services, submission_id, "pdf")
 
     @get(
         "/{submission_id:uuid}/bundle",
@@ -165,12 +164,12 @@ class EvidenceController(Controller):
         "attachments, receipts, the decision notice, and a README.txt with the OpenSSL and pyHanko commands.",
     )
     async def evidence_bundle(
-        self, request: Request[Any, Any, Any], conn: Conn, state: State, submission_id: FromPath[uuid.UUID]
+        self, request: Request[Any, Any, Any], conn: Conn, services: Injected, submission_id: FromPath[uuid.UUID]
     ) -> Response[bytes]:
         who = await access.access(conn, submission_id, request.headers.get("authorization"))
         data = await bundle.build(
-            conn, who, await state.verifiers.current(conn), state.attachments, state.receipt_key, state.typeface,
-            dt.datetime.now(dt.UTC),
+            conn, who, await services.verifiers.current(conn), services.attachments, services.receipt_key,
+            services.typeface, services.clock(),
         )  # fmt: skip
         return Response(
             data, media_type="application/zip", headers={"Content-Disposition": _attachment(f"{submission_id}.zip")}
@@ -178,9 +177,12 @@ class EvidenceController(Controller):
 
 
 async def _notice(
-    request: Request[Any, Any, Any], conn: Conn, submission_id: uuid.UUID, kind: Literal["json", "p7s", "pdf"]
+    request: Request[Any, Any, Any],
+    conn: Conn,
+    services: Injected,
+    submission_id: uuid.UUID,
+    kind: Literal["json", "p7s", "pdf"],
 ) -> Response[bytes]:
     who = await access.access(conn, submission_id, request.headers.get("authorization"))
-    state = request.app.state
-    content = await service.decision_notice(conn, who, kind, state.receipt_key, state.typeface)
+    content = await service.decision_notice(conn, who, kind, services.receipt_key, services.typeface)
     return Response(content, media_type=service.NOTICE_MEDIA[kind])

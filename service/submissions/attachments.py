@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import io
 import uuid
-from typing import Any, Final, LiteralString, Protocol
+from typing import Any, Final, Protocol
 
 import asyncpg
 import msgspec
@@ -18,6 +18,7 @@ from pyhanko_certvalidator import ValidationContext
 
 from forms.schema import AttachmentField, FormSchema, GroupField
 from service.problems import form_invalid
+from service.submissions import queries
 from service.validation import FieldProblem
 from signing.trust import TrustStore
 
@@ -55,24 +56,19 @@ def content_problem(declared: str, content: bytes) -> str | None:
 
 
 class AttachmentStore(Protocol):
-    async def put(self, conn: asyncpg.Connection, revision_id: uuid.UUID, field: str, content: bytes) -> None: ...
+    """Where a stored attachment's bytes are read from (a later object store would implement this too)."""
 
     async def get(self, conn: asyncpg.Connection, revision_id: uuid.UUID, field: str) -> bytes | None: ...
 
 
-PUT_CONTENT: Final[LiteralString] = "UPDATE attachment SET content = $3 WHERE revision_id = $1 AND field = $2"
-GET_CONTENT: Final[LiteralString] = "SELECT content FROM attachment WHERE revision_id = $1 AND field = $2"
-
-
 class PostgresAttachments:
-    """Content in the ``attachment`` row itself: inside the submission's transaction, so never half-written."""
+    """Content in the ``attachment`` row itself, inside the submission's transaction: never half-written.
 
-    async def put(self, conn: asyncpg.Connection, revision_id: uuid.UUID, field: str, content: bytes) -> None:
-        await conn.execute(PUT_CONTENT, revision_id, field, content)
+    It is written once, by the revision's own INSERT (``queries.INSERT_REVISION``).
+    """
 
     async def get(self, conn: asyncpg.Connection, revision_id: uuid.UUID, field: str) -> bytes | None:
-        content: bytes | None = await conn.fetchval(GET_CONTENT, revision_id, field)
-        return content
+        return await queries.attachment_content(conn, revision_id, field)
 
 
 async def pdf_signatures(content: bytes, store: TrustStore) -> list[dict[str, Any]] | None:

@@ -117,6 +117,7 @@ SELECT_LATEST_REVISION: Final[LiteralString] = """
 LATEST_FORM_VERSION: Final[LiteralString] = """
     SELECT form_version_id FROM revision WHERE submission_id = $1 ORDER BY number DESC LIMIT 1"""
 SET_RECEIPT_PDF: Final[LiteralString] = "UPDATE revision SET receipt_pdf = $2 WHERE id = $1 AND receipt_pdf IS NULL"
+ATTACHMENT_CONTENT: Final[LiteralString] = "SELECT content FROM attachment WHERE revision_id = $1 AND field = $2"
 SELECT_EVENTS: Final[LiteralString] = """
     SELECT e.kind, e.at, e.message, e.fields, r.number AS revision
     FROM submission_event e LEFT JOIN revision r ON r.id = e.revision_id
@@ -358,3 +359,8 @@ async def decided(conn: asyncpg.Connection, submission_id: uuid.UUID) -> bool:
     """Whether the agency has issued a decision notice (approve or reject)."""
     found: bool = await conn.fetchval(DECIDED, submission_id)
     return found
+
+
+async def attachment_content(conn: asyncpg.Connection, revision_id: uuid.UUID, field: str) -> bytes | None:
+    content: bytes | None = await conn.fetchval(ATTACHMENT_CONTENT, revision_id, field)
+    return content

@@ -7,7 +7,6 @@ import uuid
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import State
 from litestar.params import FromPath
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
@@ -19,6 +18,7 @@ from service.offload import cpu_bound
 from service.pagination import VersionNumber
 from service.problems import InvalidBody, TooLarge
 from service.proxy import service as proxy
+from service.services import Injected
 from service.settings import Settings
 from service.submissions import applicant, intake, multipart, queries, statements
 from service.submissions.attachments import Upload
@@ -86,19 +86,19 @@ async def read_parts(request: Request[Any, Any, Any], settings: Settings) -> int
     )
 
 
-async def intake_context(state: State, conn: Conn) -> intake.Intake:
-    settings: Settings = state.settings
+async def intake_context(services: Injected, conn: Conn) -> intake.Intake:
+    settings: Settings = services.settings
     return intake.Intake(
-        compiled=state.compiled_forms,
-        verifier=await state.verifiers.current(conn),
-        receipt_key=state.receipt_key,
-        attachments=state.attachments,
-        now=dt.datetime.now(dt.UTC),
+        compiled=services.compiled_forms,
+        verifier=await services.verifiers.current(conn),
+        receipt_key=services.receipt_key,
+        attachments=services.attachments,
+        now=services.clock(),
         accept_test=settings.env == "development",
         confirmation_grace=dt.timedelta(seconds=settings.confirmation_grace_seconds),
-        ask_ocsp=state.ask_ocsp,
-        timestamper=state.timestamper,
-        metrics=state.metrics,
+        ask_ocsp=services.ask_ocsp,
+        timestamper=services.timestamper,
+        metrics=services.metrics,
     )
 
 
@@ -108,8 +108,8 @@ async def intake_context(state: State, conn: Conn) -> intake.Intake:
     summary="A single-use nonce to sign into the document",
     status_code=HTTP_201_CREATED,
 )
-async def create_nonce(conn: Conn, state: State, form_id: FromPath[str], number: VersionNumber) -> NonceOut:
-    settings: Settings = state.settings
+async def create_nonce(conn: Conn, services: Injected, form_id: FromPath[str], number: VersionNumber) -> NonceOut:
+    settings: Settings = services.settings
     return await intake.issue_nonce(conn, form_id, number, dt.timedelta(seconds=settings.nonce_lifetime_seconds))
 
 
@@ -129,10 +129,10 @@ def submissions_controller(settings: Settings) -> type[Controller]:
             request_max_body_size=limit,
             status_code=HTTP_201_CREATED,
         )
-        async def submit(self, request: Request[Any, Any, Any], conn: Conn, state: State) -> Response[Any]:
-            parts = await read_parts(request, state.settings)
+        async def submit(self, request: Request[Any, Any, Any], conn: Conn, services: Injected) -> Response[Any]:
+            parts = await read_parts(request, services.settings)
             body = await intake.submit(
-                conn, parts, await intake_context(state, conn), request.headers.get("idempotency-key")
+                conn, parts, await intake_context(services, conn), request.headers.get("idempotency-key")
             )
             return Response(body, status_code=HTTP_201_CREATED)
 
@@ -142,11 +142,11 @@ def submissions_controller(settings: Settings) -> type[Controller]:
             status_code=HTTP_201_CREATED,
         )
         async def nonce(
-            self, request: Request[Any, Any, Any], conn: Conn, state: State, submission_id: FromPath[uuid.UUID]
+            self, request: Request[Any, Any, Any], conn: Conn, services: Injected, submission_id: FromPath[uuid.UUID]
         ) -> NonceOut:
             row = await access.applicant(conn, submission_id, _bearer(request))
             return await applicant.submission_nonce(
-                conn, row, dt.timedelta(seconds=state.settings.nonce_lifetime_seconds)
+                conn, row, dt.timedelta(seconds=services.settings.nonce_lifetime_seconds)
             )
 
         @post(
@@ -156,11 +156,11 @@ def submissions_controller(settings: Settings) -> type[Controller]:
             status_code=HTTP_200_OK,
         )
         async def withdraw(
-            self, request: Request[Any, Any, Any], conn: Conn, state: State, submission_id: FromPath[uuid.UUID]
+            self, request: Request[Any, Any, Any], conn: Conn, services: Injected, submission_id: FromPath[uuid.UUID]
         ) -> SubmissionOut:
             row = await access.applicant(conn, submission_id, _bearer(request))
-            parts = await read_parts(request, state.settings)
-            return await applicant.withdraw(conn, row, parts, await intake_context(state, conn))
+            parts = await read_parts(request, services.settings)
+            return await applicant.withdraw(conn, row, parts, await intake_context(services, conn))
 
         @get("/{submission_id:uuid}/receipt.json", summary="The receipt (canonical JSON)")
         async def receipt_json(
@@ -178,10 +178,10 @@ def submissions_controller(settings: Settings) -> type[Controller]:
 
         @get("/{submission_id:uuid}/receipt.pdf", summary="The receipt as a PAdES-signed PDF (受付票)")
         async def receipt_pdf(
-            self, request: Request[Any, Any, Any], conn: Conn, state: State, submission_id: FromPath[uuid.UUID]
+            self, request: Request[Any, Any, Any], conn: Conn, services: Injected, submission_id: FromPath[uuid.UUID]
         ) -> Response[bytes]:
             latest = await _latest(conn, request, submission_id, "pdf")
-            pdf = await statements.receipt_pdf(conn, latest, state.receipt_key, state.typeface)
+            pdf = await statements.receipt_pdf(conn, latest, services.receipt_key, services.typeface)
             return Response(pdf, media_type="application/pdf")
 
     return SubmissionController
