@@ -1,7 +1,9 @@
 """Answers as a person reads them: each with its field's label, and what changed between two documents.
 
 The clerk sees what was signed in the words of the form version it was signed against (labels and
-option labels of *that* version), and for an amendment, only the answers that changed.
+option labels of *that* version), and for an amendment, only the answers that changed. Every answer
+becomes text through its field type's ``display`` (``ComponentRegistry.display``): the API's review
+view, the console and anything else that shows answers take their text from here.
 """
 
 from __future__ import annotations
@@ -10,16 +12,8 @@ from typing import Any
 
 import msgspec
 
-from forms.schema import (
-    AttachmentField,
-    BooleanField,
-    ChoiceField,
-    FieldSpec,
-    FormSchema,
-    GroupField,
-    MultiChoiceField,
-    Text,
-)
+from forms.components.registry import ComponentRegistry
+from forms.schema import FieldSpec, FormSchema, GroupField, Text
 
 
 class Answer(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -30,7 +24,8 @@ class Answer(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     value: Any
     """The answer as signed."""
     display: str
-    """The answer for people: option labels instead of values, はい/いいえ, a file's name and size."""
+    """The answer for people, as its field type displays it: option labels instead of values, はい/いいえ,
+    an era date with the ISO date, a prefecture's name, a file's name and size."""
     items: list[list[Answer]] | None = None
     """For a group: each item's answers."""
 
@@ -48,50 +43,34 @@ def _type(spec: FieldSpec) -> str:
     return str(spec.__struct_config__.tag)
 
 
-def _display(spec: FieldSpec, value: Any) -> str:
-    if isinstance(spec, BooleanField):
-        return "はい" if value else "いいえ"
-    if isinstance(spec, ChoiceField):
-        return next((o.label.ja for o in spec.options if o.value == value), str(value))
-    if isinstance(spec, MultiChoiceField):
-        labels = {o.value: o.label.ja for o in spec.options}
-        return "、".join(labels.get(v, str(v)) for v in value)
-    if isinstance(spec, AttachmentField) and isinstance(value, dict):
-        return f"{value.get('filename')} ({value.get('size')} bytes)"
-    return str(value)
-
-
-def _render(fields: list[FieldSpec], answers: dict[str, Any], base: str) -> list[Answer]:
+def _render(fields: list[FieldSpec], answers: dict[str, Any], base: str, components: ComponentRegistry) -> list[Answer]:
     rendered = []
     for spec in fields:
         if spec.id not in answers:
             continue
         value, pointer = answers[spec.id], f"{base}/{spec.id}"
+        items = None
         if isinstance(spec, GroupField) and isinstance(value, list):
             items = [
-                _render(spec.fields, item, f"{pointer}/{index}") if isinstance(item, dict) else []
+                _render(spec.fields, item, f"{pointer}/{index}", components) if isinstance(item, dict) else []
                 for index, item in enumerate(value)
             ]
-            rendered.append(
-                Answer(
-                    pointer=pointer,
-                    label=spec.label,
-                    type=_type(spec),
-                    value=value,
-                    display=f"{len(value)}件",
-                    items=items,
-                )
+        rendered.append(
+            Answer(
+                pointer=pointer,
+                label=spec.label,
+                type=_type(spec),
+                value=value,
+                display=components.display(spec, value),
+                items=items,
             )
-        else:
-            rendered.append(
-                Answer(pointer=pointer, label=spec.label, type=_type(spec), value=value, display=_display(spec, value))
-            )
+        )
     return rendered
 
 
-def render(schema: FormSchema, answers: dict[str, Any]) -> list[Answer]:
+def render(schema: FormSchema, answers: dict[str, Any], components: ComponentRegistry) -> list[Answer]:
     """Every answered field in the form's order, with its label (answers are already validated)."""
-    return _render(schema.fields(), answers, "/answers")
+    return _render(schema.fields(), answers, "/answers", components)
 
 
 def _diff(fields: list[FieldSpec], before: dict[str, Any], after: dict[str, Any], base: str) -> list[AnswerChange]:
@@ -123,3 +102,27 @@ def _diff(fields: list[FieldSpec], before: dict[str, Any], after: dict[str, Any]
 def diff(schema: FormSchema, before: dict[str, Any], after: dict[str, Any]) -> list[AnswerChange]:
     """The answers that differ, by pointer, in the (newer) form's order; group items are compared by index."""
     return _diff(schema.fields(), before, after, "/answers")
+
+
+def _changed_spec(schema: FormSchema, pointer: str) -> FieldSpec | None:
+    """The field a change's pointer names: ``/answers/<id>``, a group item, or a sub-field of one."""
+    path = pointer.split("/")[2:]  # /answers/<id>[/<index>[/<sub id>]]
+    spec = next((f for f in schema.fields() if path and f.id == path[0]), None)
+    if isinstance(spec, GroupField) and len(path) == 3:
+        return next((sub for sub in spec.fields if sub.id == path[2]), None)
+    return spec
+
+
+def _shown(spec: FieldSpec | None, value: Any, components: ComponentRegistry) -> str:
+    if value is None:
+        return ""
+    if isinstance(spec, GroupField) and isinstance(value, dict):  # a whole item added or removed
+        subs = {sub.id: sub for sub in spec.fields}
+        return "; ".join(f"{subs[k].label.ja}: {components.display(subs[k], v)}" for k, v in value.items() if k in subs)
+    return components.display(spec, value) if spec is not None else str(value)
+
+
+def change_display(schema: FormSchema, change: AnswerChange, components: ComponentRegistry) -> tuple[str, str]:
+    """A change's two sides as people read them (``""``: not answered); a whole group item as its answers."""
+    spec = _changed_spec(schema, change.pointer)
+    return _shown(spec, change.before, components), _shown(spec, change.after, components)

@@ -17,6 +17,7 @@ import msgspec
 from pyhanko.sign.timestamps import TimeStamper
 
 from forms import answers as form_answers
+from forms.components.registry import ComponentRegistry
 from forms.schema import FormSchema
 from service import access
 from service.access import STAFF, Access
@@ -73,8 +74,13 @@ def _schema(schema: dict[str, Any]) -> FormSchema:
     return msgspec.convert(schema, FormSchema)
 
 
-async def clerk_view(conn: asyncpg.Connection, who: Access, now: dt.datetime) -> tuple[ClerkSubmissionOut, str]:
-    """Everything about one application for its agency's staff, and its ETag; opening it is audited."""
+async def clerk_view(
+    conn: asyncpg.Connection, who: Access, now: dt.datetime, components: ComponentRegistry
+) -> tuple[ClerkSubmissionOut, str]:
+    """Everything about one application for its agency's staff, and its ETag; opening it is audited.
+
+    ``components`` are the app's field types: each answer's ``display`` is its field type's rendering.
+    """
     assert who.staff is not None
     first = await queries.mark_opened(conn, who.submission_id, now)
     await trail.record(
@@ -135,7 +141,7 @@ async def clerk_view(conn: asyncpg.Connection, who: Access, now: dt.datetime) ->
         first_opened_at=row["first_opened_at"],
         etag=tag,
         flags=list(row["flags"]),
-        answers=form_answers.render(latest_schema, signed.get("answers", {})),
+        answers=form_answers.render(latest_schema, signed.get("answers", {}), components),
         revisions=out_revisions,
         timeline=await timeline(conn, who.submission_id),
         comments=[CommentOut(**dict(c)) for c in await queries.comments(conn, who.submission_id)],
