@@ -8,11 +8,13 @@ from typing import Annotated, Any, Final, Literal
 
 import msgspec
 
+from forms.checks import check_schema
 from forms.components.base import SHA256_PATTERN, Component, anchored, meta, no_lookup
 from forms.components.registry import ComponentRegistry
 from forms.conditions import MISSING, Locate, as_is, compile_condition, read_json
 from forms.errors import FieldError, SchemaInvalid
 from forms.schema import DateField, FieldSpec, FormSchema, GroupField
+from forms.validate import collect_document
 
 NONCE_PATTERN: Final = anchored("[A-Za-z0-9_-]{16,128}")
 UUID_PATTERN: Final = anchored("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -165,9 +167,6 @@ class CompiledForm:
     """A form version ready to validate documents; build it once and cache it (it is immutable)."""
 
     def __init__(self, schema: FormSchema, version: int, registry: ComponentRegistry) -> None:
-        # Imported here: the checks import the conditions and components this module builds on.
-        from forms.checks import check_schema
-
         if errors := check_schema(schema, registry):
             raise SchemaInvalid(errors)
         self.schema = schema
@@ -211,8 +210,6 @@ class CompiledForm:
 
     def collect(self, document: Any) -> list[FieldError]:
         """The slow path on decoded JSON: walk everything and report every error."""
-        from forms.validate import collect_document
-
         return collect_document(self, document)
 
     def decode(self, raw: bytes) -> Any:
