@@ -20,9 +20,9 @@ from litestar.exceptions import (
 )
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.types import ExceptionHandlersMap
-from litestar.utils.scope.state import ScopeState
 
 from service.db import unavailable_reason
+from service.litestar_internals import decoded_json, handler_parameters
 from service.validation import FieldProblem, collect_problems, problems_from_litestar
 
 PROBLEM_MEDIA_TYPE: Final = "application/problem+json"
@@ -238,8 +238,8 @@ def _body_problems(request: Request[Any, Any, Any]) -> list[FieldProblem] | None
     Litestar decodes the body at C speed and stops at the first mismatch; only on that failure
     do we walk the already-decoded JSON against the handler's ``data`` type to list them all.
     """
-    decoded = ScopeState.from_scope(request.scope).json
-    parameter = request.route_handler.parsed_fn_signature.parameters.get("data")
+    decoded = decoded_json(request)
+    parameter = handler_parameters(request.route_handler).get("data")
     if parameter is None or not isinstance(decoded, dict | list):
         return None
     return collect_problems(decoded, parameter.annotation) or None
