@@ -77,6 +77,9 @@ class CompiledField:
 class CompiledScope:
     """The fields of one object level: the answers, or one group's item."""
 
+    #: The msgspec type of the level (built with ``defstruct``), the fast path's decoder type.
+    struct: type[msgspec.Struct]
+
     def __init__(
         self,
         specs: list[FieldSpec],
@@ -103,14 +106,12 @@ class CompiledScope:
         struct_fields: list[Any] = []
         for spec in specs:
             component = registry.for_spec(spec)
-            group = (
-                CompiledScope(spec.fields, registry, f"{name}_{spec.id}", top or self)
-                if isinstance(spec, GroupField)
-                else None
-            )
-            if group is not None:
-                items = meta(min_length=spec.min_items, max_length=spec.max_items)  # type: ignore[union-attr]
-                annotation: Any = Annotated[list[group.struct], items]  # type: ignore[name-defined]
+            group: CompiledScope | None = None
+            annotation: Any
+            if isinstance(spec, GroupField):
+                group = CompiledScope(spec.fields, registry, f"{name}_{spec.id}", top or self)
+                item: Any = group.struct  # a type built at run time (defstruct)
+                annotation = Annotated[list[item], meta(min_length=spec.min_items, max_length=spec.max_items)]
             else:
                 annotation = component.annotation(spec)
             f = CompiledField(spec, component, self.attrs[spec.id], group, locate_id, annotation)

@@ -11,14 +11,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Final
 
-#: (first day, name), newest first. 明治 is counted from the calendar reform (明治6年1月1日 =
-#: 1873-01-01): years 1868-1872 of 明治 fall before Gregorian dates were in use in Japan.
+#: (first day, name), newest first; 明治 by the Gregorian date of its proclamation, as in
+#: signing/jpki.py (only its year counts here: no date before 1873 is converted).
 ERAS: Final = (
     (dt.date(2019, 5, 1), "令和"),
     (dt.date(1989, 1, 8), "平成"),
     (dt.date(1926, 12, 25), "昭和"),
     (dt.date(1912, 7, 30), "大正"),
-    (dt.date(1868, 1, 25), "明治"),
+    (dt.date(1868, 10, 23), "明治"),
 )
 #: The first Gregorian day of the Japanese calendar (the reform of 明治5年 made 12月3日 this day).
 GREGORIAN_SINCE: Final = dt.date(1873, 1, 1)
