@@ -25,7 +25,10 @@ def provide_viewer() -> str | None:
 
 
 def app(**options: Any) -> Litestar:
-    return Litestar([Items], dependencies={"viewer": Provide(provide_viewer, sync_to_thread=False)}, **options)
+    # logging_config=None: Litestar's default would install a handler on the root logger for the whole session.
+    return Litestar(
+        [Items], dependencies={"viewer": Provide(provide_viewer, sync_to_thread=False)}, logging_config=None, **options
+    )
 
 
 class Items(Controller):
