@@ -19,6 +19,7 @@ from service.auth import tokens
 from service.auth.principal import require_role, resolve_token
 from service.auth.schemas import Principal
 from service.problems import NotFound, Unauthenticated
+from service.retention.tombstones import refuse_purged
 from service.submissions import queries
 
 #: Marks applicant access tokens (secret scanners find leaked ones by it).
@@ -65,6 +66,7 @@ async def staff(conn: asyncpg.Connection, who: Principal, submission_id: uuid.UU
     row = await queries.submission(conn, submission_id)
     if row is None or who.agency_code != row.agency_code:
         raise NotFound(f"There is no submission {submission_id}.")
+    await refuse_purged(conn, row.id)  # retention: a purged application's content is gone (410)
     return Access(submission_id=row.id, agency=row.agency_code, staff=who)
 
 
@@ -75,5 +77,6 @@ async def access(conn: asyncpg.Connection, submission_id: uuid.UUID, authorizati
         raise Unauthenticated("Send the submission's access token, or a staff token, as a bearer token.")
     if token.startswith(APPLICANT_TOKEN_PREFIX):
         row = await applicant(conn, submission_id, token)
+        await refuse_purged(conn, row.id)  # retention: a purged application's content is gone (410)
         return Access(submission_id=row.id, agency=row.agency_code, staff=None)
     return await staff(conn, await resolve_token(token, conn), submission_id)

@@ -50,6 +50,8 @@ from service.publishing.cache import CompiledForms
 from service.publishing.routes import FormController, provide_compiled_forms
 from service.queue.routes import QueueController
 from service.receipts.routes import receipt_certificate
+from service.retention import purge as retention
+from service.retention.routes import RetentionController, by_receipt
 from service.review.routes import EvidenceController, ReviewController
 from service.services import Clock, Services, provide_services, system_clock
 from service.settings import Settings
@@ -200,6 +202,31 @@ async def housekeep_periodically(
     await periodically("housekeeping", settings.housekeeping_seconds, job, sleep)
 
 
+async def retain_periodically(
+    database: Database,
+    settings: Settings,
+    clock: Callable[[], dt.datetime] = _utcnow,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> None:
+    """Purge applications past their retention every ``retention_seconds`` (0: never).
+
+    Every worker runs it; a batch locks its applications with SKIP LOCKED, so two runs never purge
+    the same one. ``clock`` and ``sleep`` are passed in so that a test can move time.
+    """
+    batches = retention.Batches(size=settings.retention_batch_size)
+
+    async def job() -> None:
+        async with database.connection() as conn:
+            report = await retention.run(conn, clock(), batches)
+        # Receipt numbers and counts only: the log never carries an application's content.
+        log.info(
+            "retention", purged=len(report.purged), held=report.held, more=report.more,
+            receipt_numbers=[n for due in report.purged for n in due.receipt_numbers][:100],
+        )  # fmt: skip
+
+    await periodically("retention", settings.retention_seconds, job, sleep)
+
+
 def app_from_environment() -> Litestar:
     """The app of one worker process (``shinsei serve --workers N``, or any ASGI server's ``--factory``).
 
@@ -264,6 +291,7 @@ def create_app(
             asyncio.create_task(reverify_periodically(app.state.database, services.verifiers, settings)),
             asyncio.create_task(seal_periodically(app.state.database, settings.audit_seal_seconds)),
             asyncio.create_task(housekeep_periodically(app.state.database, settings, metrics)),
+            asyncio.create_task(retain_periodically(app.state.database, settings)),
         ]
         try:
             yield
@@ -294,6 +322,8 @@ def create_app(
             ApplicantController,
             ReviewController,
             EvidenceController,
+            RetentionController,
+            by_receipt,
             *metrics_routes(settings),
             console_router(settings),
         ],

@@ -112,6 +112,12 @@ class Conflict(ProblemError):
     slug, status, title = "conflict", 409, "The request conflicts with the current state."
 
 
+class Purged(ProblemError):
+    """The application's content was deleted at the end of its retention period; its tombstone remains."""
+
+    slug, status, title = "purged", 410, "The application was purged at the end of its retention period."
+
+
 class PreconditionFailed(ProblemError):
     slug, status, title = "precondition-failed", 412, "The resource changed since you read it."
 

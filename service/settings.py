@@ -130,6 +130,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     housekeeping_batch_size: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 1000
     """Rows deleted per transaction, so that a large backlog never holds intake up."""
 
+    retention_seconds: Annotated[int, msgspec.Meta(ge=0)] = 86_400
+    """How often the server purges applications past their retention period (daily); 0: never (use cron
+    with ``shinsei retention run``)."""
+    retention_batch_size: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 20
+    """Applications purged per transaction: each holds their row locks and deletes up to
+    ``max_submission_bytes`` of files apiece, so a batch stays short and small."""
+
     metrics: Literal["off", "admin", "open"] = "off"
     """``GET /metrics``: ``off`` (404), ``admin`` (an admin's bearer token), ``open`` (anyone who reaches the port)."""
 
