@@ -17,8 +17,8 @@ FINAL_STATUSES: Final = ("approved", "rejected", "withdrawn")
 _SCHEDULE: Final = """
     SELECT s.id, s.agency_code, s.procedure_id, s.status, s.created_at AS received_at, s.purged_at, c.closed_at,
            rule.years, rule.start, rule.source,
-           retention_until(CASE rule.start WHEN 'received' THEN s.created_at ELSE c.closed_at END, rule.years)
-               AS retain_until
+           retention_until(CASE WHEN c.closed_at IS NULL THEN NULL WHEN rule.start = 'received' THEN s.created_at
+                                ELSE c.closed_at END, rule.years) AS retain_until
     FROM submission s
     JOIN procedure p ON p.id = s.procedure_id
     JOIN agency a ON a.code = s.agency_code
@@ -38,7 +38,7 @@ _SCHEDULE: Final = """
 #: receipt, so the partial index submission_retention_idx narrows the walk to rows that old.
 _DUE_WHERE: Final = """
     WHERE s.purged_at IS NULL AND s.status IN ('approved', 'rejected', 'withdrawn')
-      AND s.created_at <= $1 - interval '1 year'
+      AND s.created_at <= $1::timestamptz - interval '1 year'
       AND retention_until(CASE rule.start WHEN 'received' THEN s.created_at ELSE c.closed_at END, rule.years) <= $1"""
 
 _NOT_HELD: Final = """

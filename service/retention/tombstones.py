@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import uuid
+from typing import Final
 
 import asyncpg
 import msgspec
@@ -12,6 +14,9 @@ from service.problems import Purged
 from service.retention import queries
 from service.retention.schemas import PurgedObject, Retention, Tombstone, TombstoneOut
 from signing import canonical
+
+#: The detail gives the date as the agency and the applicant count it.
+JAPAN: Final = dt.timezone(dt.timedelta(hours=9), "JST")
 
 
 def digest(tombstone: Tombstone) -> bytes:
@@ -50,7 +55,7 @@ async def refuse_purged(conn: asyncpg.Connection, submission_id: uuid.UUID) -> N
     at = await queries.purged_at(conn, submission_id)
     if at is not None:
         raise Purged(
-            f"Application {submission_id} was purged on {at.date().isoformat()} at the end of its retention "
+            f"Application {submission_id} was purged on {at.astimezone(JAPAN).date().isoformat()} (Japan time) at the end of its retention "
             "period; only its tombstone (receipt numbers, dates, final status, SHA-256 of what was deleted) remains.",
             extensions={"purged_at": at.isoformat(), "links": {"tombstone": retention_link(submission_id)}},
         )
