@@ -385,8 +385,9 @@ def retention_run(dry_run: bool, as_of: dt.datetime | None) -> int:
         )
     verb = "would purge" if dry_run else "purged"
     for due in report.purged:
+        until = due.retain_until.astimezone(JST).date().isoformat()
         click.echo(
-            f"{verb} {', '.join(due.receipt_numbers)} ({due.status}, kept until {due.retain_until.date().isoformat()}):"
+            f"{verb} {', '.join(due.receipt_numbers)} ({due.status}, kept until {until}):"
             f" {due.objects} objects, {due.bytes} bytes"
         )
     click.echo(

@@ -54,8 +54,9 @@ async def refuse_purged(conn: asyncpg.Connection, submission_id: uuid.UUID) -> N
     """
     at = await queries.purged_at(conn, submission_id)
     if at is not None:
+        day = at.astimezone(JAPAN).date().isoformat()
         raise Purged(
-            f"Application {submission_id} was purged on {at.astimezone(JAPAN).date().isoformat()} (Japan time) at the end of its retention "
-            "period; only its tombstone (receipt numbers, dates, final status, SHA-256 of what was deleted) remains.",
+            f"Application {submission_id} was purged on {day} (Japan time) at the end of its retention period; "
+            "only its tombstone (receipt numbers, dates, final status, SHA-256 of what was deleted) remains.",
             extensions={"purged_at": at.isoformat(), "links": {"tombstone": retention_link(submission_id)}},
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import uuid
@@ -23,6 +24,7 @@ from tests.api.test_queue import clerk
 from tests.api.test_review import bearer, decide, slug, submit, view
 from tests.api.test_submissions import PDF
 from tests.conftest import Tokens
+from tests.service.test_cli import env_for, run
 
 Client = AsyncTestClient[Litestar]
 JST = dt.timezone(dt.timedelta(hours=9))
@@ -93,7 +95,8 @@ async def test_retention_reached_purges_and_leaves_a_tombstone(
     standing = await client.get(f"{submission['links']['self']}/retention", headers=bearer(submission))
     assert standing.status_code == 200, standing.text
     assert standing.json() == {
-        "submission_id": str(sid), "status": "approved", "retention": {"years": 5, "from": "decided", "source": "agency"},
+        "submission_id": str(sid), "status": "approved",
+        "retention": {"years": 5, "from": "decided", "source": "agency"},
         "retain_until": until.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"), "on_hold": False, "hold": None,
         "purged": None,
     }  # fmt: skip
@@ -165,7 +168,9 @@ async def test_retention_reached_purges_and_leaves_a_tombstone(
     assert (hidden.status_code, slug(hidden)) == (404, "not-found")
 
     # The timeline's last word, without the decision's message, for the events outbox.
-    events = await conn.fetch("SELECT kind, message, at FROM submission_event WHERE submission_id = $1 ORDER BY id", sid)
+    events = await conn.fetch(
+        "SELECT kind, message, at FROM submission_event WHERE submission_id = $1 ORDER BY id", sid
+    )
     assert events[-1]["kind"] == "purged" and events[-1]["at"] == until
     assert all(e["message"] is None for e in events)
 
@@ -347,3 +352,35 @@ async def test_the_daily_job_purges_as_time_passes(
     # Five years after the April after the decision: kept for the first runs, purged by the seventh.
     assert seen[:2] == [False, False] and seen[-1] is True
     assert seen.index(True) in (6, 7)
+
+
+async def test_the_command_dry_then_for_real_and_the_chain_verifies(
+    client: Client, admin: dict[str, str], conn: asyncpg.Connection, db: str
+) -> None:
+    """``shinsei retention run`` against an application decided seven years ago (its dates moved back)."""
+    submission = await approved(client, conn)
+    sid = uuid.UUID(submission["submission_id"])
+    await conn.execute("UPDATE decision SET decided_at = decided_at - interval '7 years' WHERE submission_id = $1", sid)
+    await conn.execute("UPDATE submission SET created_at = created_at - interval '7 years' WHERE id = $1", sid)
+    until = end_of_period(await decided_at(conn, submission), 5).date().isoformat()
+    number = submission["receipt_number"]
+
+    dry = await asyncio.to_thread(run, ["retention", "run", "--dry-run"], env_for(db))
+    assert dry.returncode == 0, dry.stderr
+    lines = dry.stdout.splitlines()
+    assert lines[0].startswith(f"would purge {number} (approved, kept until {until}): 9 objects, ")
+    assert lines[1].startswith("would purge 1 applications (9 objects, ")
+    assert lines[1].endswith("; 0 past retention kept by a legal hold")
+    assert await conn.fetchval("SELECT purged_at FROM submission WHERE id = $1", sid) is None
+    # Dry, as of a date before the period ends: nothing would go.
+    early = await asyncio.to_thread(run, ["retention", "run", "--dry-run", "--as-of", "2000-01-01"], env_for(db))
+    assert (early.returncode, early.stdout.splitlines()[0][:29]) == (0, "would purge 0 applications (0")
+    refused = await asyncio.to_thread(run, ["retention", "run", "--as-of", "2000-01-01"], env_for(db))
+    assert refused.returncode == 2 and "--as-of only with --dry-run" in refused.stderr
+
+    done = await asyncio.to_thread(run, ["retention", "run"], env_for(db))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"purged {number} (approved, kept until {until}): 9 objects, ")
+    assert await conn.fetchval("SELECT purged_at FROM submission WHERE id = $1", sid) is not None
+    verified = await asyncio.to_thread(run, ["audit", "verify"], env_for(db))
+    assert verified.returncode == 0 and verified.stdout.endswith("\n") and "events; head " in verified.stdout
