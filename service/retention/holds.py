@@ -19,6 +19,7 @@ from service.auth.schemas import Principal
 from service.problems import NotFound
 from service.retention import queries, tombstones
 from service.retention.schemas import HoldOut
+from service.review.service import STAFF
 
 
 def _hold(row: asyncpg.Record) -> HoldOut:
@@ -29,11 +30,12 @@ def _hold(row: asyncpg.Record) -> HoldOut:
 
 
 async def _locked(conn: asyncpg.Connection, who: Principal, submission_id: uuid.UUID) -> str:
-    """The application's agency, its row locked; another agency's application is absent (404)."""
-    require_role(who, "agency-admin")
+    """The application's agency, its row locked: absent (404) to another agency's staff, 403 to clerks."""
+    require_role(who, *STAFF)
     row = await queries.lock_submission(conn, submission_id)
     if row is None or row["agency_code"] != who.agency_code:
         raise NotFound(f"There is no submission {submission_id}.")
+    require_role(who, "agency-admin")
     await tombstones.refuse_purged(conn, submission_id)
     return str(row["agency_code"])
 

@@ -40,7 +40,7 @@ class RetentionController(Controller):
     @put(
         "/{submission_id:uuid}/hold",
         summary="Place a legal hold (agency admin): the application is kept past its retention until released",
-        guards=[authenticate, allow("agency-admin")],
+        guards=[authenticate, allow(*STAFF)],
         status_code=HTTP_200_OK,
         request_max_body_size=SMALL_BODY,
     )
@@ -52,7 +52,7 @@ class RetentionController(Controller):
     @delete(
         "/{submission_id:uuid}/hold",
         summary="Release the legal hold (agency admin)",
-        guards=[authenticate, allow("agency-admin")],
+        guards=[authenticate, allow(*STAFF)],
         status_code=HTTP_200_OK,
     )
     async def release_hold(self, conn: Conn, principal: Caller, submission_id: FromPath[uuid.UUID]) -> HoldOut:
