@@ -21,7 +21,7 @@ from service.retention import purge, tombstones
 from service.retention.schemas import RunReport, Tombstone
 from service.settings import Settings
 from tests.api.test_queue import clerk
-from tests.api.test_review import bearer, decide, slug, submit, view
+from tests.api.test_review import bearer, decide, slug, submit, view, withdraw
 from tests.api.test_submissions import PDF
 from tests.conftest import Tokens
 from tests.service.test_cli import env_for, run
@@ -384,3 +384,20 @@ async def test_the_command_dry_then_for_real_and_the_chain_verifies(
     assert await conn.fetchval("SELECT purged_at FROM submission WHERE id = $1", sid) is not None
     verified = await asyncio.to_thread(run, ["audit", "verify"], env_for(db))
     assert verified.returncode == 0 and verified.stdout.endswith("\n") and "events; head " in verified.stdout
+
+
+async def test_a_withdrawn_application_counts_from_its_withdrawal(
+    client: Client, admin: dict[str, str], conn: asyncpg.Connection, db: str
+) -> None:
+    submission = await submit(client, conn)
+    assert (await withdraw(client, submission)).status_code == 200
+    sid = uuid.UUID(submission["submission_id"])
+    withdrawn_at = await conn.fetchval(
+        "SELECT at FROM submission_event WHERE submission_id = $1 AND kind = 'withdrawn'", sid
+    )
+    until = end_of_period(withdrawn_at, 5)
+    assert (await run_at(db, until - dt.timedelta(microseconds=1))).purged == []
+    [due] = (await run_at(db, until)).purged
+    assert (due.status, due.receipt_numbers) == ("withdrawn", [submission["receipt_number"]])
+    stone = (await client.get(f"{submission['links']['self']}/retention", headers=bearer(submission))).json()
+    assert stone["purged"]["tombstone"]["closed_at"] == withdrawn_at.isoformat().replace("+00:00", "Z")
