@@ -401,3 +401,23 @@ async def test_a_withdrawn_application_counts_from_its_withdrawal(
     assert (due.status, due.receipt_numbers) == ("withdrawn", [submission["receipt_number"]])
     stone = (await client.get(f"{submission['links']['self']}/retention", headers=bearer(submission))).json()
     assert stone["purged"]["tombstone"]["closed_at"] == withdrawn_at.isoformat().replace("+00:00", "Z")
+
+
+async def test_a_run_skips_what_a_hold_being_placed_has_locked(
+    client: Client, admin: dict[str, str], conn: asyncpg.Connection, db: str
+) -> None:
+    """A hold takes the application's row lock; the run neither waits for it nor purges under it."""
+    submission = await approved(client, conn)
+    until = end_of_period(await decided_at(conn, submission), 5)
+    holder = await asyncpg.connect(db)
+    try:
+        async with holder.transaction():
+            await holder.execute(
+                "SELECT 1 FROM submission WHERE id = $1 FOR UPDATE", uuid.UUID(submission["submission_id"])
+            )
+            report = await asyncio.wait_for(run_at(db, until), timeout=10)
+    finally:
+        await holder.close()
+    assert report.purged == []
+    [due] = (await run_at(db, until)).purged
+    assert due.receipt_numbers == [submission["receipt_number"]]
