@@ -291,7 +291,7 @@ def create_app(
             asyncio.create_task(reverify_periodically(app.state.database, services.verifiers, settings)),
             asyncio.create_task(seal_periodically(app.state.database, settings.audit_seal_seconds)),
             asyncio.create_task(housekeep_periodically(app.state.database, settings, metrics)),
-            asyncio.create_task(retain_periodically(app.state.database, settings)),
+            asyncio.create_task(retain_periodically(app.state.database, settings, clock)),
         ]
         try:
             yield

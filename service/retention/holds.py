@@ -13,13 +13,13 @@ import uuid
 
 import asyncpg
 
+from service.access import STAFF
 from service.audit import trail
 from service.auth.principal import require_role
 from service.auth.schemas import Principal
 from service.problems import NotFound
 from service.retention import queries, tombstones
 from service.retention.schemas import HoldOut
-from service.review.service import STAFF
 
 
 def _hold(row: asyncpg.Record) -> HoldOut:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Annotated, Any, Final
 
@@ -10,11 +9,12 @@ from litestar import Controller, Request, delete, get, put
 from litestar.params import FromPath, JSONBody, PathParameter
 from litestar.status_codes import HTTP_200_OK
 
+from service.access import STAFF
 from service.auth.principal import Caller, allow, authenticate
 from service.db import Conn
 from service.retention import holds, standing
 from service.retention.schemas import HoldIn, HoldOut, RetentionOut
-from service.review.service import STAFF
+from service.services import Injected
 
 #: A hold's body is one short reason.
 SMALL_BODY: Final = 8 * 1024
@@ -32,10 +32,10 @@ class RetentionController(Controller):
         "receipt numbers, dates, final status, when it was purged and the SHA-256 of every object deleted.",
     )
     async def retention(
-        self, request: Request[Any, Any, Any], conn: Conn, submission_id: FromPath[uuid.UUID]
+        self, request: Request[Any, Any, Any], conn: Conn, services: Injected, submission_id: FromPath[uuid.UUID]
     ) -> RetentionOut:
         staff = await standing.caller(conn, submission_id, request.headers.get("authorization"))
-        return await standing.standing(conn, submission_id, staff, dt.datetime.now(dt.UTC))
+        return await standing.standing(conn, submission_id, staff, services.clock())
 
     @put(
         "/{submission_id:uuid}/hold",
@@ -45,9 +45,14 @@ class RetentionController(Controller):
         request_max_body_size=SMALL_BODY,
     )
     async def place_hold(
-        self, conn: Conn, principal: Caller, submission_id: FromPath[uuid.UUID], data: JSONBody[HoldIn]
+        self,
+        conn: Conn,
+        services: Injected,
+        principal: Caller,
+        submission_id: FromPath[uuid.UUID],
+        data: JSONBody[HoldIn],
     ) -> HoldOut:
-        return await holds.place(conn, principal, submission_id, data.reason, dt.datetime.now(dt.UTC))
+        return await holds.place(conn, principal, submission_id, data.reason, services.clock())
 
     @delete(
         "/{submission_id:uuid}/hold",
@@ -55,8 +60,10 @@ class RetentionController(Controller):
         guards=[authenticate, allow(*STAFF)],
         status_code=HTTP_200_OK,
     )
-    async def release_hold(self, conn: Conn, principal: Caller, submission_id: FromPath[uuid.UUID]) -> HoldOut:
-        return await holds.release(conn, principal, submission_id, dt.datetime.now(dt.UTC))
+    async def release_hold(
+        self, conn: Conn, services: Injected, principal: Caller, submission_id: FromPath[uuid.UUID]
+    ) -> HoldOut:
+        return await holds.release(conn, principal, submission_id, services.clock())
 
 
 @get(
@@ -65,5 +72,5 @@ class RetentionController(Controller):
     summary="Match an old receipt: the application's retention standing, or its tombstone, by receipt number",
     guards=[authenticate, allow(*STAFF)],
 )
-async def by_receipt(conn: Conn, principal: Caller, receipt_number: ReceiptNumber) -> RetentionOut:
-    return await standing.by_receipt(conn, principal, receipt_number, dt.datetime.now(dt.UTC))
+async def by_receipt(conn: Conn, services: Injected, principal: Caller, receipt_number: ReceiptNumber) -> RetentionOut:
+    return await standing.by_receipt(conn, principal, receipt_number, services.clock())

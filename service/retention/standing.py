@@ -12,31 +12,30 @@ import uuid
 
 import asyncpg
 
+from service.access import APPLICANT_TOKEN_PREFIX, STAFF, applicant
 from service.audit import trail
-from service.auth.principal import require_role, resolve
+from service.auth import tokens
+from service.auth.principal import require_role, resolve_token
 from service.auth.schemas import Principal
 from service.problems import NotFound, Unauthenticated
 from service.retention import holds, queries, tombstones
 from service.retention.schemas import Retention, RetentionOut
-from service.review.service import STAFF
-from service.submissions.service import TOKEN_PREFIX, authorised
 
 
 async def caller(conn: asyncpg.Connection, submission_id: uuid.UUID, authorization: str | None) -> Principal | None:
     """The applicant (None, after the access token matched) or a member of staff (not yet agency-checked).
 
-    The same credentials as the application's other views; a purged application keeps its access
-    token's hash (a credential, not personal data), so its applicant can still read this.
+    The credentials of the application's other views (service.access), without their refusal of a
+    purged application: a purge keeps the access token's hash (a credential, not personal data), so
+    its applicant can still read this.
     """
-    scheme, _, token = (authorization or "").partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
+    token = tokens.bearer(authorization)
+    if token is None:
         raise Unauthenticated("Send the submission's access token, or a staff token, as a bearer token.")
-    if token.startswith(TOKEN_PREFIX):
-        await authorised(conn, submission_id, token)
+    if token.startswith(APPLICANT_TOKEN_PREFIX):
+        await applicant(conn, submission_id, token)
         return None
-    assert authorization is not None  # a bearer token was found in it above
-    return require_role(await resolve(authorization, conn), *STAFF)
+    return require_role(await resolve_token(token, conn), *STAFF)
 
 
 async def standing(
