@@ -58,8 +58,9 @@ from service.submissions.service import reverify_pending
 from service.trust.fetch import ask_ocsp, fetch_crl
 from service.trust.routes import TrustController
 from service.trust.service import Verifiers, refresh_crls
+from signing.devca import development_receipt_key
 from signing.fonts import Typeface
-from signing.receipts import ReceiptKey, development_receipt_key, receipt_key_from_p12, receipt_key_from_pkcs11
+from signing.receipt_keys import ReceiptKey, receipt_key_from_p12, receipt_key_from_pkcs11
 
 log = structlog.get_logger("shinsei.app")
 

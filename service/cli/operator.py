@@ -169,7 +169,7 @@ def _serve_workers(config: Settings, dsn: str) -> None:
 
     import uvicorn
 
-    from signing.receipts import development_receipt_key
+    from signing.devca import development_receipt_key
 
     given = config.prometheus_multiproc_dir
     directory = Path(given or tempfile.mkdtemp(prefix="shinsei-metrics-"))

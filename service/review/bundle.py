@@ -16,7 +16,7 @@ from service.submissions.attachments import AttachmentStore
 from service.submissions.service import receipt_pdf, timeline
 from signing import bundle
 from signing.fonts import Typeface
-from signing.receipts import ReceiptKey
+from signing.receipt_keys import ReceiptKey
 from signing.report import VerificationReport
 from signing.trust import TrustStore
 from signing.verify import Rejected, Verifier, parse

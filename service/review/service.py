@@ -51,7 +51,8 @@ from service.submissions.schemas import Verification
 from service.submissions.service import TOKEN_PREFIX, authorised, links, print_statement, timeline
 from service.validation import FieldProblem
 from signing.fonts import Typeface
-from signing.receipts import DecisionNotice, ReceiptKey, sign_receipt
+from signing.receipt_keys import ReceiptKey
+from signing.receipts import DecisionNotice, sign_receipt
 from signing.report import VerificationReport
 from signing.timestamps import TimestampUnavailable
 

@@ -59,16 +59,9 @@ from service.trust.service import Ask
 from service.validation import FieldProblem
 from signing.fonts import Typeface
 from signing.jpki import CertificateClass
-from signing.receipts import (
-    AttachmentDigest,
-    DecisionNotice,
-    Presentation,
-    Receipt,
-    ReceiptKey,
-    Statement,
-    render_pdf,
-    sign_receipt,
-)
+from signing.receipt_keys import ReceiptKey
+from signing.receipt_pdf import Presentation, render_pdf
+from signing.receipts import AttachmentDigest, DecisionNotice, Receipt, Statement, sign_receipt
 from signing.report import VerificationReport
 from signing.timestamps import SignatureTimestamp, TimestampUnavailable, stamp_signature, token_time
 from signing.verify import Bounds, Policy, Verifier
