@@ -20,6 +20,7 @@ from pyhanko.stamp import TextStamp, TextStampStyle
 
 from signing.client import KeptKeySigner
 from signing.fonts import Font, JapaneseFont, Typeface
+from signing.jpki import PROFESSION_NAMES
 from signing.receipts import DecisionNotice, Receipt, Statement
 
 A4: Final = (0, 0, 595, 842)
@@ -123,7 +124,7 @@ def _lines(receipt: Receipt, presentation: Presentation) -> Body:
     status = STATUS_WORDS.get(receipt.verification, receipt.verification)
     head: list[Item] = [
         (0, f"手続 Procedure: {presentation.procedure_name}"),
-        (0, f"申請者 Applicant: {'、'.join(presentation.applicants) or '—'}"),
+        *_parties(receipt, presentation),
         (0, f"提出先 Agency: {presentation.agency_name} ({receipt.agency})"),
         (0, f"受付番号 Receipt number: {receipt.receipt_number}"),
         (0, f"受付日時 Received at: {received:%Y年%m月%d日 %H時%M分} (JST)"),
@@ -137,6 +138,18 @@ def _lines(receipt: Receipt, presentation: Presentation) -> Body:
     ]
     files = [[(1, attachment.filename), (2, attachment.sha256)] for attachment in receipt.attachments]
     return Body(head, files, _verification(receipt, presentation))
+
+
+def _parties(receipt: Receipt, presentation: Presentation) -> list[Item]:
+    """Who applied; filed on someone's behalf, who filed (with their profession) and for whom, from the signed JSON."""
+    if isinstance(receipt.filed_by, msgspec.UnsetType) or isinstance(receipt.on_behalf_of, msgspec.UnsetType):
+        return [(0, f"申請者 Applicant: {'、'.join(presentation.applicants) or '—'}")]
+    profession = receipt.filed_by_profession
+    title = "" if isinstance(profession, msgspec.UnsetType) else f"（{PROFESSION_NAMES[profession]}）"
+    return [
+        (0, f"申請者 Applicant: {receipt.on_behalf_of}"),
+        (0, f"提出者 Filed by: {receipt.filed_by}{title}"),
+    ]
 
 
 def _notice_lines(notice: DecisionNotice, presentation: Presentation) -> Body:

@@ -17,6 +17,7 @@ from pyhanko.sign.timestamps import TimeStamper, TimestampRequestError
 
 from signing import canonical
 from signing.client import KeptKeySigner, asign_detached
+from signing.jpki import Profession
 from signing.report import VerificationReport
 from signing.timestamps import TimestampUnavailable
 from signing.trust import Anchor, TrustStore
@@ -51,6 +52,9 @@ class Receipt(msgspec.Struct, frozen=True, kw_only=True):
     applicant's own receipt is unchanged)."""
     on_behalf_of: str | msgspec.UnsetType = msgspec.UNSET
     """...and the principal (the mandate's signer, or the client a professional's statement names)."""
+    filed_by_profession: Profession | msgspec.UnsetType = msgspec.UNSET
+    """The agent's licensed profession (``sharoushi``…), when they file as one: with a statement
+    (提出代行), or under a mandate signed with their association's certificate."""
 
 
 class DecisionNotice(msgspec.Struct, frozen=True, kw_only=True):

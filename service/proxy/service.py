@@ -285,6 +285,14 @@ async def check_mandate(
     )
 
 
+def receipt_parties(filing: Filing) -> dict[str, str]:
+    """What the receipt says of a filing on someone's behalf: who filed (and as which profession), for whom."""
+    parties = {"filed_by": str(filing.agent["display"]), "on_behalf_of": str(filing.principal["display"])}
+    if (profession := filing.agent.get("profession")) is not None:
+        parties["filed_by_profession"] = str(profession)
+    return parties
+
+
 async def record(conn: asyncpg.Connection, submission_id: uuid.UUID, filing: Filing) -> None:
     """Keep the mandate or statement, and who filed for whom, beside the new submission."""
     await queries.insert_filing(

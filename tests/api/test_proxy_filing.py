@@ -16,6 +16,7 @@ from service.proxy.service import JAPAN
 from tests import pki
 from tests.api.test_submissions import document, new_nonce, parts
 from tests.conftest import Tokens
+from tests.pdf import page_text
 
 Client = AsyncTestClient[Litestar]
 PROBLEMS = "https://shinsei.example/problems/"
@@ -89,6 +90,8 @@ async def test_an_agent_files_with_the_principals_mandate(
     token = {"Authorization": f"Bearer {body['access_token']}"}
     receipt = msgspec.json.decode((await client.get(body["links"]["receipt"], headers=token)).content)
     assert (receipt["filed_by"], receipt["on_behalf_of"]) == ("鈴木 一郎", "山田 太郎")  # the receipt names both
+    assert "filed_by_profession" not in receipt  # a card holder files under a mandate, not as a profession
+    assert {"申請者 Applicant: 山田 太郎", "提出者 Filed by: 鈴木 一郎"} <= await pdf_lines(client, body, token)
     clerk = await tokens.header("clerk", "MHLW")
     view = (await client.get(body["links"]["self"], headers=clerk)).json()
     proxy = view["proxy"]
@@ -109,6 +112,13 @@ async def test_an_agent_files_with_the_principals_mandate(
     own_token = {"Authorization": f"Bearer {own.json()['access_token']}"}
     own_receipt = msgspec.json.decode((await client.get(own.json()["links"]["receipt"], headers=own_token)).content)
     assert "filed_by" not in own_receipt and "on_behalf_of" not in own_receipt
+
+
+async def pdf_lines(client: Client, body: dict[str, Any], token: dict[str, str]) -> set[str]:
+    """The lines of the receipt's PDF, as poppler's pdftotext extracts them."""
+    response = await client.get(body["links"]["receipt_pdf"], headers=token)
+    assert response.status_code == 200, response.text
+    return {line.strip() for line in page_text(response.content).splitlines()}
 
 
 async def refused(client: Client, conn: asyncpg.Connection, response: Any) -> list[tuple[str, str]]:
@@ -207,6 +217,11 @@ async def test_a_sharoushi_files_with_a_statement(
     token = {"Authorization": f"Bearer {body['access_token']}"}
     receipt = msgspec.json.decode((await client.get(body["links"]["receipt"], headers=token)).content)
     assert (receipt["filed_by"], receipt["on_behalf_of"]) == ("Takahashi Ichiro", "戸田工業株式会社")
+    assert receipt["filed_by_profession"] == "sharoushi"
+    assert {
+        "申請者 Applicant: 戸田工業株式会社",
+        "提出者 Filed by: Takahashi Ichiro（社会保険労務士）",
+    } <= await pdf_lines(client, body, token)
 
     clerk = await tokens.header("clerk", "MHLW")
     proxy = (await client.get(body["links"]["self"], headers=clerk)).json()["proxy"]

@@ -128,6 +128,34 @@ def test_pdf_receipt_speaks_to_a_person_and_validates(key: receipt_keys.ReceiptK
     assert "試験用" not in text and "TEST" not in text
 
 
+def test_a_receipt_filed_on_someones_behalf_names_both_parties(
+    key: receipt_keys.ReceiptKey, typeface: Typeface
+) -> None:
+    by_a_professional = msgspec.structs.replace(
+        RECEIPT, filed_by="Takahashi Ichiro", on_behalf_of="戸田工業株式会社", filed_by_profession="sharoushi"
+    )
+    data, _ = asyncio.run(receipts.sign_receipt(by_a_professional, key.signer))
+    signed = msgspec.json.decode(data)
+    assert (signed["filed_by"], signed["filed_by_profession"], signed["on_behalf_of"]) == (
+        "Takahashi Ichiro",
+        "sharoushi",
+        "戸田工業株式会社",
+    )
+    pdf = render(by_a_professional, key, typeface, applicants=["Takahashi Ichiro"])
+    validate(pdf, key)
+    lines = [line.strip() for line in page_text(pdf).splitlines()]
+    assert "申請者 Applicant: 戸田工業株式会社" in lines  # the principal applies
+    assert "提出者 Filed by: Takahashi Ichiro（社会保険労務士）" in lines
+
+    by_mandate = msgspec.structs.replace(RECEIPT, filed_by="鈴木 一郎", on_behalf_of="山田 太郎")
+    data, _ = asyncio.run(receipts.sign_receipt(by_mandate, key.signer))
+    assert "filed_by_profession" not in msgspec.json.decode(data)
+    pdf = render(by_mandate, key, typeface, applicants=["鈴木 一郎"])
+    lines = [line.strip() for line in page_text(pdf).splitlines()]
+    assert "申請者 Applicant: 山田 太郎" in lines and "提出者 Filed by: 鈴木 一郎" in lines
+    assert "提出者" not in unwrapped(page_text(render(RECEIPT, key, typeface)))  # one's own filing names one party
+
+
 def test_the_font_is_noto_sans_jp_regular(key: receipt_keys.ReceiptKey, typeface: Typeface) -> None:
     fonts = embedded_fonts(render(RECEIPT, key, typeface))
     assert fonts, "the font is embedded"
