@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import io
+import subprocess
+import zipfile
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -14,6 +18,7 @@ from litestar.testing import AsyncTestClient
 
 from service.proxy.service import JAPAN
 from tests import pki
+from tests.api.test_bundle import run_readme, trust_files, verify_bundle
 from tests.api.test_submissions import document, new_nonce, parts
 from tests.conftest import Tokens
 from tests.pdf import page_text
@@ -258,3 +263,64 @@ async def test_every_wrong_statement_is_refused_precisely(
     assert await refused(client, conn, await file_as_professional(client, misnamed)) == [
         ("/statement/agent", "agent_mismatch")
     ]
+
+
+async def test_the_evidence_bundle_carries_the_mandate_and_the_statement(
+    client: Client, app: Litestar, admin: dict[str, str], tmp_path: Path
+) -> None:
+    """A filing's bundle has the mandate (or statement) and its signature; the README's OpenSSL commands check them."""
+    await trust_sharoushi(client, admin)
+    ca, root = trust_files(tmp_path, app)
+    profession_root = tmp_path / "sharoushi-root.pem"
+    profession_root.write_bytes(pem.armor("CERTIFICATE", pki.cert("sharoushi-root").dump()))
+    for kind, response, stem in (
+        ("mandate", await file(client, mandate()), "proxy/mandate"),
+        ("statement", await file_as_professional(client, statement()), "proxy/statement"),
+    ):
+        assert response.status_code == 201, response.text
+        body = response.json()
+        download = await client.get(
+            body["links"]["bundle"], headers={"Authorization": f"Bearer {body['access_token']}"}
+        )
+        assert download.status_code == 200
+        archive = zipfile.ZipFile(io.BytesIO(download.content))
+        assert {f"{stem}.json", f"{stem}.p7s", f"{stem}.chain.pem", f"{stem}.report.json"} <= set(archive.namelist())
+        manifest = msgspec.json.decode(archive.read("manifest.json"))
+        assert (manifest["proxy"]["kind"], manifest["proxy"]["document"]) == (
+            "mandate" if kind == "mandate" else "profession",
+            f"{stem}.json",
+        )
+        assert msgspec.json.decode(archive.read(f"{stem}.json"))["kind"] == (
+            "mandate" if kind == "mandate" else "filing_statement"
+        )
+        readme = archive.read("README.txt").decode()
+        assert f"-in {stem}.p7s -content {stem}.json" in readme
+        assert ("委任状" if kind == "mandate" else "提出代行") in readme
+
+        directory = tmp_path / kind
+        archive.extractall(directory)
+        # The application's signer's root: a card's (J-LIS) under a mandate, the association's for a statement.
+        signer_ca = ca if kind == "mandate" else profession_root
+        results = await asyncio.to_thread(run_readme, directory, signer_ca, root, None, profession_root)
+        proxy_commands = [c for c, _ in results if stem in c]  # a CRL used is appended to the CA file first
+        assert sum(f"-in {stem}.p7s -content {stem}.json" in c for c in proxy_commands) == 1
+        for command, result in results:
+            assert result.returncode == 0, (command, result.stdout, result.stderr)
+        # The same commands with the wrong root fail: the check is real.
+        wrong = " && ".join(proxy_commands).replace("PROFESSION-ROOT.pem", str(root)).replace("YOUR-CA.pem", str(root))
+        assert (await asyncio.to_thread(run_shell, wrong, directory)).returncode != 0
+
+        bundle = tmp_path / f"{kind}.zip"
+        bundle.write_bytes(download.content)
+        code, report = await asyncio.to_thread(verify_bundle, bundle, ca, root, profession_root)
+        assert code == 0, report
+        item = "mandate signature" if kind == "mandate" else "statement signature"
+        assert {f["item"]: f["outcome"] for f in report["findings"]}[item] == "ok"
+        # Without the root of whoever signed it, the mandate (statement) is not trusted.
+        without = (ca, root) if kind == "statement" else (profession_root, root)
+        code, report = await asyncio.to_thread(verify_bundle, bundle, *without)
+        assert {f["item"]: f["outcome"] for f in report["findings"]}[item] != "ok"
+
+
+def run_shell(line: str, directory: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", "-c", line], cwd=directory, capture_output=True, text=True, check=False)
