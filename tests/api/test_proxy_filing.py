@@ -18,6 +18,7 @@ from litestar.testing import AsyncTestClient
 
 from service.proxy.service import JAPAN
 from tests import pki
+from tests.api.conftest import FORM
 from tests.api.test_bundle import run_readme, trust_files, verify_bundle
 from tests.api.test_submissions import document, new_nonce, parts
 from tests.conftest import Tokens
@@ -262,6 +263,65 @@ async def test_every_wrong_statement_is_refused_precisely(
     misnamed = statement(agent={"name": "Watanabe Jiro"})
     assert await refused(client, conn, await file_as_professional(client, misnamed)) == [
         ("/statement/agent", "agent_mismatch")
+    ]
+
+
+KENSETSU = FORM | {"id": "t-kensetsu", "procedure": "mlit-kensetsugyo-kyoka"}
+"""A form of 建設業許可, whose catalogue entry takes mandates and lists 行政書士."""
+GYOUSEISHOSHI = {"name": "Watanabe Jiro"}
+"""The 行政書士 as their association's certificate names them (no birth date: it is not a card)."""
+
+
+async def trust_gyouseishoshi(client: Client, admin: dict[str, str]) -> None:
+    """The 行政書士 association's CA and its CRL, and a 建設業許可 form, through the API."""
+    anchor = {
+        "class": "gyouseishoshi",
+        "certificate": pem.armor("CERTIFICATE", pki.cert("gyouseishoshi-root").dump()).decode(),
+    }
+    assert (await client.post("/api/v1/trust/anchors", json=anchor, headers=admin)).status_code == 201
+    crl = pem.armor("X509 CRL", pki.crl("gyouseishoshi", dt.datetime.now(dt.UTC)).dump()).decode()
+    assert (await client.post("/api/v1/trust/crls", json={"crl": crl}, headers=admin)).status_code == 201
+    assert (await client.post("/api/v1/forms", json=KENSETSU, headers=admin)).status_code == 201
+    assert (await client.post("/api/v1/forms/t-kensetsu/draft/publish", headers=admin)).status_code == 200
+
+
+async def test_a_gyouseishoshi_files_with_the_principals_mandate(
+    client: Client, admin: dict[str, str], conn: asyncpg.Connection, tokens: Tokens
+) -> None:
+    """行政書士 Watanabe signs a 建設業許可 application with their association's certificate and 山田's mandate."""
+    await trust_gyouseishoshi(client, admin)
+    kensetsu = mandate(agent=GYOUSEISHOSHI, procedures=["mlit-kensetsugyo-kyoka"])
+    response = await file(client, kensetsu, agent="gyouseishoshi-agent", form="t-kensetsu")
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["verification"]["signers"][0]["certificate_class"] == "gyouseishoshi"
+    assert "identity_mismatch" not in body["flags"]  # the answers name the principal, who signed the mandate
+
+    token = {"Authorization": f"Bearer {body['access_token']}"}
+    receipt = msgspec.json.decode((await client.get(body["links"]["receipt"], headers=token)).content)
+    assert (receipt["filed_by"], receipt["filed_by_profession"], receipt["on_behalf_of"]) == (
+        "Watanabe Jiro",
+        "gyouseishoshi",
+        "山田 太郎",
+    )
+    assert {"申請者 Applicant: 山田 太郎", "提出者 Filed by: Watanabe Jiro（行政書士）"} <= await pdf_lines(
+        client, body, token
+    )
+    clerk = await tokens.header("clerk", "MLIT")
+    proxy = (await client.get(body["links"]["self"], headers=clerk)).json()["proxy"]
+    assert proxy["summary"] == "filed by Watanabe Jiro (行政書士) on behalf of 山田 太郎 (mandate, 委任状)"
+    assert (proxy["kind"], proxy["agent"]["profession"]) == ("mandate", "gyouseishoshi")
+    by_agent = await client.get("/api/v1/queue", params={"agent": "Watanabe Jiro"}, headers=clerk)
+    assert [i["id"] for i in by_agent.json()["items"]] == [body["submission_id"]]
+
+    # The 36協定届 lists 社労士 only: a 行政書士's certificate does not sign it, mandate or not.
+    elsewhere = await file(client, mandate(agent=GYOUSEISHOSHI), agent="gyouseishoshi-agent")
+    assert (elsewhere.status_code, elsewhere.json()["type"]) == (422, PROBLEMS + "signature-rejected")
+    # The mandate names the professional as their certificate does, or it names someone else.
+    misnamed = mandate(agent={"name": "Watanabe Saburo"}, procedures=["mlit-kensetsugyo-kyoka"])
+    response = await file(client, misnamed, agent="gyouseishoshi-agent", form="t-kensetsu")
+    assert response.status_code == 422 and [(e["pointer"], e["code"]) for e in response.json()["errors"]] == [
+        ("/mandate/agent", "agent_mismatch")
     ]
 
 
