@@ -189,12 +189,12 @@ async def housekeep_periodically(
             purged = await housekeeping.purge(conn, clock(), retention)
         for table, count in (
             ("nonce", purged.nonces), ("idempotency", purged.idempotency), ("draft", purged.drafts),
-            ("applicant_sign_in", purged.sign_ins),
+            ("applicant_sign_in", purged.sign_ins), ("rate_limit", purged.rate_limits),
         ):  # fmt: skip
             metrics.housekeeping_deleted.labels(table=table).inc(count)
         log.info(
             "housekeeping", nonces=purged.nonces, idempotency_keys=purged.idempotency, drafts=purged.drafts,
-            sign_ins=purged.sign_ins,
+            sign_ins=purged.sign_ins, rate_limits=purged.rate_limits,
         )  # fmt: skip
 
     await periodically("housekeeping", settings.housekeeping_seconds, job, sleep)

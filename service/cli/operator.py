@@ -347,8 +347,8 @@ def housekeeping() -> int:
             dsn, lambda conn: service.purge(conn, dt.datetime.now(dt.UTC), service.retention(config))
         )
     click.echo(
-        f"deleted {purged.nonces} nonces, {purged.idempotency} idempotency keys, {purged.drafts} expired drafts"
-        f" and {purged.sign_ins} expired card sign-ins"
+        f"deleted {purged.nonces} nonces, {purged.idempotency} idempotency keys, {purged.drafts} expired drafts,"
+        f" {purged.sign_ins} expired card sign-ins and {purged.rate_limits} spent rate counters"
     )
     return 0
 
