@@ -6,22 +6,22 @@ import datetime as dt
 from typing import Any
 
 from litestar import Controller, Request, delete, get, post
-from litestar.datastructures import State
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 
 from service.applicants import service
 from service.applicants.schemas import ApplicantSubmission, ChallengeOut, SessionIn, SessionOut
+from service.auth import tokens
 from service.db import Conn
 from service.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from service.ratelimit import service as ratelimit
 from service.ratelimit.service import RateLimit, client_address
+from service.services import Injected
 from service.settings import Settings
 
 
 def _token(request: Request[Any, Any, Any]) -> str | None:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+    return tokens.bearer(request.headers.get("authorization"))
 
 
 class ApplicantController(Controller):
@@ -34,11 +34,11 @@ class ApplicantController(Controller):
         status_code=HTTP_201_CREATED,
         rate_limited=True,
     )
-    async def challenge(self, request: Request[Any, Any, Any], conn: Conn, state: State) -> ChallengeOut:
+    async def challenge(self, request: Request[Any, Any, Any], conn: Conn, services: Injected) -> ChallengeOut:
         # Anyone may ask: each address a bounded number a minute (SHINSEI_RATE_LIMIT_*).
         await ratelimit.take_turn(
-            conn, ratelimit.CHALLENGES, client_address(request), RateLimit.from_settings(state.settings),
-            dt.datetime.now(dt.UTC),
+            conn, ratelimit.CHALLENGES, client_address(request), RateLimit.from_settings(services.settings),
+            services.clock(),
         )  # fmt: skip
         return await service.issue_challenge(conn)
 
@@ -49,13 +49,13 @@ class ApplicantController(Controller):
         "card's signing key, which says whose card it is. The session token is shown once.",
         status_code=HTTP_201_CREATED,
     )
-    async def session(self, data: JSONBody[SessionIn], conn: Conn, state: State) -> SessionOut:
-        settings: Settings = state.settings
+    async def session(self, data: JSONBody[SessionIn], conn: Conn, services: Injected) -> SessionOut:
+        settings: Settings = services.settings
         return await service.open_session(
             conn,
             data,
-            await state.verifiers.current(conn),
-            dt.datetime.now(dt.UTC),
+            await services.verifiers.current(conn),
+            services.clock(),
             dt.timedelta(seconds=settings.applicant_session_seconds),
             accept_test=settings.env == "development",
         )
