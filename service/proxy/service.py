@@ -35,7 +35,7 @@ import msgspec
 
 from service.problems import MandateRejected
 from service.proxy import queries
-from service.proxy.schemas import MandateDocument, Party, ProxyFilingOut, StatementDocument
+from service.proxy.schemas import FiledOnBehalf, MandateDocument, Party, ProxyFilingOut, StatementDocument
 from service.submissions.identity import fold, identity
 from service.validation import FieldProblem, collect_problems
 from signing.jpki import PROFESSION_NAMES, PROFESSIONS, CertificateClass
@@ -316,21 +316,36 @@ async def record(conn: asyncpg.Connection, submission_id: uuid.UUID, filing: Fil
     )  # fmt: skip
 
 
+def _summary(kind: str, agent: dict[str, Any], principal: dict[str, Any]) -> str:
+    title = f" ({PROFESSION_NAMES.get(str(agent['profession']), '?')})" if "profession" in agent else ""
+    how = "提出代行" if kind == "profession" else "mandate, 委任状"
+    return f"filed by {agent['display']}{title} on behalf of {principal['display']} ({how})"
+
+
+async def filed_on_behalf(conn: asyncpg.Connection, submission_id: uuid.UUID) -> FiledOnBehalf | None:
+    """What the applicant's views say of a filing on someone's behalf; None for an applicant's own."""
+    row = await queries.filing(conn, submission_id)
+    if row is None:
+        return None
+    agent, principal = row["agent"], row["principal"]
+    return FiledOnBehalf(
+        kind=row["kind"],
+        summary=_summary(row["kind"], agent, principal),
+        filed_by=str(agent["display"]),
+        filed_by_profession=agent.get("profession"),
+        on_behalf_of=str(principal["display"]),
+    )
+
+
 async def filing_view(conn: asyncpg.Connection, submission_id: uuid.UUID) -> ProxyFilingOut | None:
     """What the review view shows of a filing on someone's behalf; None for an applicant's own."""
     row = await queries.filing(conn, submission_id)
     if row is None:
         return None
     agent, principal = row["agent"], row["principal"]
-    if row["kind"] == "profession":
-        title = PROFESSION_NAMES.get(str(agent.get("profession")), "?")
-        summary = f"filed by {agent['display']} ({title}) on behalf of {principal['display']} (提出代行)"
-    else:
-        title = f" ({PROFESSION_NAMES[str(agent['profession'])]})" if "profession" in agent else ""
-        summary = f"filed by {agent['display']}{title} on behalf of {principal['display']} (mandate, 委任状)"
     return ProxyFilingOut(
         kind=row["kind"],
-        summary=summary,
+        summary=_summary(row["kind"], agent, principal),
         agent=agent,
         principal=principal,
         document=msgspec.json.decode(row["mandate"]),
