@@ -61,8 +61,9 @@ from service.submissions.routes import create_nonce, submissions_controller
 from service.trust.fetch import ask_ocsp, fetch_crl
 from service.trust.routes import TrustController
 from service.trust.service import Verifiers, refresh_crls
+from signing.devca import development_receipt_key
 from signing.fonts import Typeface
-from signing.receipts import ReceiptKey, development_receipt_key, receipt_key_from_p12, receipt_key_from_pkcs11
+from signing.receipt_keys import ReceiptKey, receipt_key_from_p12, receipt_key_from_pkcs11
 
 log = structlog.get_logger("shinsei.app")
 
@@ -191,12 +192,12 @@ async def housekeep_periodically(
             purged = await housekeeping.purge(conn, clock(), retention)
         for table, count in (
             ("nonce", purged.nonces), ("idempotency", purged.idempotency), ("draft", purged.drafts),
-            ("applicant_sign_in", purged.sign_ins),
+            ("applicant_sign_in", purged.sign_ins), ("rate_limit", purged.rate_limits),
         ):  # fmt: skip
             metrics.housekeeping_deleted.labels(table=table).inc(count)
         log.info(
             "housekeeping", nonces=purged.nonces, idempotency_keys=purged.idempotency, drafts=purged.drafts,
-            sign_ins=purged.sign_ins,
+            sign_ins=purged.sign_ins, rate_limits=purged.rate_limits,
         )  # fmt: skip
 
     await periodically("housekeeping", settings.housekeeping_seconds, job, sleep)

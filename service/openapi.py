@@ -31,6 +31,7 @@ DESCRIPTIONS: Final = {
     415: "The body's media type is not one this operation reads.",
     422: "The body parsed but is not valid; errors[] points at every offending field.",
     428: "If-Match is required.",
+    429: "Too many requests from this address (an anonymous endpoint that creates state); see Retry-After.",
     431: "The request headers are too large.",
     500: "An unexpected failure; quote the instance when reporting it.",
     502: "A CRL or OCSP service did not give a usable answer.",
@@ -67,6 +68,8 @@ def statuses(handler: HTTPRouteHandler, path: str) -> set[int]:
         found |= {410}  # the content of a purged application (service/retention)
     if path.startswith("/api/v1/trust/"):
         found |= {502}
+    if handler.opt.get("rate_limited"):
+        found |= {429}
     return found
 
 

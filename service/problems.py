@@ -195,6 +195,13 @@ class ServiceUnavailable(ProblemError):
         super().__init__(detail, headers={"Retry-After": str(retry_after)})
 
 
+class TooManyRequests(ProblemError):
+    slug, status, title = "too-many-requests", 429, "Too many requests from this address."
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})
+
+
 class RequestTimeout(ProblemError):
     slug, status, title = "request-timeout", 408, "The request body did not arrive in time."
 

@@ -38,8 +38,8 @@ async def authenticate(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRo
         connection.state.principal = await resolve(header, conn)
 
 
-#: Routes that judge the Authorization header themselves: the applicant's access token (``sbm_``)
-#: or a staff token, for one application (``service.access``); a draft's token
+#: Routes that judge the Authorization header themselves: the applicant's access token (``sbm_``),
+#: a card sign-in (``aps_``) or a staff token, for one application (``service.access``); a draft's token
 #: (``drf_``, service/drafts); a card sign-in session (``aps_``, service/applicants).
 OWN_CREDENTIALS_PREFIX: Final = ("/api/v1/submissions/", "/api/v1/drafts", "/api/v1/applicant/")
 

@@ -173,7 +173,7 @@ def _serve_workers(config: Settings, dsn: str) -> None:
 
     import uvicorn
 
-    from signing.receipts import development_receipt_key
+    from signing.devca import development_receipt_key
 
     given = config.prometheus_multiproc_dir
     directory = Path(given or tempfile.mkdtemp(prefix="shinsei-metrics-"))
@@ -351,8 +351,8 @@ def housekeeping() -> int:
             dsn, lambda conn: service.purge(conn, dt.datetime.now(dt.UTC), service.retention(config))
         )
     click.echo(
-        f"deleted {purged.nonces} nonces, {purged.idempotency} idempotency keys, {purged.drafts} expired drafts"
-        f" and {purged.sign_ins} expired card sign-ins"
+        f"deleted {purged.nonces} nonces, {purged.idempotency} idempotency keys, {purged.drafts} expired drafts,"
+        f" {purged.sign_ins} expired card sign-ins and {purged.rate_limits} spent rate counters"
     )
     return 0
 

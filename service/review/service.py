@@ -54,7 +54,8 @@ from service.submissions.schemas import Links, Verification
 from service.submissions.statements import print_statement
 from service.validation import FieldProblem
 from signing.fonts import Typeface
-from signing.receipts import DecisionNotice, ReceiptKey, sign_receipt
+from signing.receipt_keys import ReceiptKey
+from signing.receipts import DecisionNotice, sign_receipt
 from signing.report import VerificationReport
 from signing.timestamps import TimestampUnavailable
 
