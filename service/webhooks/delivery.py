@@ -96,9 +96,13 @@ async def attempt(
         return Attempt(at=at, status=status, error=error[:500] if error else None, duration_ms=elapsed)
 
     try:
-        target = await targets.resolve(row["url"], development=settings.env == "development", resolver=resolver)
+        # The name's lookup counts against the attempt's time limit too (a resolver can hang).
+        async with asyncio.timeout(settings.webhook_timeout_seconds):
+            target = await targets.resolve(row["url"], development=settings.env == "development", resolver=resolver)
     except targets.TargetRefused as exc:
         return done(None, f"refused: {exc.detail}")
+    except TimeoutError:
+        return done(None, f"no answer within {settings.webhook_timeout_seconds:g} s (name lookup)")
     body = _body(row)
     message_id = str(row["event_id"])
     timestamp = int(at.timestamp())

@@ -83,17 +83,22 @@ CLAIM_DUE: Final[LiteralString] = """
     FROM claimed c JOIN webhook_endpoint e ON e.id = c.endpoint_id JOIN outbox_event o ON o.id = c.event_id
     ORDER BY c.event_id"""
 #: An attempt's outcome: delivered; or pending again at $6 (backoff); or dead after the last attempt.
+#: The attempt is kept in the history of a delivery that still exists (its endpoint may have been
+#: deleted meanwhile: then nothing is written, and the batch's other outcomes still are).
 RECORD_ATTEMPT: Final[LiteralString] = """
-    WITH a AS (
-        INSERT INTO webhook_attempt (delivery_id, at, status, error, duration_ms) VALUES ($1, $2, $3, $4, $5)
+    WITH d AS (
+        UPDATE webhook_delivery
+        SET state = CASE WHEN $7::boolean THEN 'delivered' WHEN attempts >= $8::integer THEN 'dead' ELSE 'pending' END,
+            next_attempt_at = CASE WHEN $7 THEN next_attempt_at ELSE $6::timestamptz END,
+            delivered_at = CASE WHEN $7 THEN $2::timestamptz END,
+            last_status = $3::integer, last_error = $4::text
+        WHERE id = $1 AND state = 'pending'
+        RETURNING state
+    ), a AS (
+        INSERT INTO webhook_attempt (delivery_id, at, status, error, duration_ms)
+        SELECT id, $2, $3, $4, $5 FROM webhook_delivery WHERE id = $1
     )
-    UPDATE webhook_delivery
-    SET state = CASE WHEN $7 THEN 'delivered' WHEN attempts >= $8 THEN 'dead' ELSE 'pending' END,
-        next_attempt_at = CASE WHEN $7 THEN next_attempt_at ELSE $6 END,
-        delivered_at = CASE WHEN $7 THEN $2 END,
-        last_status = $3, last_error = $4
-    WHERE id = $1 AND state = 'pending'
-    RETURNING state"""
+    SELECT state FROM d"""
 
 
 def _endpoint(row: asyncpg.Record | None) -> WebhookOut | None:

@@ -27,6 +27,7 @@ from tests.api.test_events import a_day_of_applications, feed
 from tests.api.test_review import submit, withdraw
 from tests.api.webhook_receiver import Action, Receiver
 from tests.conftest import Tokens
+from tests.service.test_cli import SHINSEI, env_for
 
 Client = AsyncTestClient[Litestar]
 FAST: dict[str, Any] = {
@@ -395,3 +396,44 @@ def test_backoff_grows_with_jitter_within_its_bounds() -> None:
     assert delivery.backoff(1, 30, 3600, lambda: 1.0) == dt.timedelta(seconds=30)
     assert delivery.backoff(4, 30, 3600, lambda: 1.0) == dt.timedelta(seconds=240)
     assert delivery.backoff(40, 30, 3600, lambda: 0.5) == dt.timedelta(seconds=2700)
+
+
+@pytest.mark.parametrize("overrides", [{"webhook_seconds": 0}])  # the command is the only worker
+async def test_shinsei_webhooks_deliver_is_a_worker_process_of_its_own(
+    client: Client, admin: dict[str, str], conn: asyncpg.Connection, tokens: Tokens, receiver: Receiver, db: str
+) -> None:
+    header = await tokens.header("agency-admin", "MHLW")
+    created = await register(client, header, receiver.url)
+    submission = await submit(client, conn)
+    assert (await withdraw(client, submission)).status_code == 200
+    process = await asyncio.create_subprocess_exec(
+        *SHINSEI, "webhooks", "deliver", env=env_for(db, SHINSEI_ENV="development"),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err.decode()
+    # The withdrawal waits for the receipt's delivery, then goes in the next batch of the same run.
+    assert out.decode().strip() == "delivered 2, failed 0 (to be retried), dead 0"
+    process = await asyncio.create_subprocess_exec(
+        *SHINSEI, "webhooks", "deliver", env=env_for(db, SHINSEI_ENV="development"),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, _ = await asyncio.wait_for(process.communicate(), 60)
+    assert out.decode().strip() == "delivered 0, failed 0 (to be retried), dead 0"  # nothing twice
+    assert [msgspec.json.decode(verified(a, created["secret"]) and a.body)["type"] for a in receiver.arrivals] == [
+        "submission.received", "submission.withdrawn",
+    ]  # fmt: skip
+
+
+async def test_an_endpoint_deleted_mid_delivery_takes_only_its_own_record_with_it(
+    client: Client, admin: dict[str, str], conn: asyncpg.Connection, tokens: Tokens, receiver: Receiver
+) -> None:
+    header = await tokens.header("agency-admin", "MHLW")
+    created = await register(client, header, receiver.url, active=False)
+    await conn.execute("UPDATE webhook_endpoint SET active = true")
+    await submit(client, conn)
+    [row] = await queries.claim_due(conn, now(), now() + dt.timedelta(minutes=1), 10)
+    assert (await client.delete(f"/api/v1/webhooks/{created['webhook']['id']}", headers=header)).status_code == 204
+    state = await queries.record_attempt(conn, row["id"], now(), 200, None, 5, now(), True, 3)
+    assert state is None
+    assert await conn.fetchval("SELECT count(*) FROM webhook_attempt") == 0
