@@ -230,11 +230,15 @@ async def retain_periodically(
         )  # fmt: skip
 
     await periodically("retention", settings.retention_seconds, job, sleep)
-async def deliver_webhooks_periodically(database: Database, settings: Settings, client: httpx.AsyncClient) -> None:
+
+
+async def deliver_webhooks_periodically(
+    database: Database, settings: Settings, client: httpx.AsyncClient, clock: Callable[[], dt.datetime] = _utcnow
+) -> None:
     """Send the due webhook deliveries every ``webhook_seconds`` (0: never in this process)."""
 
     async def job() -> None:
-        outcome = await webhook_delivery.deliver_due(database, client, settings, _utcnow)
+        outcome = await webhook_delivery.deliver_due(database, client, settings, clock)
         if any(outcome.values()):
             log.info("webhook_delivery", **outcome)
 
@@ -308,7 +312,9 @@ def create_app(
             asyncio.create_task(seal_periodically(app.state.database, settings.audit_seal_seconds)),
             asyncio.create_task(housekeep_periodically(app.state.database, settings, metrics)),
             asyncio.create_task(retain_periodically(app.state.database, settings, clock)),
-            asyncio.create_task(deliver_webhooks_periodically(app.state.database, settings, app.state.webhook_client)),
+            asyncio.create_task(
+                deliver_webhooks_periodically(app.state.database, settings, app.state.webhook_client, services.clock)
+            ),
         ]
         try:
             yield

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Annotated
 
@@ -13,7 +12,7 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_
 from service.auth.principal import Caller, allow, authenticate
 from service.db import Conn
 from service.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
-from service.trust.routes import AppSettings
+from service.services import Injected
 from service.webhooks import service
 from service.webhooks.schemas import (
     DeliveryOut,
@@ -24,10 +23,6 @@ from service.webhooks.schemas import (
     WebhookOut,
     WebhookPatch,
 )
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class WebhookController(Controller):
@@ -48,9 +43,9 @@ class WebhookController(Controller):
 
     @post("/", summary="Register an endpoint; its secret is in this response only", status_code=HTTP_201_CREATED)
     async def create_webhook(
-        self, conn: Conn, principal: Caller, settings: AppSettings, data: JSONBody[WebhookIn]
+        self, conn: Conn, principal: Caller, services: Injected, data: JSONBody[WebhookIn]
     ) -> IssuedWebhook:
-        return await service.create(conn, principal, data, development=settings.env == "development")
+        return await service.create(conn, principal, data, development=services.settings.env == "development")
 
     @get("/{webhook_id:uuid}", summary="One endpoint")
     async def get_webhook(self, conn: Conn, principal: Caller, webhook_id: FromPath[uuid.UUID]) -> WebhookOut:
@@ -61,11 +56,13 @@ class WebhookController(Controller):
         self,
         conn: Conn,
         principal: Caller,
-        settings: AppSettings,
+        services: Injected,
         webhook_id: FromPath[uuid.UUID],
         data: JSONBody[WebhookPatch],
     ) -> WebhookOut:
-        return await service.update(conn, principal, webhook_id, data, development=settings.env == "development")
+        return await service.update(
+            conn, principal, webhook_id, data, development=services.settings.env == "development"
+        )
 
     @delete("/{webhook_id:uuid}", summary="Delete an endpoint and its deliveries", status_code=HTTP_204_NO_CONTENT)
     async def delete_webhook(self, conn: Conn, principal: Caller, webhook_id: FromPath[uuid.UUID]) -> None:
@@ -77,9 +74,14 @@ class WebhookController(Controller):
         status_code=HTTP_201_CREATED,
     )
     async def rotate_secret(
-        self, conn: Conn, principal: Caller, webhook_id: FromPath[uuid.UUID], data: JSONBody[RotateIn]
+        self,
+        conn: Conn,
+        principal: Caller,
+        services: Injected,
+        webhook_id: FromPath[uuid.UUID],
+        data: JSONBody[RotateIn],
     ) -> IssuedWebhook:
-        return await service.rotate(conn, principal, webhook_id, data, _now())
+        return await service.rotate(conn, principal, webhook_id, data, services.clock())
 
     @get("/{webhook_id:uuid}/deliveries", summary="The endpoint's deliveries, newest event first")
     async def list_deliveries(
@@ -107,6 +109,11 @@ class WebhookController(Controller):
         status_code=HTTP_202_ACCEPTED,
     )
     async def retry_delivery(
-        self, conn: Conn, principal: Caller, webhook_id: FromPath[uuid.UUID], delivery_id: FromPath[uuid.UUID]
+        self,
+        conn: Conn,
+        principal: Caller,
+        services: Injected,
+        webhook_id: FromPath[uuid.UUID],
+        delivery_id: FromPath[uuid.UUID],
     ) -> DeliveryOut:
-        return await service.retry(conn, principal, webhook_id, delivery_id, _now())
+        return await service.retry(conn, principal, webhook_id, delivery_id, services.clock())

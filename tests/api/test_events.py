@@ -13,7 +13,7 @@ from litestar.testing import AsyncTestClient
 
 from service.events.schemas import EVENT_TYPES
 from service.settings import Settings
-from service.submissions.service import reverify_pending
+from service.submissions.reverify import reverify_pending
 from service.trust.service import Verifiers
 from tests import pki
 from tests.api.test_queue import clerk
