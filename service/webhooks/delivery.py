@@ -15,6 +15,7 @@ import asyncio
 import datetime as dt
 import ipaddress
 import random
+import ssl
 import time
 from collections.abc import Callable
 from typing import Final
@@ -48,15 +49,16 @@ class Attempt(msgspec.Struct, frozen=True, kw_only=True):
         return self.status is not None and 200 <= self.status < 300
 
 
-def http_client(settings: Settings) -> httpx.AsyncClient:
+def http_client(settings: Settings, verify: ssl.SSLContext | bool = True) -> httpx.AsyncClient:
     """The client of every delivery: certificates verified, no redirects, bounded in time.
 
     No keep-alive: connections are made to a checked address with the endpoint's name for TLS
     (SNI and certificate), and a pooled connection to the same address made for another name must
     not be reused. No proxy from the environment either: the address check would be the proxy's.
+    ``verify`` is the system's CAs; a test passes a context that trusts its own CA (never ``False``).
     """
     return httpx.AsyncClient(
-        verify=True,
+        verify=verify,
         follow_redirects=False,
         timeout=httpx.Timeout(settings.webhook_timeout_seconds),
         limits=httpx.Limits(max_keepalive_connections=0),

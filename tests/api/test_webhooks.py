@@ -7,7 +7,9 @@ import base64
 import contextlib
 import datetime as dt
 import hashlib
+import ssl
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -437,3 +439,77 @@ async def test_an_endpoint_deleted_mid_delivery_takes_only_its_own_record_with_i
     state = await queries.record_attempt(conn, row["id"], now(), 200, None, 5, now(), True, 3)
     assert state is None
     assert await conn.fetchval("SELECT count(*) FROM webhook_attempt") == 0
+
+
+def tls_pair(tmp_path: Path, name: str) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A test CA and a server certificate for ``name``: the server's context, and a client's trusting that CA."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def certificate(subject: str, key: Any, issuer: str, signer: Any, *, ca: bool) -> x509.Certificate:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now() - dt.timedelta(hours=1))
+            .not_valid_after(now() + dt.timedelta(hours=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if not ca:
+            builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(subject)]), critical=False)
+        return builder.sign(signer, hashes.SHA256())
+
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = certificate("shinsei test webhook CA", ca_key, "shinsei test webhook CA", ca_key, ca=True)
+    leaf = certificate(name, key, "shinsei test webhook CA", ca_key, ca=False)
+    (tmp_path / "server.pem").write_bytes(
+        leaf.public_bytes(serialization.Encoding.PEM)
+        + key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(tmp_path / "server.pem")
+    client = ssl.create_default_context(cadata=ca.public_bytes(serialization.Encoding.PEM).decode())
+    return server, client
+
+
+@pytest.mark.parametrize("overrides", [{"webhook_seconds": 0}])
+async def test_https_connects_to_the_checked_address_and_verifies_the_name(
+    client: Client, admin: dict[str, str], conn: asyncpg.Connection, tokens: Tokens, settings: Settings,
+    database: Database, tmp_path: Path,
+) -> None:  # fmt: skip
+    """The certificate is checked against the endpoint's name while the connection goes to the address checked."""
+    server_tls, trusting = tls_pair(tmp_path, "ledger.test")
+    receiver = Receiver()
+    await receiver.start(tls=server_tls)
+    looked_up: list[str] = []
+
+    async def resolver(host: str, port: int) -> list[Any]:
+        looked_up.append(host)  # a name only this test knows: the request cannot have resolved it itself
+        return [(0, 0, 0, "", ("127.0.0.1", port))]
+
+    try:
+        header = await tokens.header("agency-admin", "MHLW")
+        for name in ("ledger.test", "other.test"):
+            await conn.execute(
+                "INSERT INTO webhook_endpoint (agency_code, url, event_types, secret) VALUES ('MHLW', $1, $2, $3)",
+                f"https://{name}:{receiver.port}/hooks", ["submission.received"], "whsec_" + "A" * 44,
+            )  # fmt: skip
+        assert (await client.get("/api/v1/webhooks", headers=header)).status_code == 200
+        await submit(client, conn)
+        async with delivery.http_client(settings, verify=trusting) as http:
+            outcome = await delivery.deliver_due(database, http, settings, now, resolver=resolver)
+    finally:
+        await receiver.stop()
+    assert outcome == {"delivered": 1, "failed": 1, "dead": 0}
+    assert sorted(looked_up) == ["ledger.test", "other.test"]
+    [arrival] = receiver.arrivals
+    assert arrival.headers["host"] == f"ledger.test:{receiver.port}"
+    error = await conn.fetchval(
+        "SELECT a.error FROM webhook_attempt a JOIN webhook_delivery d ON d.id = a.delivery_id"
+        " JOIN webhook_endpoint e ON e.id = d.endpoint_id WHERE e.url LIKE 'https://other.test%'"
+    )
+    assert error.startswith("ConnectError") and "certificate" in error  # the name is not the certificate's
