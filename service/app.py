@@ -63,9 +63,9 @@ from service.submissions.routes import create_nonce, submissions_controller
 from service.trust.fetch import ask_ocsp, fetch_crl
 from service.trust.routes import TrustController
 from service.trust.service import Verifiers, refresh_crls
-from signing.devca import development_receipt_key
 from service.webhooks import delivery as webhook_delivery
 from service.webhooks.routes import WebhookController
+from signing.devca import development_receipt_key
 from signing.fonts import Typeface
 from signing.receipt_keys import ReceiptKey, receipt_key_from_p12, receipt_key_from_pkcs11
 
