@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Final
 
 import asyncpg
+import httpx
 import structlog
 from asn1crypto import pem, x509
 from litestar import Litestar
@@ -37,6 +38,7 @@ from service.catalog.routes import ProcedureController
 from service.console.routes import SWAGGER_ASSETS, console_router, template_config
 from service.db import Database, DatabaseUnavailable, create_pool, provide_conn
 from service.drafts.routes import drafts_controller
+from service.events.routes import EventController
 from service.headers import SecurityHeaders
 from service.health.routes import healthz, readyz
 from service.housekeeping import service as housekeeping
@@ -61,6 +63,8 @@ from service.submissions.routes import create_nonce, submissions_controller
 from service.trust.fetch import ask_ocsp, fetch_crl
 from service.trust.routes import TrustController
 from service.trust.service import Verifiers, refresh_crls
+from service.webhooks import delivery as webhook_delivery
+from service.webhooks.routes import WebhookController
 from signing.devca import development_receipt_key
 from signing.fonts import Typeface
 from signing.receipt_keys import ReceiptKey, receipt_key_from_p12, receipt_key_from_pkcs11
@@ -228,6 +232,19 @@ async def retain_periodically(
     await periodically("retention", settings.retention_seconds, job, sleep)
 
 
+async def deliver_webhooks_periodically(
+    database: Database, settings: Settings, client: httpx.AsyncClient, clock: Callable[[], dt.datetime] = _utcnow
+) -> None:
+    """Send the due webhook deliveries every ``webhook_seconds`` (0: never in this process)."""
+
+    async def job() -> None:
+        outcome = await webhook_delivery.deliver_due(database, client, settings, clock)
+        if any(outcome.values()):
+            log.info("webhook_delivery", **outcome)
+
+    await periodically("webhook_delivery", settings.webhook_seconds, job)
+
+
 def app_from_environment() -> Litestar:
     """The app of one worker process (``shinsei serve --workers N``, or any ASGI server's ``--factory``).
 
@@ -284,6 +301,8 @@ def create_app(
         )
         app.state.services = services
         app.state.settings = settings
+        app.state.webhook_client = webhook_delivery.http_client(settings)
+        closers_async = [app.state.webhook_client.aclose]
         # The background jobs below copy this context when they are created: their audit events count.
         metrics_context.set(metrics)
         tasks = [
@@ -293,6 +312,9 @@ def create_app(
             asyncio.create_task(seal_periodically(app.state.database, settings.audit_seal_seconds)),
             asyncio.create_task(housekeep_periodically(app.state.database, settings, metrics)),
             asyncio.create_task(retain_periodically(app.state.database, settings, clock)),
+            asyncio.create_task(
+                deliver_webhooks_periodically(app.state.database, settings, app.state.webhook_client, services.clock)
+            ),
         ]
         try:
             yield
@@ -303,6 +325,8 @@ def create_app(
                     await task
             for close in closers:
                 close()
+            for aclose in closers_async:
+                await aclose()
             await app.state.pool.close()
 
     app = Litestar(
@@ -325,6 +349,8 @@ def create_app(
             EvidenceController,
             RetentionController,
             by_receipt,
+            EventController,
+            WebhookController,
             *metrics_routes(settings),
             console_router(settings),
         ],

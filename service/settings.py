@@ -157,6 +157,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     endpoint counted on its own and across all processes (0: no limit). Over it, 429 with Retry-After."""
     rate_limit_burst: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 40
     """...and how many a client address may make at once before the sustained rate applies."""
+    webhook_seconds: Annotated[float, msgspec.Meta(ge=0)] = 5.0
+    """How often this process's delivery worker looks for due webhook deliveries; 0: no worker here."""
+    webhook_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=120)] = 10.0
+    """Time limit of one delivery request, connection included; no answer in time is a failed attempt."""
+    webhook_max_attempts: Annotated[int, msgspec.Meta(ge=1, le=100)] = 12
+    """Attempts before a delivery is dead (kept in its endpoint's history; ``.../retry`` sends it again)."""
+    webhook_backoff_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+    """Wait after the first failed attempt; it doubles with each further one (with jitter)."""
+    webhook_backoff_max_seconds: Annotated[float, msgspec.Meta(gt=0)] = 6 * 3600.0
+    """The longest wait between two attempts."""
+    webhook_batch_size: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 50
+    """Deliveries one worker claims and sends concurrently at a time."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:

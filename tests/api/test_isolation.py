@@ -67,16 +67,27 @@ async def test_another_agency_cannot_see_or_touch_anything(
     saved = await client.post("/api/v1/drafts", json={"form_id": "t-overtime", "answers": {"workers": 1}})
     draft_id = saved.json()["draft_id"]
 
+    # A webhook endpoint of MHLW's (inactive: nothing is sent anywhere) with one delivery.
+    hook = {"url": "https://93.184.215.14/hook", "event_types": ["submission.received"], "active": False}
+    webhook = (await client.post("/api/v1/webhooks", json=hook, headers=mhlw_head)).json()["webhook"]
+    delivery_id = await conn.fetchval(
+        "INSERT INTO webhook_delivery (endpoint_id, event_id, subject)"
+        " SELECT $1, id, subject FROM outbox_event WHERE type = 'submission.received' RETURNING id",
+        uuid.UUID(webhook["id"]),
+    )
+
     real = {
         "submission_id": submission["submission_id"], "sha256": hashlib.sha256(PDF).hexdigest(),
         "form_id": "t-private-draft", "number": "1", "a": "1", "b": "1", "code": "MHLW",
         "procedure_id": "mhlw-36-agreement", "token_id": str(mhlw_clerk.info.id), "anchor_id": anchor_id,
         "draft_id": draft_id, "receipt_number": submission["receipt_number"],
+        "webhook_id": webhook["id"], "delivery_id": str(delivery_id),
     }  # fmt: skip
     fake = {
         "submission_id": str(uuid.uuid4()), "sha256": "00" * 32, "form_id": "no-such-form", "number": "1", "a": "1",
         "b": "1", "code": "NOPE", "procedure_id": "no-such-procedure", "token_id": str(uuid.uuid4()),
         "anchor_id": str(uuid.uuid4()), "draft_id": str(uuid.uuid4()), "receipt_number": "MHLW-2026-999999",
+        "webhook_id": str(uuid.uuid4()), "delivery_id": str(uuid.uuid4()),
     }  # fmt: skip
     procedure = (await client.get("/api/v1/procedures/mhlw-36-agreement")).json()
     fields = ("name_ja", "name_en", "legal_basis", "legacy", "reform")
@@ -91,6 +102,7 @@ async def test_another_agency_cannot_see_or_touch_anything(
             {k: procedure[k] for k in fields} | {"id": v["procedure_id"], "agency": "MOJ"}
         ),
         "/api/v1/agencies/{code}": lambda v: {"code": v["code"], "name_ja": "乗っ取り", "name_en": "Taken"},
+        "/api/v1/webhooks/{webhook_id}": lambda v: {"active": True},
     }
     foreign = {"clerk": await tokens.header("clerk", "MOJ"), "agency-admin": await tokens.header("agency-admin", "MOJ")}
     document = app.openapi_schema.to_schema()
@@ -126,6 +138,12 @@ async def test_another_agency_cannot_see_or_touch_anything(
         assert queue["items"] == [], role
         forms = (await client.get("/api/v1/forms", headers=header)).json()["items"]
         assert "t-private-draft" not in {f["id"] for f in forms}, role
+    assert (await client.get(f"/api/v1/webhooks/{webhook['id']}", headers=mhlw_head)).json() == webhook
+    assert await conn.fetchval("SELECT attempts FROM webhook_delivery") == 0
+    assert (await client.get("/api/v1/webhooks", headers=foreign["agency-admin"])).json()["items"] == []
+    for role, header in foreign.items():
+        events = (await client.get("/api/v1/events", headers=header)).json()["items"]
+        assert {e["data"]["agency"] for e in events} <= {"MOJ"}, role
     listed = (await client.get("/api/v1/tokens", headers=foreign["agency-admin"])).json()["items"]
     assert {t["agency"] for t in listed} == {"MOJ"}
     claimed = await client.post("/api/v1/queue/claim", headers=foreign["clerk"])
