@@ -1,7 +1,9 @@
 """Answers as a person reads them: each with its field's label, and what changed between two documents.
 
 The clerk sees what was signed in the words of the form version it was signed against (labels and
-option labels of *that* version), and for an amendment, only the answers that changed.
+option labels of *that* version), and for an amendment, only the answers that changed. A 個人番号
+(``my_number``) is masked in both, value and display alike: whoever needs the full number asks for
+it on its own, with the permission and a reason (the service's reveal).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from typing import Any
 
 import msgspec
 
+from forms.components.my_number import mask
 from forms.schema import (
     AttachmentField,
     BooleanField,
@@ -18,6 +21,7 @@ from forms.schema import (
     FormSchema,
     GroupField,
     MultiChoiceField,
+    MyNumberField,
     Text,
 )
 
@@ -61,6 +65,16 @@ def _display(spec: FieldSpec, value: Any) -> str:
     return str(value)
 
 
+def _masked(fields: list[FieldSpec], item: Any) -> Any:
+    """A group item (or list of them) with every 個人番号 in it masked."""
+    if isinstance(item, list):
+        return [_masked(fields, element) for element in item]
+    if not isinstance(item, dict):
+        return item
+    kinds = {spec.id: spec for spec in fields}
+    return {key: mask(value) if isinstance(kinds.get(key), MyNumberField) else value for key, value in item.items()}
+
+
 def _render(fields: list[FieldSpec], answers: dict[str, Any], base: str) -> list[Answer]:
     rendered = []
     for spec in fields:
@@ -77,11 +91,14 @@ def _render(fields: list[FieldSpec], answers: dict[str, Any], base: str) -> list
                     pointer=pointer,
                     label=spec.label,
                     type=_type(spec),
-                    value=value,
+                    value=_masked(spec.fields, value),
                     display=f"{len(value)}件",
                     items=items,
                 )
             )
+        elif isinstance(spec, MyNumberField):
+            masked = mask(value)
+            rendered.append(Answer(pointer=pointer, label=spec.label, type=_type(spec), value=masked, display=masked))
         else:
             rendered.append(
                 Answer(pointer=pointer, label=spec.label, type=_type(spec), value=value, display=_display(spec, value))
@@ -109,13 +126,17 @@ def _diff(fields: list[FieldSpec], before: dict[str, Any], after: dict[str, Any]
                         AnswerChange(
                             pointer=f"{pointer}/{index}",
                             label=spec.label,
-                            before=old[index] if index < len(old) else None,
-                            after=new[index] if index < len(new) else None,
+                            before=_masked(spec.fields, old[index]) if index < len(old) else None,
+                            after=_masked(spec.fields, new[index]) if index < len(new) else None,
                         )
                     )
                 elif isinstance(a, dict) and isinstance(b, dict):
                     changes += _diff(spec.fields, a, b, f"{pointer}/{index}")
             continue
+        if isinstance(spec, MyNumberField):
+            old, new = (None if v is None else mask(v) for v in (old, new))
+        elif isinstance(spec, GroupField):
+            old, new = _masked(spec.fields, old), _masked(spec.fields, new)
         changes.append(AnswerChange(pointer=pointer, label=spec.label, before=old, after=new))
     return changes
 
