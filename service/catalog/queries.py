@@ -10,6 +10,7 @@ import msgspec
 from service.catalog import policy
 from service.catalog.schemas import (
     LegacyRequirements,
+    MyNumberRule,
     PolicyOverride,
     ProcedureIn,
     ProcedureOut,
@@ -20,7 +21,8 @@ from service.catalog.schemas import (
 _COLUMNS: Final = """
     id, agency_code, name_ja, name_en, legal_basis, paper, seal, in_person,
     reform_status, reform_effective, reform_note,
-    override_signature, override_identity_proofing, override_reason, revocation, proxy, created_at, updated_at"""
+    override_signature, override_identity_proofing, override_reason, revocation, proxy, my_number,
+    created_at, updated_at"""
 
 LIST_PROCEDURES: Final[LiteralString] = f"""
     SELECT {_COLUMNS} FROM procedure
@@ -38,12 +40,13 @@ SELECT_PROCEDURE: Final[LiteralString] = f"SELECT {_COLUMNS} FROM procedure WHER
 
 SELECT_PROCEDURE_AGENCY: Final[LiteralString] = "SELECT agency_code FROM procedure WHERE id = $1 FOR UPDATE"
 
-_VALUES: Final = "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16"
+_VALUES: Final = "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17"
 
 INSERT_PROCEDURE: Final[LiteralString] = f"""
     INSERT INTO procedure (id, agency_code, name_ja, name_en, legal_basis, paper, seal, in_person,
                            reform_status, reform_effective, reform_note,
-                           override_signature, override_identity_proofing, override_reason, revocation, proxy)
+                           override_signature, override_identity_proofing, override_reason, revocation, proxy,
+                           my_number)
     VALUES ({_VALUES})
     ON CONFLICT (id) DO NOTHING
     RETURNING {_COLUMNS}"""  # noqa: S608
@@ -51,7 +54,8 @@ INSERT_PROCEDURE: Final[LiteralString] = f"""
 UPSERT_PROCEDURE: Final[LiteralString] = f"""
     INSERT INTO procedure (id, agency_code, name_ja, name_en, legal_basis, paper, seal, in_person,
                            reform_status, reform_effective, reform_note,
-                           override_signature, override_identity_proofing, override_reason, revocation, proxy)
+                           override_signature, override_identity_proofing, override_reason, revocation, proxy,
+                           my_number)
     VALUES ({_VALUES})
     ON CONFLICT (id) DO UPDATE SET
         agency_code = excluded.agency_code, name_ja = excluded.name_ja, name_en = excluded.name_en,
@@ -61,18 +65,19 @@ UPSERT_PROCEDURE: Final[LiteralString] = f"""
         override_signature = excluded.override_signature,
         override_identity_proofing = excluded.override_identity_proofing,
         override_reason = excluded.override_reason, revocation = excluded.revocation, proxy = excluded.proxy,
+        my_number = excluded.my_number,
         updated_at = CASE
             WHEN (procedure.agency_code, procedure.name_ja, procedure.name_en, procedure.legal_basis,
                   procedure.paper, procedure.seal, procedure.in_person, procedure.reform_status,
                   procedure.reform_effective, procedure.reform_note, procedure.override_signature,
                   procedure.override_identity_proofing, procedure.override_reason, procedure.revocation,
-                  procedure.proxy)
+                  procedure.proxy, procedure.my_number)
                  IS NOT DISTINCT FROM
                  (excluded.agency_code, excluded.name_ja, excluded.name_en, excluded.legal_basis,
                   excluded.paper, excluded.seal, excluded.in_person, excluded.reform_status,
                   excluded.reform_effective, excluded.reform_note, excluded.override_signature,
                   excluded.override_identity_proofing, excluded.override_reason, excluded.revocation,
-                  excluded.proxy)
+                  excluded.proxy, excluded.my_number)
             THEN procedure.updated_at ELSE now() END
     RETURNING {_COLUMNS}"""  # noqa: S608
 
@@ -99,6 +104,7 @@ def _procedure(row: asyncpg.Record) -> ProcedureOut:
         digital_policy=policy.effective(legacy, override),
         revocation=row["revocation"],
         proxy=msgspec.convert(row["proxy"], ProxyRule) if row["proxy"] is not None else None,
+        my_number=msgspec.convert(row["my_number"], MyNumberRule) if row["my_number"] is not None else None,
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
@@ -111,6 +117,7 @@ def _arguments(p: ProcedureIn) -> tuple[Any, ...]:
         p.reform.status, p.reform.effective, p.reform.note,
         o.signature if o else None, o.identity_proofing if o else None, o.reason if o else None, p.revocation,
         msgspec.to_builtins(p.proxy) if p.proxy is not None else None,
+        msgspec.to_builtins(p.my_number) if p.my_number is not None else None,
     )  # fmt: skip
 
 
