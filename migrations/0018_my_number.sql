@@ -24,3 +24,18 @@ CREATE TABLE my_number_key (
 );
 
 CREATE UNIQUE INDEX my_number_key_current_idx ON my_number_key (agency_code) WHERE retired_at IS NULL;
+
+-- The revisions of forms that carry a 個人番号. revision.document then holds the signed bytes
+-- encrypted as a whole (bound to its document_sha256), and this row the answers as every view shows
+-- them, each number masked, so that no view needs the key. An early purge (the procedure's
+-- my_number.retain_days) empties revision.document and masks the answers fully; the rest of the
+-- application (hash, signatures and their reports, receipts, the audit trail) stays.
+CREATE TABLE revision_my_number (
+    revision_id uuid PRIMARY KEY REFERENCES revision (id),
+    agency_code text NOT NULL REFERENCES agency (code),
+    answers     jsonb NOT NULL CHECK (jsonb_typeof(answers) = 'object'),
+    pointers    text[] NOT NULL,
+    purged_at   timestamptz
+);
+
+CREATE INDEX revision_my_number_unpurged_idx ON revision_my_number (revision_id) WHERE purged_at IS NULL;

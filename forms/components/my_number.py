@@ -87,6 +87,25 @@ def answered(schema: FormSchema, answers: dict[str, Any]) -> Iterator[tuple[str,
                 yield f"/answers/{escape(where.group_id)}/{index}/{escape(where.field_id)}", value
 
 
+def masked_answers(schema: FormSchema, answers: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``answers`` with every 個人番号 masked: what may be stored and shown without the key."""
+    masked = dict(answers)
+    for where in locations(schema):
+        if where.group_id is None:
+            if where.field_id in masked:
+                masked[where.field_id] = mask(masked[where.field_id])
+            continue
+        items = masked.get(where.group_id)
+        if isinstance(items, list):
+            masked[where.group_id] = [
+                {**item, where.field_id: mask(item[where.field_id])}
+                if isinstance(item, dict) and where.field_id in item
+                else item
+                for item in items
+            ]
+    return masked
+
+
 class MyNumber(Component[MyNumberField]):
     spec_type = MyNumberField
     pattern_hint = "must be the 12 digits of an individual number (個人番号), without hyphens or spaces"

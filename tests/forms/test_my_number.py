@@ -7,7 +7,7 @@ import pytest
 
 from forms import CompiledForm, json_schema, parse_schema
 from forms.answers import diff, render
-from forms.components.my_number import answered, check_digit, locations, mask
+from forms.components.my_number import answered, check_digit, locations, mask, masked_answers
 from tests.forms.helpers import REGISTRY, compile_fields, errors, field, schema_data
 
 #: Valid numbers worked out by hand from 施行令第8条 (see test_check_digit_by_hand) and the example
@@ -144,3 +144,13 @@ def test_fast_and_slow_paths_agree(value: str) -> None:
     form = compile_fields(field("v", "my_number"))
     bad = value[:-1] + str((int(value[-1]) + 1) % 10)
     assert errors(form, {"v": bad}) == [("/answers/v", "check_digit")]
+
+
+def test_masked_answers_keep_everything_else() -> None:
+    masked = masked_answers(SCHEMA, ANSWERS)
+    assert masked == {
+        "name": "山田",
+        "number": "**** **** 9018",
+        "family": [{"relation": "子", "number": "**** **** 1118"}],
+    }
+    assert ANSWERS["number"] == "123456789018"  # a copy: the document's answers are not changed
