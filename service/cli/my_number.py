@@ -1,4 +1,4 @@
-"""Commands for the 個人番号 keys: make a master key, and rotate (re-wrap the agencies' data keys)."""
+"""Commands for 個人番号: its keys (make a master key, rotate) and the early purge its procedures ask for."""
 
 from __future__ import annotations
 
@@ -63,4 +63,23 @@ def rotate_my_number(new_data_keys: bool) -> int:
     return 0
 
 
-COMMANDS: Final = [keys]
+@click.group(name="my-number")
+def my_number() -> None:
+    """個人番号 kept by applications."""
+
+
+@my_number.command()
+def purge() -> int:
+    """Purge the numbers past their procedure's my_number.retain_days (the server also does it hourly)."""
+    import datetime as dt
+
+    from service.embedded import database_url
+    from service.mynumber import documents
+
+    with database_url(settings()) as dsn:
+        count = run_with_conn(dsn, lambda conn: documents.purge_due(conn, dt.datetime.now(dt.UTC)))
+    click.echo(f"purged the 個人番号 of {count} revisions")
+    return 0
+
+
+COMMANDS: Final = [keys, my_number]
