@@ -51,10 +51,11 @@ from service.publishing.routes import FormController, provide_compiled_forms
 from service.queue.routes import QueueController
 from service.receipts.routes import receipt_certificate
 from service.review.routes import EvidenceController, ReviewController
+from service.services import Clock, Services, provide_services, system_clock
 from service.settings import Settings
 from service.submissions.attachments import PostgresAttachments
+from service.submissions.reverify import reverify_pending
 from service.submissions.routes import create_nonce, submissions_controller
-from service.submissions.service import reverify_pending
 from service.trust.fetch import ask_ocsp, fetch_crl
 from service.trust.routes import TrustController
 from service.trust.service import Verifiers, refresh_crls
@@ -218,10 +219,13 @@ def app_from_environment() -> Litestar:
     return app
 
 
-def create_app(settings: Settings, components: ComponentRegistry | None = None) -> Litestar:
+def create_app(
+    settings: Settings, components: ComponentRegistry | None = None, clock: Clock = system_clock
+) -> Litestar:
     """Build the app; ``settings.database_url`` must name the database (the CLI resolves it).
 
-    ``components`` are the form field types (``forms.default_components()`` unless given).
+    ``components`` are the form field types (``forms.default_components()`` unless given); ``clock``
+    is what the routes take as now (a test may fix it).
     """
     dsn = settings.database_url
     if not dsn:
@@ -235,23 +239,29 @@ def create_app(settings: Settings, components: ComponentRegistry | None = None) 
     async def database(app: Litestar) -> AsyncIterator[None]:
         app.state.pool = await create_pool(settings, dsn)
         app.state.database = Database(app.state.pool, settings)
-        app.state.compiled_forms = CompiledForms(components or default_components())
-        app.state.verifiers = Verifiers(settings.trust_recheck_seconds, observer=metrics)
         closers: list[Callable[[], object]] = []
-        app.state.receipt_key = load_receipt_key(settings, closers)
-        app.state.timestamper = (
-            HTTPTimeStamper(settings.tsa_url, timeout=settings.tsa_timeout_seconds) if settings.tsa_url else None
+        services = Services(
+            settings=settings,
+            compiled_forms=CompiledForms(components or default_components()),
+            verifiers=Verifiers(settings.trust_recheck_seconds, observer=metrics),
+            receipt_key=load_receipt_key(settings, closers),
+            attachments=PostgresAttachments(),
+            typeface=Typeface(Path(settings.data_dir) / "fonts"),
+            metrics=metrics,
+            ask_ocsp=functools.partial(ask_ocsp, wait_seconds=settings.ocsp_timeout_seconds),
+            timestamper=(
+                HTTPTimeStamper(settings.tsa_url, timeout=settings.tsa_timeout_seconds) if settings.tsa_url else None
+            ),
+            clock=clock,
         )
-        app.state.ask_ocsp = functools.partial(ask_ocsp, wait_seconds=settings.ocsp_timeout_seconds)
-        app.state.attachments = PostgresAttachments()
+        app.state.services = services
         app.state.settings = settings
         # The background jobs below copy this context when they are created: their audit events count.
         metrics_context.set(metrics)
-        app.state.typeface = Typeface(Path(settings.data_dir) / "fonts")
         tasks = [
-            asyncio.create_task(prepare_font(app.state.typeface)),
+            asyncio.create_task(prepare_font(services.typeface)),
             asyncio.create_task(refresh_crls_periodically(app.state.database, settings.crl_refresh_seconds)),
-            asyncio.create_task(reverify_periodically(app.state.database, app.state.verifiers, settings)),
+            asyncio.create_task(reverify_periodically(app.state.database, services.verifiers, settings)),
             asyncio.create_task(seal_periodically(app.state.database, settings.audit_seal_seconds)),
             asyncio.create_task(housekeep_periodically(app.state.database, settings, metrics)),
         ]
@@ -293,6 +303,7 @@ def create_app(settings: Settings, components: ComponentRegistry | None = None) 
             "viewer": Provide(provide_viewer),
             "compiled_forms": Provide(provide_compiled_forms, sync_to_thread=False),
             "settings": Provide(provide_settings, sync_to_thread=False, use_cache=True),
+            "services": Provide(provide_services, sync_to_thread=False),
         },
         middleware=[
             DefineMiddleware(

@@ -140,6 +140,16 @@ class FormInvalid(ProblemError):
     slug, status, title = "form-invalid", 422, "The form answers are not valid."
 
 
+def form_invalid(errors: list[FieldProblem], **extensions: Any) -> FormInvalid:
+    """A 422 naming every field that needs attention, with a count a person can read."""
+    count = len(errors)
+    return FormInvalid(
+        f"{count} field{'s' if count != 1 else ''} need{'s' if count == 1 else ''} attention.",
+        errors=errors,
+        extensions=extensions,
+    )
+
+
 class VersionState(ProblemError):
     slug, status, title = "form-version-state", 409, "The form version is not in a state that allows this."
 

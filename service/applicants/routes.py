@@ -6,20 +6,20 @@ import datetime as dt
 from typing import Any
 
 from litestar import Controller, Request, delete, get, post
-from litestar.datastructures import State
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 
 from service.applicants import service
 from service.applicants.schemas import ApplicantSubmission, ChallengeOut, SessionIn, SessionOut
+from service.auth import tokens
 from service.db import Conn
 from service.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from service.services import Injected
 from service.settings import Settings
 
 
 def _token(request: Request[Any, Any, Any]) -> str | None:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+    return tokens.bearer(request.headers.get("authorization"))
 
 
 class ApplicantController(Controller):
@@ -37,13 +37,13 @@ class ApplicantController(Controller):
         "card's signing key, which says whose card it is. The session token is shown once.",
         status_code=HTTP_201_CREATED,
     )
-    async def session(self, data: JSONBody[SessionIn], conn: Conn, state: State) -> SessionOut:
-        settings: Settings = state.settings
+    async def session(self, data: JSONBody[SessionIn], conn: Conn, services: Injected) -> SessionOut:
+        settings: Settings = services.settings
         return await service.open_session(
             conn,
             data,
-            await state.verifiers.current(conn),
-            dt.datetime.now(dt.UTC),
+            await services.verifiers.current(conn),
+            services.clock(),
             dt.timedelta(seconds=settings.applicant_session_seconds),
             accept_test=settings.env == "development",
         )

@@ -4,36 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from typing import Any, Final, LiteralString
+from typing import Any, Final
 
 import asyncpg
 import msgspec
 
+from service.audit import queries
 from service.metrics import context as metrics
 from signing import canonical
 
 #: One sealer at a time ("AUDT"); held only for the sealer's own short transaction.
 LOCK_KEY: Final = 0x41554454
 GENESIS: Final = bytes(32)
-
-#: An append: no lock, no read of the head; the event waits, unsealed, for its place in the chain.
-INSERT: Final[LiteralString] = """
-    INSERT INTO audit_event (at, actor, role, agency_code, action, subject, details) VALUES ($1, $2, $3, $4, $5, $6, $7)
-    RETURNING seq"""
-TRY_LOCK: Final[LiteralString] = "SELECT pg_try_advisory_xact_lock($1)"
-LOCK: Final[LiteralString] = "SELECT pg_advisory_xact_lock($1)"
-SEALED_HEAD: Final[LiteralString] = """
-    SELECT position, hash, at FROM audit_event WHERE position IS NOT NULL ORDER BY position DESC LIMIT 1"""
-UNSEALED: Final[LiteralString] = """
-    SELECT seq, at, actor, role, agency_code, action, subject, details FROM audit_event
-    WHERE position IS NULL ORDER BY seq LIMIT $1"""
-SEAL: Final[LiteralString] = """
-    UPDATE audit_event a SET position = t.position, prev_hash = t.prev_hash, hash = t.hash
-    FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::bytea[]) AS t(seq, position, prev_hash, hash)
-    WHERE a.seq = t.seq AND a.position IS NULL"""
-WALK: Final[LiteralString] = """
-    SELECT position, at, actor, role, agency_code, action, subject, details, prev_hash, hash
-    FROM audit_event WHERE position > $1 ORDER BY position LIMIT $2"""
 
 
 class Event(msgspec.Struct, frozen=True, kw_only=True):
@@ -80,13 +62,13 @@ async def record(
 ) -> int:
     """Append one event inside the caller's transaction (it commits or vanishes with the action).
 
-    One INSERT and no lock: concurrent transactions never wait on each other here. The event is
+    One queries.INSERT and no lock: concurrent transactions never wait on each other here. The event is
     sealed into the chain shortly after it commits (``seal``). Returns its id.
     """
     # Microseconds, UTC: exactly what timestamptz keeps, so the hash can be recomputed from the row.
     moment = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     with metrics.audit_append():
-        seq: int = await conn.fetchval(INSERT, moment, actor, role, agency, action, subject, details or {})
+        seq: int = await conn.fetchval(queries.INSERT, moment, actor, role, agency, action, subject, details or {})
     return seq
 
 
@@ -99,11 +81,11 @@ async def seal(conn: asyncpg.Connection, batch: int = 5000, *, wait: bool = Fals
     while True:
         async with conn.transaction():
             if wait:
-                await conn.execute(LOCK, LOCK_KEY)
-            elif not await conn.fetchval(TRY_LOCK, LOCK_KEY):
+                await conn.execute(queries.LOCK, LOCK_KEY)
+            elif not await conn.fetchval(queries.TRY_LOCK, LOCK_KEY):
                 return sealed
-            head = await conn.fetchrow(SEALED_HEAD)
-            rows = await conn.fetch(UNSEALED, batch)
+            head = await conn.fetchrow(queries.SEALED_HEAD)
+            rows = await conn.fetch(queries.UNSEALED, batch)
             if not rows:
                 return sealed
             position = head["position"] if head else 0
@@ -121,7 +103,7 @@ async def seal(conn: asyncpg.Connection, batch: int = 5000, *, wait: bool = Fals
                 prevs.append(prev)
                 hashes.append(digest)
                 prev = digest
-            await conn.execute(SEAL, seqs, positions, prevs, hashes)
+            await conn.execute(queries.SEAL, seqs, positions, prevs, hashes)
             sealed += len(rows)
         if len(rows) < batch:
             return sealed
@@ -130,7 +112,7 @@ async def seal(conn: asyncpg.Connection, batch: int = 5000, *, wait: bool = Fals
 async def head(conn: asyncpg.Connection) -> Head:
     """The chain's head, once every event committed so far is sealed (what an agency publishes)."""
     await seal(conn, wait=True)
-    row = await conn.fetchrow(SEALED_HEAD)
+    row = await conn.fetchrow(queries.SEALED_HEAD)
     if row is None:
         return Head(seq=0, hash=GENESIS.hex(), at=None)
     return Head(seq=row["position"], hash=row["hash"].hex(), at=row["at"])
@@ -140,7 +122,7 @@ async def verify_chain(conn: asyncpg.Connection, batch: int = 1000) -> ChainRepo
     """Seal what is committed, then walk the chain from the start; the first broken link, or the head."""
     await seal(conn, wait=True)
     prev, count, after = GENESIS, 0, 0
-    while rows := await conn.fetch(WALK, after, batch):
+    while rows := await conn.fetch(queries.WALK, after, batch):
         for row in rows:
             event = Event(
                 seq=row["position"], at=row["at"], actor=row["actor"], role=row["role"], agency=row["agency_code"],

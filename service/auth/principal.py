@@ -38,7 +38,7 @@ async def authenticate(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRo
 
 
 #: Routes that judge the Authorization header themselves: the applicant's access token (``sbm_``)
-#: or a staff token, for one application (service/review/service.py ``access``); a draft's token
+#: or a staff token, for one application (``service.access``); a draft's token
 #: (``drf_``, service/drafts); a card sign-in session (``aps_``, service/applicants).
 OWN_CREDENTIALS_PREFIX: Final = ("/api/v1/submissions/", "/api/v1/drafts", "/api/v1/applicant/")
 
@@ -77,10 +77,14 @@ def allow(*roles: Role) -> Guard:
 
 
 async def resolve(header: str, conn: asyncpg.Connection) -> Principal:
-    scheme, _sep, token = header.partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token or len(token) > 200:
+    """The staff member an ``Authorization`` header names; 401 for anything else."""
+    token = tokens.bearer(header)
+    if token is None:
         raise Unauthenticated("The Authorization header must be 'Bearer <token>'.")
+    return await resolve_token(token, conn)
+
+
+async def resolve_token(token: str, conn: asyncpg.Connection) -> Principal:
     principal = await queries.principal_for(conn, tokens.digest(token))
     if principal is None:
         raise Unauthenticated("The bearer token is unknown or has been revoked.")

@@ -7,6 +7,21 @@ import secrets
 from typing import Final
 
 PREFIX: Final = "shs_"
+#: Longer than any token we issue: a longer one is refused before it is hashed or looked up.
+MAX_LENGTH: Final = 200
+
+
+def bearer(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header; None for anything else.
+
+    The one parser of the header, for staff, applicant, draft and session tokens alike. The scheme
+    is case-insensitive (RFC 9110 §11.1); an over-long token is no token.
+    """
+    scheme, _, token = (authorization or "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or len(token) > MAX_LENGTH:
+        return None
+    return token
 
 
 def generate(prefix: str = PREFIX) -> str:

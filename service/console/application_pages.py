@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import urllib.parse
 import uuid
 from collections.abc import Awaitable, Callable
@@ -11,11 +10,11 @@ from typing import Any, Final
 import asyncpg
 import msgspec
 from litestar import Request, Response, get, post
-from litestar.datastructures import State
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from forms.schema import FormSchema
+from service import access
 from service.auth.principal import Caller
 from service.auth.schemas import Principal
 from service.console import service as console
@@ -28,6 +27,7 @@ from service.publishing.cache import CompiledForms
 from service.review import bundle
 from service.review import service as review
 from service.review.schemas import DecisionIn
+from service.services import Injected
 
 #: The decisions of the form, in the order offered (those the state machine allows now are shown).
 DECISIONS: Final = ("approve", "reject", "request_correction")
@@ -43,13 +43,13 @@ async def application_page(
     problem: ProblemError | None = None,
     posted: dict[str, Any] | None = None,
 ) -> Template:
-    state = request.app.state
-    who = await review.staff_access(conn, principal, submission_id)
-    view, tag = await review.clerk_view(conn, who, dt.datetime.now(dt.UTC))
+    services: Injected = request.app.state.services
+    who = await access.staff(conn, principal, submission_id)
+    view, tag = await review.clerk_view(conn, who, services.clock())
     version = await publishing_queries.version(conn, view.form_id, view.revisions[-1].form_version)
     assert version is not None  # a revision references its form version
     schema = msgspec.convert(version.schema, FormSchema)
-    compiled: CompiledForms = state.compiled_forms
+    compiled: CompiledForms = services.compiled_forms
     clerks = await console.active_clerks(conn, principal) if principal.role == "agency-admin" else []
     decisions = [d for d in DECISIONS if d in view.allowed_actions]
     return page(
@@ -93,7 +93,11 @@ async def _attempt(
 
 @post("/applications/{submission_id:uuid}/decision", include_in_schema=False, guards=[signed_in], status_code=303)
 async def decide(
-    request: Request[Any, Any, Any], conn: Conn, state: State, principal: Caller, submission_id: FromPath[uuid.UUID]
+    request: Request[Any, Any, Any],
+    conn: Conn,
+    services: Injected,
+    principal: Caller,
+    submission_id: FromPath[uuid.UUID],
 ) -> Template | Redirect:
     form = await request.form()
     decision = posted_text(form, "decision", 40)
@@ -108,8 +112,8 @@ async def decide(
         except msgspec.ValidationError as exc:
             raise FormInvalid(f"The decision is not complete: {exc}.") from None
         out, _ = await review.decide(
-            conn, principal, submission_id, posted_text(form, "etag", 200) or None, data, state.receipt_key,
-            dt.datetime.now(dt.UTC), timestamper=state.timestamper,
+            conn, principal, submission_id, posted_text(form, "etag", 200) or None, data, services.receipt_key,
+            services.clock(), timestamper=services.timestamper,
         )  # fmt: skip
         outcome["status"] = out.status
 
@@ -175,44 +179,44 @@ def _file(content: bytes, media_type: str, name: str) -> Response[bytes]:
 
 @get("/applications/{submission_id:uuid}/receipt.pdf", include_in_schema=False, guards=[signed_in])
 async def receipt_pdf(
-    conn: Conn, state: State, principal: Caller, submission_id: FromPath[uuid.UUID]
+    conn: Conn, services: Injected, principal: Caller, submission_id: FromPath[uuid.UUID]
 ) -> Response[bytes]:
-    who = await review.staff_access(conn, principal, submission_id)
+    who = await access.staff(conn, principal, submission_id)
     return _file(
-        await console.receipt_pdf(conn, who, state.receipt_key, state.typeface), "application/pdf", "receipt.pdf"
+        await console.receipt_pdf(conn, who, services.receipt_key, services.typeface), "application/pdf", "receipt.pdf"
     )
 
 
 @get("/applications/{submission_id:uuid}/decision-notice.pdf", include_in_schema=False, guards=[signed_in])
 async def notice_pdf(
-    conn: Conn, state: State, principal: Caller, submission_id: FromPath[uuid.UUID]
+    conn: Conn, services: Injected, principal: Caller, submission_id: FromPath[uuid.UUID]
 ) -> Response[bytes]:
-    who = await review.staff_access(conn, principal, submission_id)
-    pdf = await review.decision_notice(conn, who, "pdf", state.receipt_key, state.typeface)
+    who = await access.staff(conn, principal, submission_id)
+    pdf = await review.decision_notice(conn, who, "pdf", services.receipt_key, services.typeface)
     return _file(pdf, "application/pdf", "decision-notice.pdf")
 
 
 @get("/applications/{submission_id:uuid}/bundle", include_in_schema=False, guards=[signed_in])
 async def evidence_bundle(
-    conn: Conn, state: State, principal: Caller, submission_id: FromPath[uuid.UUID]
+    conn: Conn, services: Injected, principal: Caller, submission_id: FromPath[uuid.UUID]
 ) -> Response[bytes]:
-    who = await review.staff_access(conn, principal, submission_id)
+    who = await access.staff(conn, principal, submission_id)
     data = await bundle.build(
         conn,
         who,
-        await state.verifiers.current(conn),
-        state.attachments,
-        state.receipt_key,
-        state.typeface,
-        dt.datetime.now(dt.UTC),
+        await services.verifiers.current(conn),
+        services.attachments,
+        services.receipt_key,
+        services.typeface,
+        services.clock(),
     )
     return _file(data, "application/zip", f"{submission_id}.zip")
 
 
 @get("/applications/{submission_id:uuid}/attachments/{sha256:str}", include_in_schema=False, guards=[signed_in])
 async def attachment(
-    conn: Conn, state: State, principal: Caller, submission_id: FromPath[uuid.UUID], sha256: FromPath[str]
+    conn: Conn, services: Injected, principal: Caller, submission_id: FromPath[uuid.UUID], sha256: FromPath[str]
 ) -> Response[bytes]:
-    who = await review.staff_access(conn, principal, submission_id)
-    filename, media_type, content = await review.download_attachment(conn, who, sha256, state.attachments)
+    who = await access.staff(conn, principal, submission_id)
+    filename, media_type, content = await review.download_attachment(conn, who, sha256, services.attachments)
     return _file(content, media_type, filename)

@@ -7,7 +7,6 @@ from typing import Any
 import asyncpg
 import msgspec
 from litestar import Request, get, post
-from litestar.datastructures import State
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
@@ -22,6 +21,7 @@ from service.problems import FormInvalid, NotFound, ProblemError, SchemaInvalid
 from service.publishing import queries as publishing_queries
 from service.publishing import service as publishing
 from service.publishing.cache import CompiledForms
+from service.services import Injected
 
 
 async def _own_form(conn: asyncpg.Connection, principal: Principal, form_id: str) -> publishing_queries.FormRow:
@@ -57,12 +57,12 @@ async def _forms_page(
 
 def forms_upload(limit: int) -> Any:
     @post("/forms", include_in_schema=False, guards=[signed_in], status_code=200, request_max_body_size=limit)
-    async def upload(request: Request[Any, Any, Any], conn: Conn, state: State, principal: Caller) -> Template:
+    async def upload(request: Request[Any, Any, Any], conn: Conn, services: Injected, principal: Caller) -> Template:
         """A schema file: a new form (draft 1) or the draft of an existing one; every error listed by pointer."""
         require_role(principal, "agency-admin")
         form = await request.form()
         upload = form.get("schema")
-        compiled: CompiledForms = state.compiled_forms
+        compiled: CompiledForms = services.compiled_forms
         try:
             if upload is None or isinstance(upload, str) or not upload.filename:
                 raise SchemaInvalid("Choose a schema file.", errors=[])
@@ -128,14 +128,14 @@ def preview_check(limit: int) -> Any:
     async def check(
         request: Request[Any, Any, Any],
         conn: Conn,
-        state: State,
+        services: Injected,
         principal: Caller,
         form_id: FromPath[str],
         number: FromPath[int],
     ) -> Template:
         """The answers as the applicant's screen would send them, checked by the API's validate service."""
         await _own_form(conn, principal, form_id)
-        compiled: CompiledForms = state.compiled_forms
+        compiled: CompiledForms = services.compiled_forms
         form_row, version, compiled_form = await publishing.compiled_version(conn, principal, form_id, number, compiled)
         schema = compiled_form.schema
         form = await request.form()
@@ -167,12 +167,12 @@ async def publish_confirm(
 
 @post("/forms/{form_id:str}/publish", include_in_schema=False, guards=[signed_in], status_code=303)
 async def publish(
-    request: Request[Any, Any, Any], conn: Conn, state: State, principal: Caller, form_id: FromPath[str]
+    request: Request[Any, Any, Any], conn: Conn, services: Injected, principal: Caller, form_id: FromPath[str]
 ) -> Template | Redirect:
     await _own_form(conn, principal, form_id)
     try:
         async with conn.transaction():
-            await publishing.publish(conn, principal, form_id, state.compiled_forms)
+            await publishing.publish(conn, principal, form_id, services.compiled_forms)
     except ProblemError as exc:
         if exc.status in (403, 404):
             raise

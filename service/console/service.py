@@ -6,12 +6,12 @@ from typing import Final
 
 import asyncpg
 
+from service.access import Access
 from service.audit import trail
 from service.auth import service as auth_service
 from service.auth.schemas import Principal, TokenOut
-from service.review.service import Access
 from service.submissions import queries as submission_queries
-from service.submissions import service as submissions
+from service.submissions import statements
 from signing.fonts import Typeface
 from signing.receipts import ReceiptKey
 
@@ -27,7 +27,7 @@ async def receipt_pdf(conn: asyncpg.Connection, who: Access, key: ReceiptKey, ty
         conn, actor=who.actor, role=who.role, agency=who.agency, action="receipt.downloaded",
         subject=str(who.submission_id), details={"format": "pdf", "revision": latest["number"]},
     )  # fmt: skip
-    return await submissions.receipt_pdf(conn, latest, key, typeface)
+    return await statements.receipt_pdf(conn, latest, key, typeface)
 
 
 async def agency_tokens(conn: asyncpg.Connection, who: Principal) -> list[TokenOut]:

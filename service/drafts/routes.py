@@ -8,14 +8,16 @@ import uuid
 from typing import Any, Final
 
 from litestar import Controller, Request, Response, delete, get, patch, post
-from litestar.datastructures import State, UploadFile
+from litestar.datastructures import UploadFile
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
+from service.auth import tokens
 from service.db import Conn
 from service.drafts import service
 from service.drafts.schemas import DraftAttachmentOut, DraftCreated, DraftIn, DraftOut, UpgradeOut
 from service.problems import InvalidBody, UnsupportedMediaType
+from service.services import Injected
 from service.settings import Settings
 from service.validation import FieldProblem
 
@@ -31,8 +33,7 @@ def _disposition(name: str) -> str:
 
 
 def _token(request: Request[Any, Any, Any]) -> str | None:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+    return tokens.bearer(request.headers.get("authorization"))
 
 
 async def _read_file(request: Request[Any, Any, Any]) -> tuple[str, str, bytes]:
@@ -50,10 +51,10 @@ async def _read_file(request: Request[Any, Any, Any]) -> tuple[str, str, bytes]:
     return part.filename, part.content_type, await part.read()
 
 
-def limits(state: State) -> service.DraftLimits:
-    settings: Settings = state.settings
+def limits(services: Injected) -> service.DraftLimits:
+    settings: Settings = services.settings
     return service.DraftLimits(
-        compiled=state.compiled_forms,
+        compiled=services.compiled_forms,
         lifetime=dt.timedelta(days=settings.draft_lifetime_days),
         nonce_lifetime=dt.timedelta(seconds=settings.nonce_lifetime_seconds),
         max_document_bytes=settings.max_document_bytes,
@@ -79,14 +80,14 @@ def drafts_controller(settings: Settings) -> type[Controller]:
             request_max_body_size=document_limit,
             status_code=HTTP_201_CREATED,
         )
-        async def create(self, data: JSONBody[DraftIn], conn: Conn, state: State) -> DraftCreated:
-            return await service.create(conn, data, limits(state))
+        async def create(self, data: JSONBody[DraftIn], conn: Conn, services: Injected) -> DraftCreated:
+            return await service.create(conn, data, limits(services))
 
         @get("/{draft_id:uuid}", summary="The draft, its errors and what is still to do")
         async def show(
-            self, request: Request[Any, Any, Any], conn: Conn, state: State, draft_id: FromPath[uuid.UUID]
+            self, request: Request[Any, Any, Any], conn: Conn, services: Injected, draft_id: FromPath[uuid.UUID]
         ) -> DraftOut:
-            return await service.show(conn, draft_id, _token(request), limits(state))
+            return await service.show(conn, draft_id, _token(request), limits(services))
 
         @patch(
             "/{draft_id:uuid}",
@@ -96,11 +97,11 @@ def drafts_controller(settings: Settings) -> type[Controller]:
             request_max_body_size=document_limit,
         )
         async def change(
-            self, request: Request[Any, Any, Any], conn: Conn, state: State, draft_id: FromPath[uuid.UUID]
+            self, request: Request[Any, Any, Any], conn: Conn, services: Injected, draft_id: FromPath[uuid.UUID]
         ) -> DraftOut:
             if request.headers.get("content-type", "").split(";")[0].strip().lower() != MERGE_PATCH:
                 raise UnsupportedMediaType(f"Send the changes as {MERGE_PATCH} (RFC 7396).")
-            return await service.patch(conn, draft_id, _token(request), await request.body(), limits(state))
+            return await service.patch(conn, draft_id, _token(request), await request.body(), limits(services))
 
         @delete("/{draft_id:uuid}", summary="Discard the draft and its files")
         async def discard(self, request: Request[Any, Any, Any], conn: Conn, draft_id: FromPath[uuid.UUID]) -> None:
@@ -114,10 +115,12 @@ def drafts_controller(settings: Settings) -> type[Controller]:
             status_code=HTTP_201_CREATED,
         )
         async def upload(
-            self, request: Request[Any, Any, Any], conn: Conn, state: State, draft_id: FromPath[uuid.UUID]
+            self, request: Request[Any, Any, Any], conn: Conn, services: Injected, draft_id: FromPath[uuid.UUID]
         ) -> DraftAttachmentOut:
             filename, media_type, content = await _read_file(request)
-            return await service.upload(conn, draft_id, _token(request), filename, media_type, content, limits(state))
+            return await service.upload(
+                conn, draft_id, _token(request), filename, media_type, content, limits(services)
+            )
 
         @get("/{draft_id:uuid}/attachments/{sha256:str}", summary="A file of the draft")
         async def download(
@@ -138,9 +141,9 @@ def drafts_controller(settings: Settings) -> type[Controller]:
             status_code=HTTP_200_OK,
         )
         async def upgrade(
-            self, request: Request[Any, Any, Any], conn: Conn, state: State, draft_id: FromPath[uuid.UUID]
+            self, request: Request[Any, Any, Any], conn: Conn, services: Injected, draft_id: FromPath[uuid.UUID]
         ) -> UpgradeOut:
-            return await service.upgrade(conn, draft_id, _token(request), limits(state))
+            return await service.upgrade(conn, draft_id, _token(request), limits(services))
 
         @post(
             "/{draft_id:uuid}/finalize",
@@ -150,9 +153,9 @@ def drafts_controller(settings: Settings) -> type[Controller]:
             status_code=HTTP_200_OK,
         )
         async def finalize(
-            self, request: Request[Any, Any, Any], conn: Conn, state: State, draft_id: FromPath[uuid.UUID]
+            self, request: Request[Any, Any, Any], conn: Conn, services: Injected, draft_id: FromPath[uuid.UUID]
         ) -> Response[bytes]:
-            document = await service.finalize(conn, draft_id, _token(request), limits(state))
+            document = await service.finalize(conn, draft_id, _token(request), limits(services))
             return Response(document, media_type="application/json", headers={"Cache-Control": "no-store"})
 
     return DraftController

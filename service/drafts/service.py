@@ -42,8 +42,7 @@ from service.problems import (
 )
 from service.publishing.cache import CompiledForms
 from service.submissions import queries as submission_queries
-from service.submissions.attachments import content_problem
-from service.submissions.service import declared_attachments
+from service.submissions.attachments import content_problem, declared_attachments
 from service.validation import FieldProblem
 from signing import canonical
 

@@ -12,6 +12,7 @@ from litestar import get
 from litestar.datastructures import State
 
 from service.db import Database, DatabaseUnavailable, unavailable_reason
+from service.health import queries
 from service.problems import ServiceUnavailable
 
 READY_TIMEOUT_S: Final = 2.0
@@ -33,7 +34,7 @@ async def readyz(state: State) -> Health:
     try:
         # The whole check, release included, within its bound: a frozen server must not hold it.
         async with asyncio.timeout(READY_TIMEOUT_S), database.connection() as conn:
-            await conn.fetchval("SELECT 1", timeout=READY_TIMEOUT_S)
+            await conn.fetchval(queries.PING, timeout=READY_TIMEOUT_S)
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError, DatabaseUnavailable) as exc:
         log.warning("database_unavailable", reason=unavailable_reason(exc), check="readyz")
         raise ServiceUnavailable(

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post, put
-from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
@@ -19,6 +18,7 @@ from service.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, VersionNumber
 from service.publishing import service
 from service.publishing.cache import CompiledForms
 from service.publishing.schemas import DiffOut, FormListItem, FormOut, FormVersionOut, ValidationOut
+from service.services import Injected
 from service.settings import Settings
 
 Compiled = NamedDependency[CompiledForms]
@@ -26,8 +26,8 @@ ADMINS = [authenticate, allow("admin", "agency-admin")]
 SCHEMA_BODY = "The form schema document, as JSON or as YAML (`Content-Type: application/yaml`)."
 
 
-def provide_compiled_forms(state: State) -> CompiledForms:
-    compiled: CompiledForms = state.compiled_forms
+def provide_compiled_forms(services: Injected) -> CompiledForms:
+    compiled: CompiledForms = services.compiled_forms
     return compiled
 
 
@@ -35,9 +35,11 @@ def _content_type(request: Request[Any, Any, Any]) -> str:
     return request.headers.get("content-type", "application/json")
 
 
-async def _read_schema(request: Request[Any, Any, Any], compiled_forms: CompiledForms, state: State) -> FormSchema:
+async def _read_schema(
+    request: Request[Any, Any, Any], compiled_forms: CompiledForms, services: Injected
+) -> FormSchema:
     raw = await request.body()
-    settings: Settings = state.settings
+    settings: Settings = services.settings
     return await cpu_bound(
         len(raw), service.read_schema, raw, _content_type(request), compiled_forms.registry, settings.max_json_depth
     )
@@ -66,9 +68,14 @@ class FormController(Controller):
         guards=ADMINS,
     )
     async def create_form(
-        self, request: Request[Any, Any, Any], conn: Conn, principal: Caller, compiled_forms: Compiled, state: State
+        self,
+        request: Request[Any, Any, Any],
+        conn: Conn,
+        principal: Caller,
+        compiled_forms: Compiled,
+        services: Injected,
     ) -> FormVersionOut:
-        schema = await _read_schema(request, compiled_forms, state)
+        schema = await _read_schema(request, compiled_forms, services)
         return await service.create_form(conn, principal, schema)
 
     @get("/{form_id:str}", summary="A form: its current version and version list")
@@ -88,9 +95,9 @@ class FormController(Controller):
         principal: Caller,
         compiled_forms: Compiled,
         form_id: FromPath[str],
-        state: State,
+        services: Injected,
     ) -> Response[FormVersionOut]:
-        schema = await _read_schema(request, compiled_forms, state)
+        schema = await _read_schema(request, compiled_forms, services)
         version, created = await service.save_draft(conn, principal, form_id, schema)
         return Response(version, status_code=HTTP_201_CREATED if created else HTTP_200_OK)
 
@@ -138,10 +145,10 @@ class FormController(Controller):
         compiled_forms: Compiled,
         form_id: FromPath[str],
         number: VersionNumber,
-        state: State,
+        services: Injected,
     ) -> ValidationOut:
         raw = await request.body()
-        check_json_body(raw, state.settings.max_json_depth, "document")
+        check_json_body(raw, services.settings.max_json_depth, "document")
         return await service.validate(conn, viewer, form_id, number, raw, compiled_forms)
 
     @get("/{form_id:str}/versions/{a:int}/diff/{b:int}", summary="What changed between two versions")

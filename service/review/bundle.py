@@ -3,30 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Final, LiteralString
 
 import asyncpg
 import msgspec
 from asn1crypto import x509
 
+from service.access import Access
 from service.audit import trail
 from service.review import queries
-from service.review.service import Access, notice_pdf
+from service.review.service import notice_pdf
+from service.submissions.applicant import timeline
 from service.submissions.attachments import AttachmentStore
-from service.submissions.service import receipt_pdf, timeline
+from service.submissions.statements import receipt_pdf
 from signing import bundle
 from signing.fonts import Typeface
 from signing.receipts import ReceiptKey
 from signing.report import VerificationReport
 from signing.trust import TrustStore
 from signing.verify import Rejected, Verifier, parse
-
-#: The revocation data a verdict used, found again by what the report records of it.
-CRL_USED: Final[LiteralString] = """
-    SELECT crl FROM trust_crl WHERE issuer_key_id = $1 AND this_update = $2 ORDER BY created_at LIMIT 1"""
-OCSP_USED: Final[LiteralString] = """
-    SELECT response FROM trust_ocsp WHERE issuer_key_id = $1 AND serial = $2 AND this_update = $3
-    ORDER BY created_at LIMIT 1"""
 
 
 async def _signature(
@@ -45,10 +39,10 @@ async def _signature(
     if (source := report.revocation) is not None:
         key = bytes.fromhex(source.issuer_key_id)
         if source.kind == "crl":
-            found = await conn.fetchval(CRL_USED, key, source.this_update)
+            found = await conn.fetchval(queries.CRL_USED, key, source.this_update)
             crls = [found] if found is not None else []
         elif signer is not None:
-            found = await conn.fetchval(OCSP_USED, key, signer.serial_number, source.this_update)
+            found = await conn.fetchval(queries.OCSP_USED, key, signer.serial_number, source.this_update)
             answers = [found] if found is not None else []
     return bundle.SignatureEvidence(
         cms=signature,

@@ -7,6 +7,9 @@ import uuid
 from typing import Any, Final, LiteralString
 
 import asyncpg
+import msgspec
+
+from service.submissions.schemas import Status
 
 #: Upper bounds of the lists inside one submission view (far above any real application).
 MAX_REVISIONS: Final = 200
@@ -72,8 +75,19 @@ async def submission(conn: asyncpg.Connection, submission_id: uuid.UUID) -> asyn
     return await conn.fetchrow(SELECT_SUBMISSION, submission_id)
 
 
-async def lock(conn: asyncpg.Connection, submission_id: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(LOCK_SUBMISSION, submission_id)
+class Locked(msgspec.Struct, frozen=True, kw_only=True):
+    """An application locked for a staff action: what the action checks."""
+
+    id: uuid.UUID
+    agency_code: str
+    status: Status
+    """The database's CHECK constraint keeps it one of these."""
+    assignee: uuid.UUID | None
+
+
+async def lock(conn: asyncpg.Connection, submission_id: uuid.UUID) -> Locked | None:
+    row = await conn.fetchrow(LOCK_SUBMISSION, submission_id)
+    return None if row is None else Locked(**dict(row))
 
 
 async def mark_opened(conn: asyncpg.Connection, submission_id: uuid.UUID, at: dt.datetime) -> dt.datetime | None:
@@ -96,10 +110,22 @@ async def revisions(conn: asyncpg.Connection, submission_id: uuid.UUID) -> list[
     return list(await conn.fetch(SELECT_REVISIONS, submission_id, MAX_REVISIONS))
 
 
-async def latest(conn: asyncpg.Connection, submission_id: uuid.UUID) -> asyncpg.Record:
+class Latest(msgspec.Struct, frozen=True, kw_only=True):
+    """The revision a decision is about: the newest one."""
+
+    id: uuid.UUID
+    number: int
+    receipt_number: str
+    document_sha256: bytes
+    verification_status: str
+    form_version: int
+    schema: dict[str, Any]
+
+
+async def latest(conn: asyncpg.Connection, submission_id: uuid.UUID) -> Latest:
     row = await conn.fetchrow(SELECT_LATEST, submission_id)
     assert row is not None  # a submission always has a first revision
-    return row
+    return Latest(**dict(row))
 
 
 async def signatures(conn: asyncpg.Connection, revision_ids: list[uuid.UUID]) -> list[asyncpg.Record]:
@@ -132,8 +158,21 @@ async def audit(conn: asyncpg.Connection, subject: str) -> list[asyncpg.Record]:
     return list(await conn.fetch(SELECT_AUDIT, subject, MAX_AUDIT))
 
 
-async def insert_decision(conn: asyncpg.Connection, *values: Any) -> None:
-    await conn.execute(INSERT_DECISION, *values)
+class NewDecision(msgspec.Struct, frozen=True, kw_only=True):
+    """A decision with its signed notice, as INSERT_DECISION writes it (its parameters, in order)."""
+
+    submission_id: uuid.UUID
+    revision_id: uuid.UUID
+    decision: str
+    notice_number: str
+    decided_by: uuid.UUID
+    decided_at: dt.datetime
+    notice_json: bytes
+    notice_cms: bytes
+
+
+async def insert_decision(conn: asyncpg.Connection, new: NewDecision) -> None:
+    await conn.execute(INSERT_DECISION, *(getattr(new, name) for name in new.__struct_fields__))
 
 
 async def decision(conn: asyncpg.Connection, submission_id: uuid.UUID) -> asyncpg.Record | None:
@@ -142,3 +181,11 @@ async def decision(conn: asyncpg.Connection, submission_id: uuid.UUID) -> asyncp
 
 async def set_notice_pdf(conn: asyncpg.Connection, submission_id: uuid.UUID, pdf: bytes) -> None:
     await conn.execute(SET_NOTICE_PDF, submission_id, pdf)
+
+
+#: The revocation data a verdict used, found again by what the report records of it.
+CRL_USED: Final[LiteralString] = """
+    SELECT crl FROM trust_crl WHERE issuer_key_id = $1 AND this_update = $2 ORDER BY created_at LIMIT 1"""
+OCSP_USED: Final[LiteralString] = """
+    SELECT response FROM trust_ocsp WHERE issuer_key_id = $1 AND serial = $2 AND this_update = $3
+    ORDER BY created_at LIMIT 1"""

@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import urllib.parse
 import uuid
 from typing import Any, Final, Literal
 
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
+from service import access
+from service.access import STAFF
 from service.auth.principal import Caller, allow, authenticate
 from service.db import Conn
 from service.review import bundle, service
-from service.review.schemas import AssignIn, AssignmentOut, CommentIn, CommentOut, DecisionIn, DecisionOut
-from service.review.service import STAFF
+from service.review.schemas import (
+    AssignIn,
+    AssignmentOut,
+    ClerkSubmissionOut,
+    CommentIn,
+    CommentOut,
+    DecisionIn,
+    DecisionOut,
+)
+from service.services import Injected
+from service.submissions import applicant, queries
+from service.submissions.schemas import SubmissionOut
 
 #: Decisions and comments are short JSON documents.
 SMALL_BODY: Final = 64 * 1024
@@ -67,14 +77,14 @@ class ReviewController(Controller):
         self,
         request: Request[Any, Any, Any],
         conn: Conn,
-        state: State,
+        services: Injected,
         principal: Caller,
         submission_id: FromPath[uuid.UUID],
         data: JSONBody[DecisionIn],
     ) -> Response[DecisionOut]:
         out, tag = await service.decide(
-            conn, principal, submission_id, request.headers.get("if-match"), data, state.receipt_key,
-            dt.datetime.now(dt.UTC), timestamper=state.timestamper,
+            conn, principal, submission_id, request.headers.get("if-match"), data, services.receipt_key,
+            services.clock(), timestamper=services.timestamper,
         )  # fmt: skip
         return Response(out, headers={"ETag": tag})
 
@@ -91,41 +101,61 @@ class ReviewController(Controller):
 
 
 class EvidenceController(Controller):
-    """Files of an application: for its applicant (access token) and its agency's staff (API token)."""
+    """One application and its files: for its applicant (access token) and its agency's staff (API token)."""
 
     path = "/api/v1/submissions"
     tags = ("review",)
+
+    @get(
+        "/{submission_id:uuid}",
+        summary="The application: status and timeline (applicant), or the full review view (agency staff)",
+        description="With the applicant's access token: status, revisions, timeline, links. With a clerk's or "
+        "agency admin's token: answers with labels, every signature's report, attachments, revision diffs, "
+        "comments and audit events; opening it is recorded. The ETag is the latest revision's (If-Match of a "
+        "decision).",
+        tags=["submissions"],
+    )
+    async def get_submission(
+        self, request: Request[Any, Any, Any], conn: Conn, services: Injected, submission_id: FromPath[uuid.UUID]
+    ) -> Response[SubmissionOut | ClerkSubmissionOut]:
+        who = await access.access(conn, submission_id, request.headers.get("authorization"))
+        if who.staff is not None:
+            view, tag = await service.clerk_view(conn, who, services.clock())
+            return Response(view, headers={"ETag": tag})
+        row = await queries.submission(conn, submission_id)
+        assert row is not None  # access found it
+        return Response(await applicant.view(conn, row))
 
     @get("/{submission_id:uuid}/attachments/{sha256:str}", summary="An attached file, by its SHA-256")
     async def attachment(
         self,
         request: Request[Any, Any, Any],
         conn: Conn,
-        state: State,
+        services: Injected,
         submission_id: FromPath[uuid.UUID],
         sha256: FromPath[str],
     ) -> Response[bytes]:
-        who = await service.access(conn, submission_id, request.headers.get("authorization"))
-        filename, media_type, content = await service.download_attachment(conn, who, sha256, state.attachments)
+        who = await access.access(conn, submission_id, request.headers.get("authorization"))
+        filename, media_type, content = await service.download_attachment(conn, who, sha256, services.attachments)
         return Response(content, media_type=media_type, headers={"Content-Disposition": _attachment(filename)})
 
     @get("/{submission_id:uuid}/decision-notice.json", summary="The decision notice (canonical JSON)")
     async def notice_json(
-        self, request: Request[Any, Any, Any], conn: Conn, submission_id: FromPath[uuid.UUID]
+        self, request: Request[Any, Any, Any], conn: Conn, services: Injected, submission_id: FromPath[uuid.UUID]
     ) -> Response[bytes]:
-        return await _notice(request, conn, submission_id, "json")
+        return await _notice(request, conn, services, submission_id, "json")
 
     @get("/{submission_id:uuid}/decision-notice.p7s", summary="The agency's detached CMS over the decision notice")
     async def notice_p7s(
-        self, request: Request[Any, Any, Any], conn: Conn, submission_id: FromPath[uuid.UUID]
+        self, request: Request[Any, Any, Any], conn: Conn, services: Injected, submission_id: FromPath[uuid.UUID]
     ) -> Response[bytes]:
-        return await _notice(request, conn, submission_id, "p7s")
+        return await _notice(request, conn, services, submission_id, "p7s")
 
     @get("/{submission_id:uuid}/decision-notice.pdf", summary="The decision notice as a PAdES-signed PDF (決定通知書)")
     async def notice_pdf(
-        self, request: Request[Any, Any, Any], conn: Conn, submission_id: FromPath[uuid.UUID]
+        self, request: Request[Any, Any, Any], conn: Conn, services: Injected, submission_id: FromPath[uuid.UUID]
     ) -> Response[bytes]:
-        return await _notice(request, conn, submission_id, "pdf")
+        return await _notice(request, conn, services, submission_id, "pdf")
 
     @get(
         "/{submission_id:uuid}/bundle",
@@ -134,12 +164,12 @@ class EvidenceController(Controller):
         "attachments, receipts, the decision notice, and a README.txt with the OpenSSL and pyHanko commands.",
     )
     async def evidence_bundle(
-        self, request: Request[Any, Any, Any], conn: Conn, state: State, submission_id: FromPath[uuid.UUID]
+        self, request: Request[Any, Any, Any], conn: Conn, services: Injected, submission_id: FromPath[uuid.UUID]
     ) -> Response[bytes]:
-        who = await service.access(conn, submission_id, request.headers.get("authorization"))
+        who = await access.access(conn, submission_id, request.headers.get("authorization"))
         data = await bundle.build(
-            conn, who, await state.verifiers.current(conn), state.attachments, state.receipt_key, state.typeface,
-            dt.datetime.now(dt.UTC),
+            conn, who, await services.verifiers.current(conn), services.attachments, services.receipt_key,
+            services.typeface, services.clock(),
         )  # fmt: skip
         return Response(
             data, media_type="application/zip", headers={"Content-Disposition": _attachment(f"{submission_id}.zip")}
@@ -147,9 +177,12 @@ class EvidenceController(Controller):
 
 
 async def _notice(
-    request: Request[Any, Any, Any], conn: Conn, submission_id: uuid.UUID, kind: Literal["json", "p7s", "pdf"]
+    request: Request[Any, Any, Any],
+    conn: Conn,
+    services: Injected,
+    submission_id: uuid.UUID,
+    kind: Literal["json", "p7s", "pdf"],
 ) -> Response[bytes]:
-    who = await service.access(conn, submission_id, request.headers.get("authorization"))
-    state = request.app.state
-    content = await service.decision_notice(conn, who, kind, state.receipt_key, state.typeface)
+    who = await access.access(conn, submission_id, request.headers.get("authorization"))
+    content = await service.decision_notice(conn, who, kind, services.receipt_key, services.typeface)
     return Response(content, media_type=service.NOTICE_MEDIA[kind])

@@ -18,8 +18,10 @@ from pyhanko.sign.timestamps import TimeStamper
 
 from forms import answers as form_answers
 from forms.schema import FormSchema
+from service import access
+from service.access import STAFF, Access
 from service.audit import trail
-from service.auth.principal import require_role, resolve
+from service.auth.principal import require_role
 from service.auth.schemas import Principal
 from service.problems import (
     Forbidden,
@@ -29,7 +31,6 @@ from service.problems import (
     PreconditionRequired,
     ServiceUnavailable,
     StateConflict,
-    Unauthenticated,
 )
 from service.proxy import service as proxy
 from service.review import queries
@@ -46,16 +47,16 @@ from service.review.schemas import (
 )
 from service.submissions import queries as submission_queries
 from service.submissions import workflow
+from service.submissions.applicant import timeline
 from service.submissions.attachments import AttachmentStore
-from service.submissions.schemas import Verification
-from service.submissions.service import TOKEN_PREFIX, authorised, links, print_statement, timeline
+from service.submissions.schemas import Links, Verification
+from service.submissions.statements import print_statement
 from service.validation import FieldProblem
 from signing.fonts import Typeface
 from signing.receipts import DecisionNotice, ReceiptKey, sign_receipt
 from signing.report import VerificationReport
 from signing.timestamps import TimestampUnavailable
 
-STAFF: Final = ("clerk", "agency-admin")
 NOTICE_MEDIA: Final = {
     "json": "application/json",
     "p7s": "application/pkcs7-signature",
@@ -63,47 +64,9 @@ NOTICE_MEDIA: Final = {
 }
 
 
-class Access(msgspec.Struct, frozen=True, kw_only=True):
-    """Who is looking at one application: its applicant (by the access token) or a member of staff."""
-
-    submission_id: uuid.UUID
-    agency: str
-    staff: Principal | None
-
-    @property
-    def actor(self) -> str:
-        return "applicant" if self.staff is None else str(self.staff.token_id)
-
-    @property
-    def role(self) -> str:
-        return "applicant" if self.staff is None else self.staff.role
-
-
 def etag(number: int, document_sha256: bytes) -> str:
     """The latest revision's entity tag: it changes when an amendment arrives, and only then."""
     return f'"r{number}-{document_sha256.hex()[:20]}"'
-
-
-async def staff_access(conn: asyncpg.Connection, who: Principal, submission_id: uuid.UUID) -> Access:
-    """A clerk or agency admin of the application's agency; otherwise 404 (or 403 for a platform admin)."""
-    require_role(who, *STAFF)
-    row = await submission_queries.submission(conn, submission_id)
-    if row is None or who.agency_code != row.agency_code:
-        raise NotFound(f"There is no submission {submission_id}.")
-    return Access(submission_id=row.id, agency=row.agency_code, staff=who)
-
-
-async def access(conn: asyncpg.Connection, submission_id: uuid.UUID, authorization: str | None) -> Access:
-    """The applicant (``sbm_`` access token) or staff (an API token) of this application."""
-    scheme, _, token = (authorization or "").partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
-        raise Unauthenticated("Send the submission's access token, or a staff token, as a bearer token.")
-    if token.startswith(TOKEN_PREFIX):
-        row = await authorised(conn, submission_id, token)
-        return Access(submission_id=row.id, agency=row.agency_code, staff=None)
-    assert authorization is not None  # a bearer token was found in it above
-    return await staff_access(conn, await resolve(authorization, conn), submission_id)
 
 
 def _schema(schema: dict[str, Any]) -> FormSchema:
@@ -177,16 +140,16 @@ async def clerk_view(conn: asyncpg.Connection, who: Access, now: dt.datetime) ->
         timeline=await timeline(conn, who.submission_id),
         comments=[CommentOut(**dict(c)) for c in await queries.comments(conn, who.submission_id)],
         audit=[AuditOut(**dict(a)) for a in await queries.audit(conn, str(who.submission_id))],
-        links=links(who.submission_id, decided=await submission_queries.decided(conn, who.submission_id)),
+        links=Links.of(who.submission_id, decided=await submission_queries.decided(conn, who.submission_id)),
         proxy=await proxy.filing_view(conn, who.submission_id),
     )
     return view, tag
 
 
-async def _locked(conn: asyncpg.Connection, who: Principal, submission_id: uuid.UUID) -> asyncpg.Record:
+async def _locked(conn: asyncpg.Connection, who: Principal, submission_id: uuid.UUID) -> queries.Locked:
     require_role(who, *STAFF)
     row = await queries.lock(conn, submission_id)
-    if row is None or row["agency_code"] != who.agency_code:
+    if row is None or row.agency_code != who.agency_code:
         raise NotFound(f"There is no submission {submission_id}.")
     return row
 
@@ -195,8 +158,8 @@ async def assign(conn: asyncpg.Connection, who: Principal, submission_id: uuid.U
     """An agency admin hands an application to one of the agency's clerks (a received one goes under review)."""
     row = await _locked(conn, who, submission_id)  # another agency's application is absent, whoever asks
     require_role(who, "agency-admin")
-    status = workflow.advance(row["status"], "assign")
-    if not await queries.is_active_clerk(conn, clerk, row["agency_code"]):
+    status = workflow.advance(row.status, "assign")
+    if not await queries.is_active_clerk(conn, clerk, row.agency_code):
         raise FormInvalid(
             "The assignee must be an active clerk of this agency.",
             errors=[
@@ -206,7 +169,7 @@ async def assign(conn: asyncpg.Connection, who: Principal, submission_id: uuid.U
     await queries.set_assignment(conn, submission_id, status, clerk)
     await trail.record(
         conn, actor=str(who.token_id), role=who.role, agency=who.agency_code, action="submission.assigned",
-        subject=str(submission_id), details={"assignee": str(clerk), "from": row["status"], "to": status},
+        subject=str(submission_id), details={"assignee": str(clerk), "from": row.status, "to": status},
     )  # fmt: skip
     return AssignmentOut(submission_id=submission_id, status=status, assignee=clerk)
 
@@ -214,13 +177,13 @@ async def assign(conn: asyncpg.Connection, who: Principal, submission_id: uuid.U
 async def release(conn: asyncpg.Connection, who: Principal, submission_id: uuid.UUID) -> AssignmentOut:
     """Back to the pool: by an agency admin, or by the clerk who holds it."""
     row = await _locked(conn, who, submission_id)
-    if who.role != "agency-admin" and row["assignee"] != who.token_id:
+    if who.role != "agency-admin" and row.assignee != who.token_id:
         raise Forbidden("Only an agency admin, or the clerk it is assigned to, can release an application.")
-    status = workflow.advance(row["status"], "release")
+    status = workflow.advance(row.status, "release")
     await queries.set_assignment(conn, submission_id, status, None)
     await trail.record(
         conn, actor=str(who.token_id), role=who.role, agency=who.agency_code, action="submission.released",
-        subject=str(submission_id), details={"from": row["status"], "to": status},
+        subject=str(submission_id), details={"from": row.status, "to": status},
     )  # fmt: skip
     return AssignmentOut(submission_id=submission_id, status=status, assignee=None)
 
@@ -260,31 +223,31 @@ async def decide(
     """Approve, reject or send back; approval and rejection are issued as a signed notice."""
     row = await _locked(conn, who, submission_id)
     latest = await queries.latest(conn, submission_id)
-    tag = etag(latest["number"], latest["document_sha256"])
+    tag = etag(latest.number, latest.document_sha256)
     _check_etag(if_match, tag)
-    status = workflow.advance(row["status"], data.decision)
-    if who.role == "clerk" and row["assignee"] not in (None, who.token_id):
+    status = workflow.advance(row.status, data.decision)
+    if who.role == "clerk" and row.assignee not in (None, who.token_id):
         raise StateConflict(
             "This application is assigned to another clerk.",
-            extensions={"current_state": row["status"], "assignee": str(row["assignee"])},
+            extensions={"current_state": row.status, "assignee": str(row.assignee)},
         )
-    if data.decision == "approve" and latest["verification_status"] != "passed":
+    if data.decision == "approve" and latest.verification_status != "passed":
         raise StateConflict(
-            f"The signatures of revision {latest['number']} are {latest['verification_status']}: "
+            f"The signatures of revision {latest.number} are {latest.verification_status}: "
             "an application is approved only once its signatures have passed.",
-            extensions={"current_state": row["status"], "verification": latest["verification_status"]},
+            extensions={"current_state": row.status, "verification": latest.verification_status},
         )
-    schema = _schema(latest["schema"])
+    schema = _schema(latest.schema)
     fields = data.fields or []
     if data.decision == "request_correction" and (problems := _unknown_pointers(schema, fields)):
         raise FormInvalid(f"{len(problems)} of the fields named are not answers of this form.", errors=problems)
     notice_number = None
     if data.decision in ("approve", "reject"):
-        notice_number = f"{latest['receipt_number']}-D"
+        notice_number = f"{latest.receipt_number}-D"
         notice = DecisionNotice(
-            notice_number=notice_number, submission_id=str(submission_id), agency=row["agency_code"],
-            form_id=schema.id, form_version=latest["form_version"], revision=latest["number"],
-            receipt_number=latest["receipt_number"], document_sha256=latest["document_sha256"].hex(),
+            notice_number=notice_number, submission_id=str(submission_id), agency=row.agency_code,
+            form_id=schema.id, form_version=latest.form_version, revision=latest.number,
+            receipt_number=latest.receipt_number, document_sha256=latest.document_sha256.hex(),
             decision="approved" if data.decision == "approve" else "rejected", message=data.message, decided_at=now,
         )  # fmt: skip
         # The JSON and its CMS are the notice, issued with the decision; the PDF (its print) is
@@ -297,28 +260,25 @@ async def decide(
             ) from None
         await queries.insert_decision(
             conn,
-            submission_id,
-            latest["id"],
-            notice.decision,
-            notice_number,
-            who.token_id,
-            now,
-            notice_json,
-            notice_cms,
-        )
+            queries.NewDecision(
+                submission_id=submission_id, revision_id=latest.id, decision=notice.decision,
+                notice_number=notice_number, decided_by=who.token_id, decided_at=now, notice_json=notice_json,
+                notice_cms=notice_cms,
+            ),
+        )  # fmt: skip
     await conn.execute(submission_queries.SET_STATUS, submission_id, status)
     await submission_queries.event(
         conn,
         submission_id,
-        latest["id"],
+        latest.id,
         status,
         data.message,
         fields if data.decision == "request_correction" else None,
     )
     await trail.record(
-        conn, actor=str(who.token_id), role=who.role, agency=row["agency_code"], action=f"submission.{status}",
+        conn, actor=str(who.token_id), role=who.role, agency=row.agency_code, action=f"submission.{status}",
         subject=str(submission_id),
-        details={"revision": latest["number"], "from": row["status"], "to": status, "notice_number": notice_number,
+        details={"revision": latest.number, "from": row.status, "to": status, "notice_number": notice_number,
                  "fields": len(fields)},
         at=now,
     )  # fmt: skip
@@ -327,14 +287,14 @@ async def decide(
         status=status,
         decision=data.decision,
         notice_number=notice_number,
-        links=links(submission_id, decided=notice_number is not None),
+        links=Links.of(submission_id, decided=notice_number is not None),
     )
     return out, tag
 
 
 async def add_comment(conn: asyncpg.Connection, who: Principal, submission_id: uuid.UUID, body: str) -> CommentOut:
     """An internal note: staff only, never in the applicant's view or bundle; its text is not audited."""
-    await staff_access(conn, who, submission_id)
+    await access.staff(conn, who, submission_id)
     row = await queries.insert_comment(conn, submission_id, who.token_id, who.role, body)
     await trail.record(
         conn, actor=str(who.token_id), role=who.role, agency=who.agency_code, action="comment.added",

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import uuid
-from typing import Any, Final, LiteralString, Protocol
+from typing import Any, Final, Protocol
 
 import asyncpg
+import msgspec
 import structlog
 from pyhanko.pdf_utils.misc import PdfReadError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import async_validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
+from forms.schema import AttachmentField, FormSchema, GroupField
+from service.problems import form_invalid
+from service.submissions import queries
+from service.validation import FieldProblem
 from signing.trust import TrustStore
 
 log = structlog.get_logger("shinsei.attachments")
@@ -50,24 +56,19 @@ def content_problem(declared: str, content: bytes) -> str | None:
 
 
 class AttachmentStore(Protocol):
-    async def put(self, conn: asyncpg.Connection, revision_id: uuid.UUID, field: str, content: bytes) -> None: ...
+    """Where a stored attachment's bytes are read from (a later object store would implement this too)."""
 
     async def get(self, conn: asyncpg.Connection, revision_id: uuid.UUID, field: str) -> bytes | None: ...
 
 
-PUT_CONTENT: Final[LiteralString] = "UPDATE attachment SET content = $3 WHERE revision_id = $1 AND field = $2"
-GET_CONTENT: Final[LiteralString] = "SELECT content FROM attachment WHERE revision_id = $1 AND field = $2"
-
-
 class PostgresAttachments:
-    """Content in the ``attachment`` row itself: inside the submission's transaction, so never half-written."""
+    """Content in the ``attachment`` row itself, inside the submission's transaction: never half-written.
 
-    async def put(self, conn: asyncpg.Connection, revision_id: uuid.UUID, field: str, content: bytes) -> None:
-        await conn.execute(PUT_CONTENT, revision_id, field, content)
+    It is written once, by the revision's own INSERT (``queries.INSERT_REVISION``).
+    """
 
     async def get(self, conn: asyncpg.Connection, revision_id: uuid.UUID, field: str) -> bytes | None:
-        content: bytes | None = await conn.fetchval(GET_CONTENT, revision_id, field)
-        return content
+        return await queries.attachment_content(conn, revision_id, field)
 
 
 async def pdf_signatures(content: bytes, store: TrustStore) -> list[dict[str, Any]] | None:
@@ -113,3 +114,65 @@ async def _pdf_reports(content: bytes, store: TrustStore) -> list[dict[str, Any]
             }
         )
     return reports
+
+
+class Upload(msgspec.Struct, frozen=True, kw_only=True):
+    """An ``attachment`` part of the multipart body."""
+
+    filename: str
+    content_type: str
+    content: bytes
+
+
+def declared_attachments(schema: FormSchema, answers: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(field path, pointer, answer) for every attachment the document declares."""
+    found = []
+    for spec in schema.fields():
+        value = answers.get(spec.id)
+        if isinstance(spec, AttachmentField) and isinstance(value, dict):
+            found.append((spec.id, f"/answers/{spec.id}", value))
+        elif isinstance(spec, GroupField) and isinstance(value, list):
+            for index, item in enumerate(value):
+                for sub in spec.fields:
+                    if (
+                        isinstance(sub, AttachmentField)
+                        and isinstance(item, dict)
+                        and isinstance(item.get(sub.id), dict)
+                    ):
+                        found.append(
+                            (f"{spec.id}/{index}/{sub.id}", f"/answers/{spec.id}/{index}/{sub.id}", item[sub.id])
+                        )
+    return found
+
+
+def match_attachments(
+    schema: FormSchema, answers: dict[str, Any], uploads: list[Upload]
+) -> list[tuple[str, dict[str, Any], Upload]]:
+    """Pair each declared file with an uploaded part by SHA-256 and size; every mismatch names its field."""
+    by_digest = {(hashlib.sha256(u.content).hexdigest(), len(u.content)): u for u in uploads}
+    used: set[tuple[str, int]] = set()
+    paired, errors = [], []
+    for path, pointer, answer in declared_attachments(schema, answers):
+        key = (str(answer.get("sha256")), int(answer.get("size", -1)))
+        upload = by_digest.get(key)
+        if upload is None:
+            errors.append(
+                FieldProblem(
+                    pointer=pointer, code="attachment_missing", detail="no uploaded file has this SHA-256 and size"
+                )
+            )
+            continue
+        used.add(key)
+        if (problem := content_problem(str(answer.get("media_type")), upload.content)) is not None:
+            errors.append(FieldProblem(pointer=pointer, code="media_type", detail=problem))
+        paired.append((path, answer, upload))
+    for key, upload in by_digest.items():
+        if key not in used:
+            errors.append(
+                FieldProblem(
+                    pointer="", code="attachment_extra", detail=f"{upload.filename!r} is not declared by the document"
+                )
+            )
+    if errors:
+        raise form_invalid(errors)
+    return paired

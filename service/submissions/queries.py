@@ -12,6 +12,7 @@ import msgspec
 
 from service.catalog import policy
 from service.catalog.schemas import DigitalPolicy, LegacyRequirements, PolicyOverride
+from service.submissions.schemas import Status
 
 INSERT_NONCE: Final[LiteralString] = """
     INSERT INTO nonce (nonce, form_version_id, expires_at) VALUES ($1, $2, now() + $3::interval)
@@ -116,6 +117,7 @@ SELECT_LATEST_REVISION: Final[LiteralString] = """
 LATEST_FORM_VERSION: Final[LiteralString] = """
     SELECT form_version_id FROM revision WHERE submission_id = $1 ORDER BY number DESC LIMIT 1"""
 SET_RECEIPT_PDF: Final[LiteralString] = "UPDATE revision SET receipt_pdf = $2 WHERE id = $1 AND receipt_pdf IS NULL"
+ATTACHMENT_CONTENT: Final[LiteralString] = "SELECT content FROM attachment WHERE revision_id = $1 AND field = $2"
 SELECT_EVENTS: Final[LiteralString] = """
     SELECT e.kind, e.at, e.message, e.fields, r.number AS revision
     FROM submission_event e LEFT JOIN revision r ON r.id = e.revision_id
@@ -156,18 +158,54 @@ SELECT_RECEIPT_PROCEDURE_NAME: Final[LiteralString] = """
 SELECT_RECEIPT_SIGNER_REPORTS: Final[LiteralString] = """
     SELECT rs.report FROM revision_signature rs JOIN revision r ON r.id = rs.revision_id
     WHERE r.receipt_number = $1 ORDER BY rs.position LIMIT $2"""
-#: A revision judged again: its verdict, its signatures' reports (the evidence now points at the data
-#: used), and the submission's open flags when it is the latest revision.
-SET_VERIFICATION: Final[LiteralString] = """
-    WITH r AS (
-        UPDATE revision SET verification_status = $2, verification = $3, confirmed = $4 WHERE id = $1
-        RETURNING submission_id
+#: Every outcome of one re-verification batch (``reverify.Settled``, in its field order, then the
+#: statuses a failure may leave and the time): verdicts and reports, each application's open flags
+#: and, where a signature now fails and the state machine allows it, the move to
+#: ``signature_invalid``; their timeline and audit events. The applications are locked in the
+#: statement itself, so a concurrent decision either sees the move or waits for it.
+SETTLE_REVISIONS: Final[LiteralString] = """
+    WITH v AS (
+        UPDATE revision r SET verification_status = t.status, verification = t.verification, confirmed = t.confirmed
+        FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::boolean[]) AS t(id, status, verification, confirmed)
+        WHERE r.id = t.id
     ), g AS (
-        UPDATE revision_signature g SET report = t.report
-        FROM unnest($5::jsonb[]) WITH ORDINALITY AS t(report, position)
-        WHERE g.revision_id = $1 AND g.position = t.position - 1
+        UPDATE revision_signature g SET report = x.report
+        FROM unnest($1::uuid[]) WITH ORDINALITY AS t(id, n)
+        JOIN jsonb_array_elements($5::jsonb) WITH ORDINALITY AS r(reports, n) ON r.n = t.n,
+             jsonb_array_elements(r.reports) WITH ORDINALITY AS x(report, position)
+        WHERE g.revision_id = t.id AND g.position = x.position - 1
+    ), old AS (
+        SELECT s.id, s.status, s.agency_code, f.flags, t.failed, t.detail, t.revision_id
+        FROM submission s
+        JOIN unnest($6::uuid[], $8::boolean[], $9::text[], $10::uuid[]) WITH ORDINALITY
+             AS t(id, failed, detail, revision_id, n) ON t.id = s.id
+        JOIN jsonb_array_elements($7::jsonb) WITH ORDINALITY AS f(flags, n) ON f.n = t.n
+        FOR UPDATE OF s
+    ), s AS (
+        UPDATE submission s
+        SET flags = CASE WHEN jsonb_typeof(old.flags) = 'null' THEN s.flags
+                         ELSE ARRAY(SELECT jsonb_array_elements_text(old.flags)) END,
+            status = CASE WHEN old.failed AND old.status = ANY($18::text[]) THEN 'signature_invalid' ELSE s.status END,
+            updated_at = CASE WHEN old.failed AND old.status = ANY($18::text[]) THEN now() ELSE s.updated_at END
+        FROM old WHERE s.id = old.id
+        RETURNING s.id, s.status, old.status AS was, old.agency_code, old.failed, old.detail, old.revision_id
+    ), e AS (
+        INSERT INTO submission_event (submission_id, revision_id, kind, message)
+        SELECT t.submission_id, t.revision_id, t.kind, NULL
+        FROM unnest($11::uuid[], $12::uuid[], $13::text[]) AS t(submission_id, revision_id, kind)
+        UNION ALL
+        SELECT s.id, s.revision_id, 'signature_invalid', s.detail FROM s WHERE s.failed
+    ), a AS (
+        INSERT INTO audit_event (at, actor, role, agency_code, action, subject, details)
+        SELECT $19::timestamptz, 'system', 'system', t.agency, t.action, t.subject, d.details
+        FROM unnest($14::text[], $15::text[], $16::text[]) WITH ORDINALITY AS t(agency, action, subject, n)
+        JOIN jsonb_array_elements($17::jsonb) WITH ORDINALITY AS d(details, n) ON d.n = t.n
+        UNION ALL
+        SELECT $19, 'system', 'system', s.agency_code, 'submission.signature_invalid', s.id::text,
+               jsonb_build_object('from', s.was, 'to', s.status)
+        FROM s WHERE s.failed
     )
-    UPDATE submission SET flags = $6 FROM r WHERE submission.id = r.submission_id AND $7::boolean"""
+    SELECT count(*) FROM s"""
 
 
 class VersionRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -215,7 +253,8 @@ class SubmissionRow(msgspec.Struct, frozen=True, kw_only=True):
     agency_code: str
     procedure_id: str
     form_id: str
-    status: str
+    status: Status
+    """The database's CHECK constraint keeps it one of these."""
     access_token_hash: bytes
     signer_identity: list[dict[str, Any]]
     assignee: uuid.UUID | None = None
@@ -356,3 +395,8 @@ async def decided(conn: asyncpg.Connection, submission_id: uuid.UUID) -> bool:
     """Whether the agency has issued a decision notice (approve or reject)."""
     found: bool = await conn.fetchval(DECIDED, submission_id)
     return found
+
+
+async def attachment_content(conn: asyncpg.Connection, revision_id: uuid.UUID, field: str) -> bytes | None:
+    content: bytes | None = await conn.fetchval(ATTACHMENT_CONTENT, revision_id, field)
+    return content

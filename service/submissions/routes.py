@@ -7,20 +7,21 @@ import uuid
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import State
 from litestar.params import FromPath
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
+from service import access
 from service.audit import trail
+from service.auth import tokens
 from service.db import Conn
 from service.offload import cpu_bound
 from service.pagination import VersionNumber
 from service.problems import InvalidBody, TooLarge
 from service.proxy import service as proxy
-from service.review import service as review
-from service.review.schemas import ClerkSubmissionOut
+from service.services import Injected
 from service.settings import Settings
-from service.submissions import multipart, queries, service
+from service.submissions import applicant, intake, multipart, queries, statements
+from service.submissions.attachments import Upload
 from service.submissions.schemas import NonceOut, SubmissionOut
 from service.validation import FieldProblem
 
@@ -28,11 +29,10 @@ PROXY_PARTS = ("mandate", "mandate_signature", "statement", "statement_signature
 
 
 def _bearer(request: Request[Any, Any, Any]) -> str | None:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+    return tokens.bearer(request.headers.get("authorization"))
 
 
-async def read_parts(request: Request[Any, Any, Any], settings: Settings) -> service.Parts:
+async def read_parts(request: Request[Any, Any, Any], settings: Settings) -> intake.Parts:
     """The multipart body: one ``document``, ``signature`` parts, ``attachment`` parts; each within its limit.
 
     The body is already in memory (``BoundedBody`` read it before the connection was taken).
@@ -62,7 +62,7 @@ async def read_parts(request: Request[Any, Any, Any], settings: Settings) -> ser
     signatures = [content(p, settings.max_document_bytes) for p in parts if p.name == "signature"]
     multipart.refuse_repeated(signatures)
     uploads = [
-        service.Upload(
+        Upload(
             filename=p.filename or "",
             content_type=p.content_type or "application/octet-stream",
             content=content(p, settings.max_file_bytes),
@@ -81,24 +81,24 @@ async def read_parts(request: Request[Any, Any, Any], settings: Settings) -> ser
             )
         if found:
             on_behalf[name] = content(found[0], settings.max_document_bytes)
-    return service.Parts(
+    return intake.Parts(
         document=document, signatures=signatures, attachments=uploads, proxy=proxy.Documents(**on_behalf)
     )
 
 
-async def intake(state: State, conn: Conn) -> service.Intake:
-    settings: Settings = state.settings
-    return service.Intake(
-        compiled=state.compiled_forms,
-        verifier=await state.verifiers.current(conn),
-        receipt_key=state.receipt_key,
-        attachments=state.attachments,
-        now=dt.datetime.now(dt.UTC),
+async def intake_context(services: Injected, conn: Conn) -> intake.Intake:
+    settings: Settings = services.settings
+    return intake.Intake(
+        compiled=services.compiled_forms,
+        verifier=await services.verifiers.current(conn),
+        receipt_key=services.receipt_key,
+        attachments=services.attachments,
+        now=services.clock(),
         accept_test=settings.env == "development",
         confirmation_grace=dt.timedelta(seconds=settings.confirmation_grace_seconds),
-        ask_ocsp=state.ask_ocsp,
-        timestamper=state.timestamper,
-        metrics=state.metrics,
+        ask_ocsp=services.ask_ocsp,
+        timestamper=services.timestamper,
+        metrics=services.metrics,
     )
 
 
@@ -108,9 +108,9 @@ async def intake(state: State, conn: Conn) -> service.Intake:
     summary="A single-use nonce to sign into the document",
     status_code=HTTP_201_CREATED,
 )
-async def create_nonce(conn: Conn, state: State, form_id: FromPath[str], number: VersionNumber) -> NonceOut:
-    settings: Settings = state.settings
-    return await service.issue_nonce(conn, form_id, number, dt.timedelta(seconds=settings.nonce_lifetime_seconds))
+async def create_nonce(conn: Conn, services: Injected, form_id: FromPath[str], number: VersionNumber) -> NonceOut:
+    settings: Settings = services.settings
+    return await intake.issue_nonce(conn, form_id, number, dt.timedelta(seconds=settings.nonce_lifetime_seconds))
 
 
 def submissions_controller(settings: Settings) -> type[Controller]:
@@ -129,29 +129,12 @@ def submissions_controller(settings: Settings) -> type[Controller]:
             request_max_body_size=limit,
             status_code=HTTP_201_CREATED,
         )
-        async def submit(self, request: Request[Any, Any, Any], conn: Conn, state: State) -> Response[Any]:
-            parts = await read_parts(request, state.settings)
-            body = await service.submit(conn, parts, await intake(state, conn), request.headers.get("idempotency-key"))
+        async def submit(self, request: Request[Any, Any, Any], conn: Conn, services: Injected) -> Response[Any]:
+            parts = await read_parts(request, services.settings)
+            body = await intake.submit(
+                conn, parts, await intake_context(services, conn), request.headers.get("idempotency-key")
+            )
             return Response(body, status_code=HTTP_201_CREATED)
-
-        @get(
-            "/{submission_id:uuid}",
-            summary="The application: status and timeline (applicant), or the full review view (agency staff)",
-            description="With the applicant's access token: status, revisions, timeline, links. With a clerk's or "
-            "agency admin's token: answers with labels, every signature's report, attachments, revision diffs, "
-            "comments and audit events; opening it is recorded. The ETag is the latest revision's (If-Match of a "
-            "decision).",
-        )
-        async def get_submission(
-            self, request: Request[Any, Any, Any], conn: Conn, submission_id: FromPath[uuid.UUID]
-        ) -> Response[SubmissionOut | ClerkSubmissionOut]:
-            who = await review.access(conn, submission_id, request.headers.get("authorization"))
-            if who.staff is not None:
-                view, tag = await review.clerk_view(conn, who, dt.datetime.now(dt.UTC))
-                return Response(view, headers={"ETag": tag})
-            row = await queries.submission(conn, submission_id)
-            assert row is not None
-            return Response(await service.view(conn, row))
 
         @post(
             "/{submission_id:uuid}/nonces",
@@ -159,11 +142,11 @@ def submissions_controller(settings: Settings) -> type[Controller]:
             status_code=HTTP_201_CREATED,
         )
         async def nonce(
-            self, request: Request[Any, Any, Any], conn: Conn, state: State, submission_id: FromPath[uuid.UUID]
+            self, request: Request[Any, Any, Any], conn: Conn, services: Injected, submission_id: FromPath[uuid.UUID]
         ) -> NonceOut:
-            row = await service.authorised(conn, submission_id, _bearer(request))
-            return await service.submission_nonce(
-                conn, row, dt.timedelta(seconds=state.settings.nonce_lifetime_seconds)
+            row = await access.applicant(conn, submission_id, _bearer(request))
+            return await applicant.submission_nonce(
+                conn, row, dt.timedelta(seconds=services.settings.nonce_lifetime_seconds)
             )
 
         @post(
@@ -173,11 +156,11 @@ def submissions_controller(settings: Settings) -> type[Controller]:
             status_code=HTTP_200_OK,
         )
         async def withdraw(
-            self, request: Request[Any, Any, Any], conn: Conn, state: State, submission_id: FromPath[uuid.UUID]
+            self, request: Request[Any, Any, Any], conn: Conn, services: Injected, submission_id: FromPath[uuid.UUID]
         ) -> SubmissionOut:
-            row = await service.authorised(conn, submission_id, _bearer(request))
-            parts = await read_parts(request, state.settings)
-            return await service.withdraw(conn, row, parts, await intake(state, conn))
+            row = await access.applicant(conn, submission_id, _bearer(request))
+            parts = await read_parts(request, services.settings)
+            return await applicant.withdraw(conn, row, parts, await intake_context(services, conn))
 
         @get("/{submission_id:uuid}/receipt.json", summary="The receipt (canonical JSON)")
         async def receipt_json(
@@ -195,10 +178,10 @@ def submissions_controller(settings: Settings) -> type[Controller]:
 
         @get("/{submission_id:uuid}/receipt.pdf", summary="The receipt as a PAdES-signed PDF (受付票)")
         async def receipt_pdf(
-            self, request: Request[Any, Any, Any], conn: Conn, state: State, submission_id: FromPath[uuid.UUID]
+            self, request: Request[Any, Any, Any], conn: Conn, services: Injected, submission_id: FromPath[uuid.UUID]
         ) -> Response[bytes]:
             latest = await _latest(conn, request, submission_id, "pdf")
-            pdf = await service.receipt_pdf(conn, latest, state.receipt_key, state.typeface)
+            pdf = await statements.receipt_pdf(conn, latest, services.receipt_key, services.typeface)
             return Response(pdf, media_type="application/pdf")
 
     return SubmissionController
@@ -206,7 +189,7 @@ def submissions_controller(settings: Settings) -> type[Controller]:
 
 async def _latest(conn: Conn, request: Request[Any, Any, Any], submission_id: uuid.UUID, kind: str) -> Any:
     """The latest revision's receipt, for the applicant or the agency's staff; the download is audited."""
-    who = await review.access(conn, submission_id, request.headers.get("authorization"))
+    who = await access.access(conn, submission_id, request.headers.get("authorization"))
     latest = await conn.fetchrow(queries.SELECT_LATEST_REVISION, who.submission_id)
     assert latest is not None  # a submission always has a first revision
     await trail.record(

@@ -50,6 +50,18 @@ class Links(msgspec.Struct, frozen=True, kw_only=True):
     decision_notice: str | None = None
     """The signed decision notice (JSON; ``.p7s`` and ``.pdf`` beside it), once decided."""
 
+    @classmethod
+    def of(cls, submission_id: uuid.UUID, *, decided: bool = False) -> Links:
+        base = f"/api/v1/submissions/{submission_id}"
+        return cls(
+            self=base,
+            receipt=f"{base}/receipt.json",
+            receipt_signature=f"{base}/receipt.p7s",
+            receipt_pdf=f"{base}/receipt.pdf",
+            bundle=f"{base}/bundle",
+            decision_notice=f"{base}/decision-notice.json" if decided else None,
+        )
+
 
 class SubmissionCreated(msgspec.Struct, frozen=True, kw_only=True):
     submission_id: uuid.UUID

@@ -14,7 +14,7 @@ from service.auth import service as auth_service
 from service.auth.schemas import Principal, TokenIn
 from service.db import init_connection
 from service.queue import service as queue_service
-from service.submissions.service import reverify_pending
+from service.submissions.reverify import reverify_pending
 from service.trust.service import Verifiers
 from tests import pki
 from tests.api.test_submissions import add_ocsp, document, new_nonce, parts

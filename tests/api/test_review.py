@@ -77,7 +77,7 @@ async def withdraw(client: Client, submission: dict[str, Any]) -> Any:
 
 
 def agency_root(app: Litestar) -> x509.Certificate:
-    root: x509.Certificate = app.state.receipt_key.chain[-1]
+    root: x509.Certificate = app.state.services.receipt_key.chain[-1]
     return root
 
 
@@ -155,7 +155,7 @@ async def test_approve_flow_with_a_signed_notice(
     (tmp_path / "notice.p7s").write_bytes(signature_bytes)
     (tmp_path / "notice.pdf").write_bytes(pdf)
     (tmp_path / "root.pem").write_bytes(pem.armor("CERTIFICATE", agency_root(app).dump()))
-    (tmp_path / "chain.pem").write_bytes(app.state.receipt_key.chain_pem())
+    (tmp_path / "chain.pem").write_bytes(app.state.services.receipt_key.chain_pem())
     openssl = await asyncio.to_thread(
         run, "openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", tmp_path / "notice.p7s",
         "-content", tmp_path / "notice.json", "-certfile", tmp_path / "chain.pem", "-CAfile", tmp_path / "root.pem",

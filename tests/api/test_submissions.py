@@ -16,7 +16,7 @@ from litestar.testing import AsyncTestClient
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
 
-from service.submissions.service import reverify_pending
+from service.submissions.reverify import reverify_pending
 from service.trust import queries as trust_queries
 from service.trust.service import Verifiers
 from signing.receipts import verify_receipt
@@ -253,6 +253,16 @@ async def test_try_later_then_reverification_both_ways(
     view = (await client.get(bad["links"]["self"], headers={"Authorization": f"Bearer {bad['access_token']}"})).json()
     assert view["status"] == "signature_invalid"
     assert view["timeline"][-1]["kind"] == "signature_invalid"
+    # One statement wrote the batch: the flags, the move and the audit events with it.
+    flags = await conn.fetchval("SELECT flags FROM submission WHERE id = $1", good["submission_id"])
+    assert "verification_pending" not in flags
+    audited = await conn.fetch("SELECT action, subject, details FROM audit_event WHERE actor = 'system' ORDER BY seq")
+    assert [(a["action"], a["subject"]) for a in audited] == [
+        ("submission.verification_passed", good["submission_id"]),
+        ("submission.signature_confirmed", good["submission_id"]),
+        ("submission.signature_invalid", bad["submission_id"]),
+    ]
+    assert audited[2]["details"] == {"from": "received", "to": "signature_invalid"}
 
 
 async def test_amendment_chain(

@@ -264,10 +264,10 @@ async def test_receipts_from_a_pkcs11_key(settings: Settings, tmp_path: Path, mo
             pki.cert("agency-receipt").subject,
             pki.cert("agency-root").subject,
         ]
-        key: ReceiptKey = app.state.receipt_key
+        key: ReceiptKey = app.state.services.receipt_key
         assert key.development is False
         data, signature = await sign_receipt(RECEIPT, key.signer)
         # Laid out in a worker thread, signed on the loop's thread: one session, one thread.
-        pdf = await render_pdf(RECEIPT, PRESENTATION, key.signer, app.state.typeface)
+        pdf = await render_pdf(RECEIPT, PRESENTATION, key.signer, app.state.services.typeface)
     assert verify_receipt(data, signature, [pki.cert("agency-root")]).passed
     assert pdf.startswith(b"%PDF") and b"/ByteRange" in pdf

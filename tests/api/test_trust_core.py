@@ -23,7 +23,7 @@ from litestar.testing import AsyncTestClient
 
 from service.app import create_app
 from service.settings import Settings
-from service.submissions.service import reverify_pending
+from service.submissions.reverify import reverify_pending
 from service.trust.service import Verifiers
 from signing.timestamps import signature_value
 from tests import pki
