@@ -14,13 +14,17 @@ from typing import Any, Final
 
 import asyncpg
 import msgspec
+import structlog
 
 from forms import FormSchema
 from forms.components.my_number import MASK, answered, locations, masked_answers
 from service.audit import trail
 from service.mynumber import queries
+from service.mynumber.envelope import EnvelopeError
 from service.mynumber.keystore import KeyStore, KeysUnavailable
 from service.problems import MyNumberUnavailable
+
+log = structlog.get_logger("shinsei.my_number")
 
 #: What a purged number shows: nothing of it is left, not even the last four digits.
 PURGED: Final = MASK + "****"
@@ -48,7 +52,7 @@ def carries_my_number(schema: FormSchema) -> bool:
 
 async def seal(
     conn: asyncpg.Connection,
-    keys: KeyStore,
+    keys: KeyStore | None,
     agency: str,
     schema: FormSchema,
     document: bytes,
@@ -59,6 +63,8 @@ async def seal(
     if not carries_my_number(schema):
         return None
     try:
+        if keys is None:
+            raise KeysUnavailable("no key store")
         ciphertext = await keys.encrypt(conn, agency, document, document_context(document_sha256))
     except KeysUnavailable:
         raise MyNumberUnavailable(
@@ -83,7 +89,7 @@ async def masked(conn: asyncpg.Connection, revision_ids: list[uuid.UUID]) -> dic
 
 async def opened(
     conn: asyncpg.Connection,
-    keys: KeyStore,
+    keys: KeyStore | None,
     agency: str,
     revision_id: uuid.UUID,
     stored: bytes,
@@ -99,9 +105,33 @@ async def opened(
     if state["purged_at"] is not None:
         return None
     try:
+        if keys is None:
+            raise KeysUnavailable("no key store")
         return await keys.decrypt(conn, agency, stored, document_context(document_sha256))
     except KeysUnavailable:
         raise MyNumberUnavailable("The server has no key to open this application's 個人番号.") from None
+
+
+async def for_verification(
+    conn: asyncpg.Connection,
+    keys: KeyStore | None,
+    agency: str,
+    revision_id: uuid.UUID,
+    stored: bytes,
+    document_sha256: bytes,
+) -> bytes | None:
+    """The signed bytes for a background job to verify again; None when they cannot be had.
+
+    Purged, or no key to open them: logged, the revision left as it is (a job must not stop for one).
+    """
+    try:
+        document = await opened(conn, keys, agency, revision_id, stored, document_sha256)
+    except (MyNumberUnavailable, EnvelopeError) as exc:
+        log.warning("my_number_document_unopened", revision=str(revision_id), error=type(exc).__name__)
+        return None
+    if document is None:
+        log.info("my_number_document_purged", revision=str(revision_id))
+    return document
 
 
 def _purged_answers(answers: dict[str, Any], pointers: list[str]) -> dict[str, Any]:

@@ -54,6 +54,13 @@ def _at(answers: dict[str, Any], parts: list[str]) -> Any:
     return value
 
 
+def authorised(staff: Principal | None, reason: str | None) -> tuple[Principal, str]:
+    """The member of staff and the reason, when they may see a 個人番号 in full: ``my_number:read`` and a reason."""
+    if staff is None or not staff.may(MY_NUMBER_READ):
+        raise Forbidden("Revealing a 個人番号 needs the my_number:read permission on your token.")
+    return staff, _reason(reason)
+
+
 def _reason(reason: str | None) -> str:
     text = (reason or "").strip()
     if not text:
@@ -87,12 +94,7 @@ async def answer(
     ``staff`` is None for the applicant, who sees the answers as staff without the permission do. The
     caller has already judged access to the application (another agency's is a 404 before this).
     """
-    revealer: Principal | None = None
-    text = ""
-    if reveal:
-        if staff is None or not staff.may(MY_NUMBER_READ):
-            raise Forbidden("Revealing a 個人番号 needs the my_number:read permission on your token.")
-        revealer, text = staff, _reason(reason)
+    revealer, text = authorised(staff, reason) if reveal else (None, "")
     source = await queries.answer_source(conn, submission_id, revision)
     parts = pointer.split("/")[2:] if pointer.startswith("/answers/") else []
     schema = msgspec.convert(source.schema, FormSchema) if source is not None else None
