@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import importlib.util
 import io
 import logging
 import subprocess
@@ -16,7 +17,6 @@ from typing import Any
 
 import asyncpg
 import msgspec
-import pgserver
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -26,6 +26,8 @@ from service.auth import service as auth_service
 from service.auth.schemas import TokenIn
 from service.mynumber import documents, envelope
 from service.settings import Settings
+from service.submissions.reverify import reverify_pending
+from service.trust.service import Verifiers
 from tests import pki
 from tests.api.test_submissions import add_ocsp, new_nonce
 from tests.conftest import Tokens
@@ -75,7 +77,11 @@ async def admin(client: Client, tokens: Tokens) -> dict[str, str]:
 
 
 def document(nonce: str, **answers: Any) -> bytes:
-    answers = {"applicant_name": "山田 太郎", "my_number": NUMBER, "family": [{"relation": "子", "number": CHILD}]} | answers
+    answers = {
+        "applicant_name": "山田 太郎",
+        "my_number": NUMBER,
+        "family": [{"relation": "子", "number": CHILD}],
+    } | answers
     return msgspec.json.encode({"form_id": "t-koyo", "form_version": 1, "nonce": nonce, "answers": answers})
 
 
@@ -140,11 +146,15 @@ async def test_the_number_is_not_in_the_database(
             NUMBER.encode(), NUMBER.encode().hex().encode(),
         )  # fmt: skip
         assert found == 0, (c["table_name"], c["column_name"])
-    # And the whole database as pg_dump writes it (bytea as hex).
-    pg_dump = Path(pgserver.__file__).parent / "pginstall" / "bin" / "pg_dump"
+    # And the whole database as pg_dump writes it (bytea as hex), with the pg_dump of the embedded
+    # PostgreSQL (found without importing pgserver, which warns).
+    spec = importlib.util.find_spec("pgserver")
+    assert spec is not None and spec.origin is not None
+    pg_dump = Path(spec.origin).parent / "pginstall" / "bin" / "pg_dump"
     dump = await asyncio.to_thread(subprocess.run, [str(pg_dump), "--no-owner", db], capture_output=True, check=True)
     assert len(dump.stdout) > 10_000 and b"revision_my_number" in dump.stdout
     assert clean(dump.stdout)
+    assert "山田 太郎".encode() in dump.stdout  # the grep finds what is there: the name in the masked answers
     # The masked answers are there, so views need no key.
     masked = await conn.fetchval("SELECT answers FROM revision_my_number")
     assert masked["my_number"] == "**** **** 9018" and masked["family"][0]["number"] == "**** **** 1118"
@@ -189,17 +199,23 @@ async def test_reveal_with_the_permission_and_a_reason_is_audited(
     base = f"{body['links']['self']}/answers"
     no_reason = await client.get(f"{base}/my_number?reveal=true", headers=allowed)
     assert no_reason.status_code == 400 and no_reason.json()["errors"][0]["parameter"] == "reason"
-    leaky = await client.get(f"{base}/my_number", params={"reveal": "true", "reason": f"確認 {NUMBER}"}, headers=allowed)
+    leaky = await client.get(
+        f"{base}/my_number", params={"reveal": "true", "reason": f"確認 {NUMBER}"}, headers=allowed
+    )
     assert leaky.status_code == 400 and leaky.json()["errors"][0]["code"] == "contains_number"
 
-    revealed = await client.get(f"{base}/my_number", params={"reveal": "true", "reason": "資格取得の照合"}, headers=allowed)
+    revealed = await client.get(
+        f"{base}/my_number", params={"reveal": "true", "reason": "資格取得の照合"}, headers=allowed
+    )
     assert revealed.status_code == 200, revealed.text
     assert revealed.json() | {"label": None} == {
         "pointer": "/answers/my_number", "revision": 1, "label": None, "type": "my_number", "value": NUMBER,
         "display": "1234 5678 9018", "revealed": True,
     }  # fmt: skip
     assert revealed.headers["cache-control"] == "no-store"
-    child = await client.get(f"{base}/family/0/number", params={"reveal": "true", "reason": "扶養確認"}, headers=allowed)
+    child = await client.get(
+        f"{base}/family/0/number", params={"reveal": "true", "reason": "扶養確認"}, headers=allowed
+    )
     assert child.json()["value"] == CHILD
     # Another agency's clerk with the permission: the application does not exist for them.
     other = await staff(conn, "NTA", allowed=True)
@@ -209,16 +225,21 @@ async def test_reveal_with_the_permission_and_a_reason_is_audited(
         "SELECT actor, role, agency_code, action, subject, details FROM audit_event"
         " WHERE action = 'my_number.revealed' ORDER BY seq"
     )
-    token_id = await conn.fetchval("SELECT id FROM api_token WHERE 'my_number:read' = ANY(permissions) AND agency_code = 'MHLW'")
+    token_id = await conn.fetchval(
+        "SELECT id FROM api_token WHERE 'my_number:read' = ANY(permissions) AND agency_code = 'MHLW'"
+    )
+    who = (str(token_id), "clerk", "MHLW", body["submission_id"])
     assert [(e["actor"], e["role"], e["agency_code"], e["subject"], e["details"]) for e in events] == [
-        (str(token_id), "clerk", "MHLW", body["submission_id"], {"revision": 1, "pointer": "/answers/my_number", "reason": "資格取得の照合"}),
-        (str(token_id), "clerk", "MHLW", body["submission_id"], {"revision": 1, "pointer": "/answers/family/0/number", "reason": "扶養確認"}),
-    ]  # fmt: skip
+        (*who, {"revision": 1, "pointer": "/answers/my_number", "reason": "資格取得の照合"}),
+        (*who, {"revision": 1, "pointer": "/answers/family/0/number", "reason": "扶養確認"}),
+    ]
     # The review view shows the reveal on the application's audit trail, the number still masked.
     view = await client.get(body["links"]["self"], headers=allowed)
     assert "my_number.revealed" in [a["action"] for a in view.json()["audit"]] and clean(view.content)
     # The evidence bundle for an authorised requester, with a reason, carries the signed bytes.
-    bundle = await client.get(f"{body['links']['self']}/bundle", params={"reveal": "true", "reason": "証拠提出"}, headers=allowed)
+    bundle = await client.get(
+        f"{body['links']['self']}/bundle", params={"reveal": "true", "reason": "証拠提出"}, headers=allowed
+    )
     assert bundle.status_code == 200
     with zipfile.ZipFile(io.BytesIO(bundle.content)) as archive:
         assert body["document"] in [archive.read(n) for n in archive.namelist()]
@@ -257,13 +278,22 @@ async def test_early_purge_of_the_number_alone(
     assert await documents.purge_due(conn, dt.datetime.now(dt.UTC) + dt.timedelta(days=29)) == 0
     assert await documents.purge_due(conn, dt.datetime.now(dt.UTC) + dt.timedelta(days=31)) == 1
     assert await documents.purge_due(conn, dt.datetime.now(dt.UTC) + dt.timedelta(days=31)) == 0  # once
-    row = await conn.fetchrow("SELECT r.document, r.document_sha256, m.answers, m.purged_at FROM revision r JOIN revision_my_number m ON m.revision_id = r.id")
+    row = await conn.fetchrow(
+        "SELECT r.document, r.document_sha256, m.answers, m.purged_at"
+        " FROM revision r JOIN revision_my_number m ON m.revision_id = r.id"
+    )
     assert row is not None and row["document"] == b"" and row["purged_at"] is not None
-    assert row["answers"] == {"applicant_name": "山田 太郎", "my_number": "**** **** ****", "family": [{"relation": "子", "number": "**** **** ****"}]}
+    assert row["answers"] == {
+        "applicant_name": "山田 太郎",
+        "my_number": "**** **** ****",
+        "family": [{"relation": "子", "number": "**** **** ****"}],
+    }
     # The rest of the application stays: the view, its receipt, its audit trail with the purge on it.
     view = await client.get(body["links"]["self"], headers=allowed)
     assert view.status_code == 200 and view.json()["revisions"][0]["document_sha256"] == row["document_sha256"].hex()
-    gone = await client.get(f"{body['links']['self']}/answers/my_number", params={"reveal": "true", "reason": "照合"}, headers=allowed)
+    gone = await client.get(
+        f"{body['links']['self']}/answers/my_number", params={"reveal": "true", "reason": "照合"}, headers=allowed
+    )
     assert gone.status_code == 404 and "purged" in gone.json()["detail"]
     actions = [r["action"] for r in await conn.fetch("SELECT action FROM audit_event ORDER BY seq")]
     assert "my_number.purged" in actions and "submission.received" in actions
@@ -282,3 +312,23 @@ async def test_production_without_a_key_takes_no_such_submission(
     assert response.status_code == 503, response.text
     assert response.json()["type"].endswith("/my-number-unavailable")
     assert await conn.fetchval("SELECT count(*) FROM revision") == 0
+
+
+async def test_a_pending_signature_is_judged_again_on_the_opened_document(
+    client: Client, admin: dict[str, str], conn: asyncpg.Connection, app: Litestar
+) -> None:
+    await conn.execute("DELETE FROM trust_crl")  # no revocation data: the signature waits
+    nonce = await new_nonce(client, "t-koyo")
+    doc = document(nonce)
+    signature = await asyncio.to_thread(pki.sign_openssl, "applicant", doc)
+    response = await client.post("/api/v1/submissions", files=parts(doc, signature))
+    assert response.status_code == 201 and response.json()["verification"]["status"] == "pending"
+    await add_ocsp(conn, "applicant")
+    verifiers = Verifiers()
+    now = dt.datetime.now(dt.UTC)
+    async with conn.transaction():  # without the key: left as it is, the job goes on
+        outcome = await reverify_pending(conn, await verifiers.current(conn), now, keys=None)
+    assert outcome == {"passed": 0, "pending": 0, "failed": 0, "confirmed": 0}
+    async with conn.transaction():
+        outcome = await reverify_pending(conn, await verifiers.current(conn), now, keys=app.state.services.my_number)
+    assert outcome == {"passed": 1, "pending": 0, "failed": 0, "confirmed": 1}
