@@ -29,6 +29,7 @@ from service.settings import Settings
 from service.submissions.reverify import reverify_pending
 from service.trust.service import Verifiers
 from tests import pki
+from tests.api.test_bundle import trust_files, verify_bundle
 from tests.api.test_submissions import add_ocsp, new_nonce
 from tests.conftest import Tokens
 from tests.forms.helpers import field
@@ -63,7 +64,7 @@ def settings(settings: Settings, tmp_path: Path) -> Settings:
     """The app under test with a master key file, as production is configured."""
     key_file = tmp_path / "my-number.keys"
     key_file.write_text(envelope.encode_key(envelope.new_key()) + "\n")
-    return msgspec.structs.replace(settings, my_number_master_key_file=str(key_file))
+    return msgspec.structs.replace(settings, my_number_master_key_file=str(key_file), metrics="open")
 
 
 @pytest.fixture
@@ -262,7 +263,7 @@ async def test_logs_events_and_metrics_never_carry_it(
     audit = await conn.fetch("SELECT details FROM audit_event")
     assert clean(msgspec.json.encode([a["details"] for a in audit]))
     metrics = await client.get("/metrics")
-    assert clean(metrics.content)
+    assert metrics.status_code == 200 and b"shinsei_" in metrics.content and clean(metrics.content)
 
 
 async def test_early_purge_of_the_number_alone(
@@ -332,3 +333,27 @@ async def test_a_pending_signature_is_judged_again_on_the_opened_document(
     async with conn.transaction():
         outcome = await reverify_pending(conn, await verifiers.current(conn), now, keys=app.state.services.my_number)
     assert outcome == {"passed": 1, "pending": 0, "failed": 0, "confirmed": 1}
+
+
+async def test_both_bundles_check_offline(
+    client: Client, app: Litestar, admin: dict[str, str], conn: asyncpg.Connection, tmp_path: Path
+) -> None:
+    """Withheld: every other item still checks, the document's is indeterminate; revealed: all ok."""
+    body = await submit(client, conn)
+    allowed = await staff(conn, allowed=True)
+    ca, root = trust_files(tmp_path, app)
+    outcomes = []
+    for name, params in (("masked", {}), ("revealed", {"reveal": "1", "reason": "証拠提出"})):
+        response = await client.get(f"{body['links']['self']}/bundle", params=params, headers=allowed)
+        path = tmp_path / f"{name}.zip"
+        path.write_bytes(response.content)
+        code, report = await asyncio.to_thread(verify_bundle, path, ca, root)
+        outcomes.append((code, {f["item"]: f["outcome"] for f in report["findings"]}))
+    common = {"manifest": "ok", "revision 1 receipt": "ok", "revision 1 contents": "ok"}
+    assert outcomes == [
+        (3, common | {"revision 1 document": "indeterminate"}),
+        (0, common | {"revision 1 signature 1": "ok"}),
+    ]
+    revealed = await conn.fetch("SELECT details FROM audit_event WHERE action = 'my_number.revealed'")
+    bundles = [r["details"] for r in revealed]
+    assert bundles == [{"bundle": True, "reason": "証拠提出"}]  # the masked one revealed nothing
