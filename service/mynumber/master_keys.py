@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 from pathlib import Path
 from typing import Final
 
@@ -16,14 +18,17 @@ def development_keyring(directory: Path) -> Keyring:
     """A master key made once and kept in ``directory`` (mode 0600), for ``make run`` and tests only."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / DEVELOPMENT_KEY_FILE
-    try:
-        # O_EXCL: two workers starting together make one key, and the file is never readable to others.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:
-        with os.fdopen(fd, "w") as out:
-            out.write("# DEVELOPMENT master key for 個人番号: not for production\n" + encode_key(new_key()) + "\n")
+    if not path.exists():
+        # Written whole to a private file (mkstemp: mode 0600), then linked into place: link refuses to
+        # replace, so workers starting together agree on one key and none reads a half-written file.
+        fd, temporary = tempfile.mkstemp(dir=directory, prefix=".my-number-")
+        try:
+            with os.fdopen(fd, "w") as out:
+                out.write("# DEVELOPMENT master key for 個人番号: not for production\n" + encode_key(new_key()) + "\n")
+            with contextlib.suppress(FileExistsError):
+                path.hardlink_to(temporary)
+        finally:
+            Path(temporary).unlink()
     return parse_keyring(path.read_text())
 
 
