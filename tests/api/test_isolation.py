@@ -71,12 +71,12 @@ async def test_another_agency_cannot_see_or_touch_anything(
         "submission_id": submission["submission_id"], "sha256": hashlib.sha256(PDF).hexdigest(),
         "form_id": "t-private-draft", "number": "1", "a": "1", "b": "1", "code": "MHLW",
         "procedure_id": "mhlw-36-agreement", "token_id": str(mhlw_clerk.info.id), "anchor_id": anchor_id,
-        "draft_id": draft_id,
+        "draft_id": draft_id, "pointer": "applicant_name",
     }  # fmt: skip
     fake = {
         "submission_id": str(uuid.uuid4()), "sha256": "00" * 32, "form_id": "no-such-form", "number": "1", "a": "1",
         "b": "1", "code": "NOPE", "procedure_id": "no-such-procedure", "token_id": str(uuid.uuid4()),
-        "anchor_id": str(uuid.uuid4()), "draft_id": str(uuid.uuid4()),
+        "anchor_id": str(uuid.uuid4()), "draft_id": str(uuid.uuid4()), "pointer": "applicant_name",
     }  # fmt: skip
     procedure = (await client.get("/api/v1/procedures/mhlw-36-agreement")).json()
     fields = ("name_ja", "name_en", "legal_basis", "legacy", "reform")
