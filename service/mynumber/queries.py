@@ -148,3 +148,12 @@ async def purge_due(conn: asyncpg.Connection, now: dt.datetime, limit: int) -> l
 async def purge(conn: asyncpg.Connection, revision_id: uuid.UUID, answers: dict[str, Any], now: dt.datetime) -> None:
     await conn.execute(PURGE_DOCUMENT, revision_id)
     await conn.execute(MARK_PURGED, revision_id, answers, now)
+
+
+FORM_AGENCY: Final[LiteralString] = "SELECT agency_code FROM form WHERE id = $1"
+
+
+async def form_agency(conn: asyncpg.Connection, form_id: str) -> str:
+    agency: str | None = await conn.fetchval(FORM_AGENCY, form_id)
+    assert agency is not None  # a draft's form exists (a foreign key)
+    return agency

@@ -357,3 +357,26 @@ async def test_both_bundles_check_offline(
     revealed = await conn.fetch("SELECT details FROM audit_event WHERE action = 'my_number.revealed'")
     bundles = [r["details"] for r in revealed]
     assert bundles == [{"bundle": True, "reason": "証拠提出"}]  # the masked one revealed nothing
+
+
+async def test_a_draft_keeps_its_number_encrypted(
+    client: Client, admin: dict[str, str], conn: asyncpg.Connection
+) -> None:
+    answers = {"my_number": NUMBER, "family": [{"relation": "子", "number": CHILD}]}
+    created = await client.post("/api/v1/drafts", json={"form_id": "t-koyo", "answers": answers})
+    assert created.status_code == 201, created.text
+    draft_id, token = created.json()["draft_id"], created.json()["draft_token"]
+    assert created.json()["draft"]["answers"] == answers  # its own token holder reads what they wrote
+    header = {"Authorization": f"Bearer {token}"}
+    stored = await conn.fetchval("SELECT answers FROM draft")
+    assert clean(msgspec.json.encode(stored)) and stored["my_number"].startswith("my-number-sealed:")
+    patched = await client.patch(
+        f"/api/v1/drafts/{draft_id}", content=b'{"answers": {"applicant_name": "\\u5c71\\u7530 \\u592a\\u90ce"}}',
+        headers=header | {"Content-Type": "application/merge-patch+json"},
+    )  # fmt: skip
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["complete"] and patched.json()["answers"]["my_number"] == NUMBER
+    assert clean(msgspec.json.encode(await conn.fetchval("SELECT answers FROM draft")))
+    final = await client.post(f"/api/v1/drafts/{draft_id}/finalize", headers=header)
+    assert final.status_code == 200, final.text
+    assert msgspec.json.decode(final.content)["answers"]["my_number"] == NUMBER  # the bytes to sign carry it
