@@ -22,8 +22,9 @@ from typing import Any
 from fontTools.ttLib import TTFont
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from signing import receipts
+from signing.devca import development_receipt_key
 from signing.fonts import Font, Typeface, variable_source
+from signing.receipt_pdf import render_pdf
 from tests.signing.test_receipts import PRESENTATION, RECEIPT
 
 ROUNDS = 8
@@ -71,12 +72,12 @@ def main() -> None:
         print(f"font preparation: Regular instance made {cold:.1f} s (once per data dir), read back {read_back:.2f} s "
               f"(once per process); variable, tables dropped {old_prep:.2f} s (once per process)")  # fmt: skip
 
-        key = receipts.development_receipt_key(Path(directory) / "receipts")
+        key = development_receipt_key(Path(directory) / "receipts")
         new = Prepared(fonts_dir, font=regular)
         old = Prepared(fonts_dir, font=old_font)
 
         def render(typeface: Typeface) -> None:
-            asyncio.run(receipts.render_pdf(RECEIPT, PRESENTATION, key.signer, typeface))
+            asyncio.run(render_pdf(RECEIPT, PRESENTATION, key.signer, typeface))
 
         times: dict[str, list[float]] = {"Regular instance": [], "variable, tables dropped": []}
         render(new)  # warm-up: imports, HarfBuzz

@@ -1,9 +1,11 @@
 """Answers as a person reads them: each with its field's label, and what changed between two documents.
 
 The clerk sees what was signed in the words of the form version it was signed against (labels and
-option labels of *that* version), and for an amendment, only the answers that changed. A 個人番号
-(``my_number``) is masked in both, value and display alike: whoever needs the full number asks for
-it on its own, with the permission and a reason (the service's reveal).
+option labels of *that* version), and for an amendment, only the answers that changed. Every answer
+becomes text through its field type's ``display`` (``ComponentRegistry.display``): the API's review
+view, the console and anything else that shows answers take their text from here. A 個人番号
+(``my_number``) is masked, value and display alike, here and in the diff: whoever needs the full
+number asks for it on its own, with the permission and a reason (the service's reveal).
 """
 
 from __future__ import annotations
@@ -13,17 +15,8 @@ from typing import Any
 import msgspec
 
 from forms.components.my_number import mask
-from forms.schema import (
-    AttachmentField,
-    BooleanField,
-    ChoiceField,
-    FieldSpec,
-    FormSchema,
-    GroupField,
-    MultiChoiceField,
-    MyNumberField,
-    Text,
-)
+from forms.components.registry import ComponentRegistry
+from forms.schema import FieldSpec, FormSchema, GroupField, MyNumberField, Text
 
 
 class Answer(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -34,7 +27,8 @@ class Answer(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     value: Any
     """The answer as signed."""
     display: str
-    """The answer for people: option labels instead of values, はい/いいえ, a file's name and size."""
+    """The answer for people, as its field type displays it: option labels instead of values, はい/いいえ,
+    an era date with the ISO date, a prefecture's name, a file's name and size."""
     items: list[list[Answer]] | None = None
     """For a group: each item's answers."""
 
@@ -52,19 +46,6 @@ def _type(spec: FieldSpec) -> str:
     return str(spec.__struct_config__.tag)
 
 
-def _display(spec: FieldSpec, value: Any) -> str:
-    if isinstance(spec, BooleanField):
-        return "はい" if value else "いいえ"
-    if isinstance(spec, ChoiceField):
-        return next((o.label.ja for o in spec.options if o.value == value), str(value))
-    if isinstance(spec, MultiChoiceField):
-        labels = {o.value: o.label.ja for o in spec.options}
-        return "、".join(labels.get(v, str(v)) for v in value)
-    if isinstance(spec, AttachmentField) and isinstance(value, dict):
-        return f"{value.get('filename')} ({value.get('size')} bytes)"
-    return str(value)
-
-
 def _masked(fields: list[FieldSpec], item: Any) -> Any:
     """A group item (or list of them) with every 個人番号 in it masked."""
     if isinstance(item, list):
@@ -75,40 +56,41 @@ def _masked(fields: list[FieldSpec], item: Any) -> Any:
     return {key: mask(value) if isinstance(kinds.get(key), MyNumberField) else value for key, value in item.items()}
 
 
-def _render(fields: list[FieldSpec], answers: dict[str, Any], base: str) -> list[Answer]:
+def _shown_value(spec: FieldSpec, value: Any) -> Any:
+    """The value a view may carry: a 個人番号 masked, a group's items with theirs masked."""
+    if isinstance(spec, MyNumberField):
+        return mask(value)
+    return _masked(spec.fields, value) if isinstance(spec, GroupField) else value
+
+
+def _render(fields: list[FieldSpec], answers: dict[str, Any], base: str, components: ComponentRegistry) -> list[Answer]:
     rendered = []
     for spec in fields:
         if spec.id not in answers:
             continue
         value, pointer = answers[spec.id], f"{base}/{spec.id}"
+        items = None
         if isinstance(spec, GroupField) and isinstance(value, list):
             items = [
-                _render(spec.fields, item, f"{pointer}/{index}") if isinstance(item, dict) else []
+                _render(spec.fields, item, f"{pointer}/{index}", components) if isinstance(item, dict) else []
                 for index, item in enumerate(value)
             ]
-            rendered.append(
-                Answer(
-                    pointer=pointer,
-                    label=spec.label,
-                    type=_type(spec),
-                    value=_masked(spec.fields, value),
-                    display=f"{len(value)}件",
-                    items=items,
-                )
+        rendered.append(
+            Answer(
+                pointer=pointer,
+                label=spec.label,
+                type=_type(spec),
+                value=_shown_value(spec, value),
+                display=components.display(spec, value),
+                items=items,
             )
-        elif isinstance(spec, MyNumberField):
-            masked = mask(value)
-            rendered.append(Answer(pointer=pointer, label=spec.label, type=_type(spec), value=masked, display=masked))
-        else:
-            rendered.append(
-                Answer(pointer=pointer, label=spec.label, type=_type(spec), value=value, display=_display(spec, value))
-            )
+        )
     return rendered
 
 
-def render(schema: FormSchema, answers: dict[str, Any]) -> list[Answer]:
+def render(schema: FormSchema, answers: dict[str, Any], components: ComponentRegistry) -> list[Answer]:
     """Every answered field in the form's order, with its label (answers are already validated)."""
-    return _render(schema.fields(), answers, "/answers")
+    return _render(schema.fields(), answers, "/answers", components)
 
 
 def _diff(fields: list[FieldSpec], before: dict[str, Any], after: dict[str, Any], base: str) -> list[AnswerChange]:
@@ -133,10 +115,10 @@ def _diff(fields: list[FieldSpec], before: dict[str, Any], after: dict[str, Any]
                 elif isinstance(a, dict) and isinstance(b, dict):
                     changes += _diff(spec.fields, a, b, f"{pointer}/{index}")
             continue
-        if isinstance(spec, MyNumberField):
-            old, new = (None if v is None else mask(v) for v in (old, new))
-        elif isinstance(spec, GroupField):
-            old, new = _masked(spec.fields, old), _masked(spec.fields, new)
+        if old is not None:
+            old = _shown_value(spec, old)
+        if new is not None:
+            new = _shown_value(spec, new)
         changes.append(AnswerChange(pointer=pointer, label=spec.label, before=old, after=new))
     return changes
 
@@ -144,3 +126,27 @@ def _diff(fields: list[FieldSpec], before: dict[str, Any], after: dict[str, Any]
 def diff(schema: FormSchema, before: dict[str, Any], after: dict[str, Any]) -> list[AnswerChange]:
     """The answers that differ, by pointer, in the (newer) form's order; group items are compared by index."""
     return _diff(schema.fields(), before, after, "/answers")
+
+
+def _changed_spec(schema: FormSchema, pointer: str) -> FieldSpec | None:
+    """The field a change's pointer names: ``/answers/<id>``, a group item, or a sub-field of one."""
+    path = pointer.split("/")[2:]  # /answers/<id>[/<index>[/<sub id>]]
+    spec = next((f for f in schema.fields() if path and f.id == path[0]), None)
+    if isinstance(spec, GroupField) and len(path) == 3:
+        return next((sub for sub in spec.fields if sub.id == path[2]), None)
+    return spec
+
+
+def _shown(spec: FieldSpec | None, value: Any, components: ComponentRegistry) -> str:
+    if value is None:
+        return ""
+    if isinstance(spec, GroupField) and isinstance(value, dict):  # a whole item added or removed
+        subs = {sub.id: sub for sub in spec.fields}
+        return "; ".join(f"{subs[k].label.ja}: {components.display(subs[k], v)}" for k, v in value.items() if k in subs)
+    return components.display(spec, value) if spec is not None else str(value)
+
+
+def change_display(schema: FormSchema, change: AnswerChange, components: ComponentRegistry) -> tuple[str, str]:
+    """A change's two sides as people read them (``""``: not answered); a whole group item as its answers."""
+    spec = _changed_spec(schema, change.pointer)
+    return _shown(spec, change.before, components), _shown(spec, change.after, components)

@@ -8,11 +8,13 @@ from typing import Annotated, Any, Final, Literal
 
 import msgspec
 
+from forms.checks import check_schema
 from forms.components.base import SHA256_PATTERN, Component, anchored, meta, no_lookup
 from forms.components.registry import ComponentRegistry
 from forms.conditions import MISSING, Locate, as_is, compile_condition, read_json
 from forms.errors import FieldError, SchemaInvalid
 from forms.schema import DateField, FieldSpec, FormSchema, GroupField
+from forms.validate import collect_document
 
 NONCE_PATTERN: Final = anchored("[A-Za-z0-9_-]{16,128}")
 UUID_PATTERN: Final = anchored("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -75,6 +77,9 @@ class CompiledField:
 class CompiledScope:
     """The fields of one object level: the answers, or one group's item."""
 
+    #: The msgspec type of the level (built with ``defstruct``), the fast path's decoder type.
+    struct: type[msgspec.Struct]
+
     def __init__(
         self,
         specs: list[FieldSpec],
@@ -101,14 +106,12 @@ class CompiledScope:
         struct_fields: list[Any] = []
         for spec in specs:
             component = registry.for_spec(spec)
-            group = (
-                CompiledScope(spec.fields, registry, f"{name}_{spec.id}", top or self)
-                if isinstance(spec, GroupField)
-                else None
-            )
-            if group is not None:
-                items = meta(min_length=spec.min_items, max_length=spec.max_items)  # type: ignore[union-attr]
-                annotation: Any = Annotated[list[group.struct], items]  # type: ignore[name-defined]
+            group: CompiledScope | None = None
+            annotation: Any
+            if isinstance(spec, GroupField):
+                group = CompiledScope(spec.fields, registry, f"{name}_{spec.id}", top or self)
+                item: Any = group.struct  # a type built at run time (defstruct)
+                annotation = Annotated[list[item], meta(min_length=spec.min_items, max_length=spec.max_items)]
             else:
                 annotation = component.annotation(spec)
             f = CompiledField(spec, component, self.attrs[spec.id], group, locate_id, annotation)
@@ -165,9 +168,6 @@ class CompiledForm:
     """A form version ready to validate documents; build it once and cache it (it is immutable)."""
 
     def __init__(self, schema: FormSchema, version: int, registry: ComponentRegistry) -> None:
-        # Imported here: the checks import the conditions and components this module builds on.
-        from forms.checks import check_schema
-
         if errors := check_schema(schema, registry):
             raise SchemaInvalid(errors)
         self.schema = schema
@@ -211,8 +211,6 @@ class CompiledForm:
 
     def collect(self, document: Any) -> list[FieldError]:
         """The slow path on decoded JSON: walk everything and report every error."""
-        from forms.validate import collect_document
-
         return collect_document(self, document)
 
     def decode(self, raw: bytes) -> Any:

@@ -108,7 +108,8 @@ def compile_condition(cond: Condition, locate: Locate, read: Callable[[Any, str]
         if cond.not_equals is not None:
             other = coerce(cond.not_equals)
             return lambda lo, to: (v := read(lo if local else to, key)) is MISSING or not _contains(v, other)
-        target = coerce(cond.equals)  # type: ignore[arg-type]  # structure_errors guarantees an operator
+        assert cond.equals is not None  # structure_errors guarantees exactly one operator: this one
+        target = coerce(cond.equals)
         if isinstance(target, str):
             # The common case, specialised: a string never equals a bool, so == is JSON equality here.
             return lambda lo, to: (
@@ -153,7 +154,8 @@ def to_json_schema(cond: Condition, is_list: Callable[[str], bool]) -> dict[str,
             return {"anyOf": [matches(v) for v in cond.in_]}
         if cond.not_equals is not None:
             return {"not": matches(cond.not_equals)}
-        return matches(cond.equals)  # type: ignore[arg-type]
+        assert cond.equals is not None  # structure_errors guarantees exactly one operator: this one
+        return matches(cond.equals)
     if cond.all is not None:
         return {"allOf": [to_json_schema(c, is_list) for c in cond.all]}
     if cond.any is not None:

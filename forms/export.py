@@ -103,10 +103,12 @@ def not_expressed(form: CompiledForm) -> list[str]:
     found = []
     for f in form.answers.fields:
         found += gaps(f, f"/answers/{f.spec.id}")
-        for sub in f.group.fields if f.group else ():
+        if (group := f.group) is None:
+            continue
+        for sub in group.fields:
             where = f"/answers/{f.spec.id}/*/{sub.spec.id}"
             found += gaps(sub, where)
-            if len(_condition_scopes(sub, f.group)) > 1:  # type: ignore[arg-type]
+            if len(_condition_scopes(sub, group)) > 1:
                 found.append(f"{where} (condition mixing item and top-level fields)")
     return found
 

@@ -1,7 +1,8 @@
 """Who may see one application: the one place a request's bearer token becomes an ``Access``.
 
 Two kinds of caller reach an application's routes: its applicant, with the access token (``sbm_``)
-issued at intake, and its agency's staff, with an API token. Both are judged here, for the
+issued at intake or a card sign-in (``aps_``) of someone who signed it, and its agency's staff, with
+an API token. Both are judged here, for the
 applicant's routes (``service.submissions``) and the staff's (``service.review``) alike, and every
 other route that takes a bearer token reads it with ``auth.tokens.bearer``.
 """
@@ -15,10 +16,13 @@ from typing import Final
 import asyncpg
 import msgspec
 
+from service.applicants import queries as applicant_queries
+from service.applicants import service as applicants
 from service.auth import tokens
 from service.auth.principal import require_role, resolve_token
 from service.auth.schemas import Principal
 from service.problems import NotFound, Unauthenticated
+from service.retention.tombstones import refuse_purged
 from service.submissions import queries
 
 #: Marks applicant access tokens (secret scanners find leaked ones by it).
@@ -65,15 +69,32 @@ async def staff(conn: asyncpg.Connection, who: Principal, submission_id: uuid.UU
     row = await queries.submission(conn, submission_id)
     if row is None or who.agency_code != row.agency_code:
         raise NotFound(f"There is no submission {submission_id}.")
+    await refuse_purged(conn, row.id)  # retention: a purged application's content is gone (410)
     return Access(submission_id=row.id, agency=row.agency_code, staff=who)
 
 
+async def card_holder(conn: asyncpg.Connection, submission_id: uuid.UUID, token: str) -> Access:
+    """A card sign-in (``aps_`` session token) opens the applications it lists: those its holder signed.
+
+    Another's application is a 404, as for a wrong access token; an unknown or expired session a 401.
+    The session only reads: withdrawal and nonces still take the application's own access token.
+    """
+    holder = await applicants.holder_of(conn, token)
+    row = await queries.submission(conn, submission_id)
+    if row is None or not await applicant_queries.signed_by_holder(conn, submission_id, holder):
+        raise NotFound(f"There is no submission {submission_id}.")
+    return Access(submission_id=row.id, agency=row.agency_code, staff=None)
+
+
 async def access(conn: asyncpg.Connection, submission_id: uuid.UUID, authorization: str | None) -> Access:
-    """The applicant (``sbm_`` access token) or staff (an API token) of this application."""
+    """The applicant (``sbm_`` access token, or an ``aps_`` card sign-in) or staff (an API token)."""
     token = tokens.bearer(authorization)
     if token is None:
         raise Unauthenticated("Send the submission's access token, or a staff token, as a bearer token.")
     if token.startswith(APPLICANT_TOKEN_PREFIX):
         row = await applicant(conn, submission_id, token)
+        await refuse_purged(conn, row.id)  # retention: a purged application's content is gone (410)
         return Access(submission_id=row.id, agency=row.agency_code, staff=None)
+    if token.startswith(applicants.TOKEN_PREFIX):
+        return await card_holder(conn, submission_id, token)
     return await staff(conn, await resolve_token(token, conn), submission_id)

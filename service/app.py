@@ -54,6 +54,8 @@ from service.publishing.cache import CompiledForms
 from service.publishing.routes import FormController, provide_compiled_forms
 from service.queue.routes import QueueController
 from service.receipts.routes import receipt_certificate
+from service.retention import purge as retention
+from service.retention.routes import RetentionController, by_receipt
 from service.review.routes import EvidenceController, ReviewController
 from service.services import Clock, Services, provide_services, system_clock
 from service.settings import Settings
@@ -63,8 +65,9 @@ from service.submissions.routes import create_nonce, submissions_controller
 from service.trust.fetch import ask_ocsp, fetch_crl
 from service.trust.routes import TrustController
 from service.trust.service import Verifiers, refresh_crls
+from signing.devca import development_receipt_key
 from signing.fonts import Typeface
-from signing.receipts import ReceiptKey, development_receipt_key, receipt_key_from_p12, receipt_key_from_pkcs11
+from signing.receipt_keys import ReceiptKey, receipt_key_from_p12, receipt_key_from_pkcs11
 
 log = structlog.get_logger("shinsei.app")
 
@@ -220,15 +223,40 @@ async def housekeep_periodically(
             purged = await housekeeping.purge(conn, clock(), retention)
         for table, count in (
             ("nonce", purged.nonces), ("idempotency", purged.idempotency), ("draft", purged.drafts),
-            ("applicant_sign_in", purged.sign_ins),
+            ("applicant_sign_in", purged.sign_ins), ("rate_limit", purged.rate_limits),
         ):  # fmt: skip
             metrics.housekeeping_deleted.labels(table=table).inc(count)
         log.info(
             "housekeeping", nonces=purged.nonces, idempotency_keys=purged.idempotency, drafts=purged.drafts,
-            sign_ins=purged.sign_ins,
+            sign_ins=purged.sign_ins, rate_limits=purged.rate_limits,
         )  # fmt: skip
 
     await periodically("housekeeping", settings.housekeeping_seconds, job, sleep)
+
+
+async def retain_periodically(
+    database: Database,
+    settings: Settings,
+    clock: Callable[[], dt.datetime] = _utcnow,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> None:
+    """Purge applications past their retention every ``retention_seconds`` (0: never).
+
+    Every worker runs it; a batch locks its applications with SKIP LOCKED, so two runs never purge
+    the same one. ``clock`` and ``sleep`` are passed in so that a test can move time.
+    """
+    batches = retention.Batches(size=settings.retention_batch_size)
+
+    async def job() -> None:
+        async with database.connection() as conn:
+            report = await retention.run(conn, clock(), batches)
+        # Receipt numbers and counts only: the log never carries an application's content.
+        log.info(
+            "retention", purged=len(report.purged), held=report.held, more=report.more,
+            receipt_numbers=[n for due in report.purged for n in due.receipt_numbers][:100],
+        )  # fmt: skip
+
+    await periodically("retention", settings.retention_seconds, job, sleep)
 
 
 def app_from_environment() -> Litestar:
@@ -298,6 +326,7 @@ def create_app(
             ),
             asyncio.create_task(seal_periodically(app.state.database, settings.audit_seal_seconds)),
             asyncio.create_task(housekeep_periodically(app.state.database, settings, metrics)),
+            asyncio.create_task(retain_periodically(app.state.database, settings, clock)),
             asyncio.create_task(purge_my_numbers_periodically(app.state.database, settings.housekeeping_seconds)),
         ]
         try:
@@ -329,6 +358,8 @@ def create_app(
             ApplicantController,
             ReviewController,
             EvidenceController,
+            RetentionController,
+            by_receipt,
             AnswerController,
             *metrics_routes(settings),
             console_router(settings),

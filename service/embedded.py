@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psutil
 
 from service.settings import Settings
+
+if TYPE_CHECKING:
+    from pgserver.postgres_server import PostgresServer
 
 
 @contextlib.contextmanager
@@ -31,26 +34,28 @@ def embedded_postgres(pgdata: Path) -> Iterator[str]:
     try:
         yield str(server.get_uri())
     finally:
-        with server._lock:  # pgserver's own inter-process lock around its list of handles
-            _forget_dead_handles(pgdata.resolve())
-        server.cleanup()
+        _let_go(server)
 
 
-def _forget_dead_handles(pgdata: Path) -> None:
-    """Drop processes that no longer exist from pgserver's list of the data directory's users.
-
-    pgserver stops PostgreSQL when the last listed process lets go; one that died without letting
-    go (SIGKILL, a crash) stays listed, and the database then outlives every later ``make run``.
-    pgserver (0.1.4) does not prune the list itself, so we do, just before letting go ourselves.
-    """
-    path = pgdata / ".handle_pids.json"
-    try:
-        pids = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return
-    alive = [pid for pid in pids if isinstance(pid, int) and psutil.pid_exists(pid)]
-    if alive != pids:
-        path.write_text(json.dumps(alive))
+# pgserver's internals, touched here and nowhere else (tests/service/test_embedded.py fails if they
+# change). pgserver stops PostgreSQL when the last process on its list of the data directory's users
+# lets go; one that died without letting go (SIGKILL, a crash) stays listed, and the database then
+# outlives every later ``make run``. pgserver (0.1.4) neither prunes the list nor offers a public way
+# to, so before letting go we drop the dead under the inter-process lock pgserver itself takes
+# around that list (``PostgresServer._lock``; its list is ``global_process_id_list``, a ``DiskList``
+# stored in ``<pgdata>/.handle_pids.json``).
+def _let_go(server: PostgresServer) -> None:
+    with server._lock:
+        users = server.global_process_id_list
+        try:
+            pids = users.get()
+        except (OSError, ValueError):  # unreadable: pgserver's own cleanup will say so
+            pids = None
+        if pids is not None:
+            alive = [pid for pid in pids if isinstance(pid, int) and psutil.pid_exists(pid)]
+            if alive != pids:
+                users.put(alive)
+    server.cleanup()
 
 
 @contextlib.contextmanager

@@ -25,11 +25,13 @@ DESCRIPTIONS: Final = {
     404: "No such object (another agency's objects are reported as absent).",
     408: "The request body did not arrive in time.",
     409: "The request conflicts with the current state.",
+    410: "The application was purged at the end of its retention period; purged_at and links.tombstone say more.",
     412: "If-Match does not name the latest revision.",
     413: "The body, a part of it, or the number of parts is over the limit.",
     415: "The body's media type is not one this operation reads.",
     422: "The body parsed but is not valid; errors[] points at every offending field.",
     428: "If-Match is required.",
+    429: "Too many requests from this address (an anonymous endpoint that creates state); see Retry-After.",
     431: "The request headers are too large.",
     500: "An unexpected failure; quote the instance when reporting it.",
     502: "A CRL or OCSP service did not give a usable answer.",
@@ -62,8 +64,12 @@ def statuses(handler: HTTPRouteHandler, path: str) -> set[int]:
         found |= {403, 408, 409, 413, 415, 422}
     if path.endswith("/decision"):
         found |= {412, 428}
+    if path.startswith("/api/v1/submissions/{") and not path.endswith("/retention"):
+        found |= {410}  # the content of a purged application (service/retention)
     if path.startswith("/api/v1/trust/"):
         found |= {502}
+    if handler.opt.get("rate_limited"):
+        found |= {429}
     return found
 
 

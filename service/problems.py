@@ -20,9 +20,9 @@ from litestar.exceptions import (
 )
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.types import ExceptionHandlersMap
-from litestar.utils.scope.state import ScopeState
 
 from service.db import unavailable_reason
+from service.litestar_internals import decoded_json, handler_parameters
 from service.validation import FieldProblem, collect_problems, problems_from_litestar
 
 PROBLEM_MEDIA_TYPE: Final = "application/problem+json"
@@ -112,6 +112,12 @@ class Conflict(ProblemError):
     slug, status, title = "conflict", 409, "The request conflicts with the current state."
 
 
+class Purged(ProblemError):
+    """The application's content was deleted at the end of its retention period; its tombstone remains."""
+
+    slug, status, title = "purged", 410, "The application was purged at the end of its retention period."
+
+
 class PreconditionFailed(ProblemError):
     slug, status, title = "precondition-failed", 412, "The resource changed since you read it."
 
@@ -189,6 +195,13 @@ class ServiceUnavailable(ProblemError):
         super().__init__(detail, headers={"Retry-After": str(retry_after)})
 
 
+class TooManyRequests(ProblemError):
+    slug, status, title = "too-many-requests", 429, "Too many requests from this address."
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})
+
+
 class MyNumberUnavailable(ProblemError):
     """A 個人番号 would have to be encrypted or opened and the server has no master key (production without one)."""
 
@@ -244,8 +257,8 @@ def _body_problems(request: Request[Any, Any, Any]) -> list[FieldProblem] | None
     Litestar decodes the body at C speed and stops at the first mismatch; only on that failure
     do we walk the already-decoded JSON against the handler's ``data`` type to list them all.
     """
-    decoded = ScopeState.from_scope(request.scope).json
-    parameter = request.route_handler.parsed_fn_signature.parameters.get("data")
+    decoded = decoded_json(request)
+    parameter = handler_parameters(request.route_handler).get("data")
     if parameter is None or not isinstance(decoded, dict | list):
         return None
     return collect_problems(decoded, parameter.annotation) or None

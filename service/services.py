@@ -23,7 +23,7 @@ from service.settings import Settings
 from service.submissions.attachments import AttachmentStore
 from service.trust.service import Ask, Verifiers
 from signing.fonts import Typeface
-from signing.receipts import ReceiptKey
+from signing.receipt_keys import ReceiptKey
 
 Clock = Callable[[], dt.datetime]
 

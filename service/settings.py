@@ -135,6 +135,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     housekeeping_batch_size: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 1000
     """Rows deleted per transaction, so that a large backlog never holds intake up."""
 
+    retention_seconds: Annotated[int, msgspec.Meta(ge=0)] = 86_400
+    """How often the server purges applications past their retention period (daily); 0: never (use cron
+    with ``shinsei retention run``)."""
+    retention_batch_size: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 20
+    """Applications purged per transaction: each holds their row locks and deletes up to
+    ``max_submission_bytes`` of files apiece, so a batch stays short and small."""
+
     metrics: Literal["off", "admin", "open"] = "off"
     """``GET /metrics``: ``off`` (404), ``admin`` (an admin's bearer token), ``open`` (anyone who reaches the port)."""
 
@@ -149,6 +156,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 
     applicant_session_seconds: Annotated[int, msgspec.Meta(ge=60, le=86_400)] = 900
     """How long a card sign-in (利用者証明用電子証明書) session lasts."""
+
+    rate_limit_per_minute: Annotated[float, msgspec.Meta(ge=0, le=60_000)] = 20.0
+    """Draft creation and card sign-in challenges: sustained requests a minute per client address, each
+    endpoint counted on its own and across all processes (0: no limit). Over it, 429 with Retry-After."""
+    rate_limit_burst: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 40
+    """...and how many a client address may make at once before the sustained rate applies."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:

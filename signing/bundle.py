@@ -83,6 +83,21 @@ class NoticeEvidence(msgspec.Struct, frozen=True, kw_only=True):
     pdf: bytes
 
 
+ProxyKind = Literal["mandate", "profession"]
+#: The file a filing on someone's behalf keeps its document in: the mandate (委任状) or the statement (提出代行証明書).
+PROXY_STEMS: Final[dict[str, str]] = {"mandate": "proxy/mandate", "profession": "proxy/statement"}
+
+
+class ProxyEvidence(msgspec.Struct, frozen=True, kw_only=True):
+    """A filing on someone's behalf: the mandate the principal signed, or the statement the professional signed."""
+
+    kind: ProxyKind
+    document: bytes
+    """The mandate or the statement, as signed."""
+    signature: SignatureEvidence
+    """Its signature: by the principal (a mandate) or by the professional (a statement)."""
+
+
 class Evidence(msgspec.Struct, frozen=True, kw_only=True):
     submission_id: str
     agency: str
@@ -93,6 +108,7 @@ class Evidence(msgspec.Struct, frozen=True, kw_only=True):
     agency_chain: list[x509.Certificate]
     """The receipt certificate first, the agency root last."""
     timeline: list[dict[str, Any]]
+    proxy: ProxyEvidence | None = None
 
 
 class SignatureEntry(msgspec.Struct, frozen=True, kw_only=True):
@@ -126,6 +142,12 @@ class RevisionEntry(msgspec.Struct, frozen=True, kw_only=True):
     masked_answers: str | None = None
 
 
+class ProxyEntry(msgspec.Struct, frozen=True, kw_only=True):
+    kind: ProxyKind
+    document: str
+    signature: SignatureEntry
+
+
 class Manifest(msgspec.Struct, frozen=True, kw_only=True):
     format: str
     submission_id: str
@@ -137,6 +159,8 @@ class Manifest(msgspec.Struct, frozen=True, kw_only=True):
     """The decision notice's JSON, CMS and PDF files."""
     files: dict[str, str]
     """Every other file → its SHA-256."""
+    proxy: ProxyEntry | None = None
+    """Filed on someone's behalf: the mandate or the professional's statement, and its signature."""
 
 
 def _pem(kind: str, items: list[bytes]) -> bytes:
@@ -167,25 +191,16 @@ def _readme(manifest: Manifest) -> str:
         "   `openssl cms -crl_check` reads CRLs from; an OCSP answer is checked by shinsei verify-bundle):",
     ]
     for revision in manifest.revisions:
-        if revision.document is None:
+        document_file = revision.document
+        if document_file is None:
             lines += [
                 f"   Revision {revision.number}: its signed document is withheld ({revision.withheld}).",
                 f"   Its answers, each 個人番号 masked, are in {revision.masked_answers}; its signatures",
                 "   cannot be checked from this bundle (the receipt still names the document's SHA-256).",
             ]
-        for entry in revision.signatures if revision.document is not None else ():
-            at = int(entry.validation_time.timestamp())
-            crls = [p for p in entry.revocation if p.endswith(".crl.pem")]
-            ca = "YOUR-CA.pem"
-            if crls:
-                ca = entry.file.removesuffix(".p7s") + ".ca-and-crl.pem"
-                lines.append(f"   cat YOUR-CA.pem {' '.join(crls)} > {ca}")
-            lines += [
-                f"   openssl cms -verify -binary -inform DER -in {entry.file} -content {revision.document} \\",
-                f"     -certfile {entry.chain} -CAfile {ca} -purpose any -attime {at}"
-                + (" -crl_check" if crls else "")
-                + " -out /dev/null",
-            ]
+        for entry in revision.signatures if document_file is not None else ():
+            assert document_file is not None
+            lines += _openssl_verify(entry, document_file)
             if entry.timestamp and entry.signature_value:
                 lines += [
                     "   Its time-stamp (CAdES-T), against the time-stamping authority's root:",
@@ -198,6 +213,8 @@ def _readme(manifest: Manifest) -> str:
             f"     -content {revision.receipt} \\",
             "     -certfile agency/receipt-chain.pem -CAfile AGENCY-ROOT.pem -purpose any -out /dev/null",
         ]
+    if manifest.proxy is not None:
+        lines += _proxy_readme(manifest.proxy)
     lines += [
         "",
         "3. With pyHanko (pip install pyhanko-cli): the PDFs, and a detached signature:",
@@ -224,6 +241,71 @@ def _readme(manifest: Manifest) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _openssl_verify(entry: SignatureEntry, content: str, ca: str = "YOUR-CA.pem") -> list[str]:
+    """The OpenSSL commands that check one detached signature over ``content`` at the time it was judged."""
+    at = int(entry.validation_time.timestamp())
+    crls = [p for p in entry.revocation if p.endswith(".crl.pem")]
+    lines = []
+    if crls:
+        combined = entry.file.removesuffix(".p7s") + ".ca-and-crl.pem"
+        lines.append(f"   cat {ca} {' '.join(crls)} > {combined}")
+        ca = combined
+    return [
+        *lines,
+        f"   openssl cms -verify -binary -inform DER -in {entry.file} -content {content} \\",
+        f"     -certfile {entry.chain} -CAfile {ca} -purpose any -attime {at}"
+        + (" -crl_check" if crls else "")
+        + " -out /dev/null",
+    ]
+
+
+def _proxy_readme(proxy: ProxyEntry) -> list[str]:
+    if proxy.kind == "mandate":
+        head = [
+            "",
+            "   Filed on someone's behalf with a mandate (委任状): the principal signed "
+            f"{proxy.document} (who may file",
+            "   which procedures, until when), and the agent signed the application. The mandate's",
+            "   signature, against the root of the principal's certificate (J-LIS or the corporate CA):",
+        ]
+        ca = "YOUR-CA.pem"
+    else:
+        head = [
+            "",
+            f"   Filed by a licensed professional (提出代行): the professional signed the statement {proxy.document}",
+            "   with the certificate that signed the application. Its signature, against the root of the",
+            "   professional association's CA:",
+        ]
+        ca = "PROFESSION-ROOT.pem"
+    return head + _openssl_verify(proxy.signature, proxy.document, ca)
+
+
+def _signature_files(stem: str, signature: SignatureEvidence, files: dict[str, bytes]) -> SignatureEntry:
+    """One signature's files under ``stem`` (CMS, chain, report, revocation data, time-stamp), and its entry."""
+    files[f"{stem}.p7s"] = signature.cms
+    files[f"{stem}.chain.pem"] = _pem("CERTIFICATE", [c.dump() for c in signature.chain])
+    files[f"{stem}.report.json"] = msgspec.json.format(msgspec.json.encode(signature.report), indent=2)
+    revocation = []
+    for n, der in enumerate(signature.crls, start=1):
+        revocation.append(f"{stem}.revocation/crl-{n}.crl.pem")
+        files[revocation[-1]] = _pem("X509 CRL", [der])
+    for n, der in enumerate(signature.ocsp_responses, start=1):
+        revocation.append(f"{stem}.revocation/ocsp-{n}.der")
+        files[revocation[-1]] = der
+    stamp = value = None
+    if signature.timestamp_token is not None:
+        stamp, value = f"{stem}.tst", f"{stem}.signature-value.bin"
+        files[stamp] = signature.timestamp_token
+        files[value] = signature_value(signature.cms)
+    return SignatureEntry(
+        file=f"{stem}.p7s", chain=f"{stem}.chain.pem", report=f"{stem}.report.json",
+        anchor_sha256=fingerprint(signature.chain[-1]) if signature.anchor_class else None,
+        anchor_class=signature.anchor_class, anchor_test=signature.anchor_test, revocation=revocation,
+        validation_time=signature.report.validation_time, signed_after=signature.report.signed_after,
+        indication=signature.report.indication, timestamp=stamp, signature_value=value,
+    )  # fmt: skip
+
+
 def write(evidence: Evidence) -> bytes:
     """The ZIP: files, manifest.json (with every file's SHA-256) and README.txt."""
     files: dict[str, bytes] = {}
@@ -240,33 +322,10 @@ def write(evidence: Evidence) -> bytes:
         files[f"{base}/receipt-{revision.number}.json"] = revision.receipt_json
         files[f"{base}/receipt-{revision.number}.p7s"] = revision.receipt_cms
         files[f"{base}/receipt-{revision.number}.pdf"] = revision.receipt_pdf
-        entries = []
-        for index, signature in enumerate(revision.signatures, start=1):
-            stem = f"{base}/signature-{index}"
-            files[f"{stem}.p7s"] = signature.cms
-            files[f"{stem}.chain.pem"] = _pem("CERTIFICATE", [c.dump() for c in signature.chain])
-            files[f"{stem}.report.json"] = msgspec.json.format(msgspec.json.encode(signature.report), indent=2)
-            revocation = []
-            for n, der in enumerate(signature.crls, start=1):
-                revocation.append(f"{stem}.revocation/crl-{n}.crl.pem")
-                files[revocation[-1]] = _pem("X509 CRL", [der])
-            for n, der in enumerate(signature.ocsp_responses, start=1):
-                revocation.append(f"{stem}.revocation/ocsp-{n}.der")
-                files[revocation[-1]] = der
-            stamp = value = None
-            if signature.timestamp_token is not None:
-                stamp, value = f"{stem}.tst", f"{stem}.signature-value.bin"
-                files[stamp] = signature.timestamp_token
-                files[value] = signature_value(signature.cms)
-            entries.append(
-                SignatureEntry(
-                    file=f"{stem}.p7s", chain=f"{stem}.chain.pem", report=f"{stem}.report.json",
-                    anchor_sha256=fingerprint(signature.chain[-1]) if signature.anchor_class else None,
-                    anchor_class=signature.anchor_class, anchor_test=signature.anchor_test, revocation=revocation,
-                    validation_time=signature.report.validation_time, signed_after=signature.report.signed_after,
-                    indication=signature.report.indication, timestamp=stamp, signature_value=value,
-                )
-            )  # fmt: skip
+        entries = [
+            _signature_files(f"{base}/signature-{index}", signature, files)
+            for index, signature in enumerate(revision.signatures, start=1)
+        ]
         attachments = {}
         for attachment in revision.attachments:
             path = f"{base}/attachments/{_safe(attachment.field)}--{_safe(attachment.filename)}"
@@ -284,11 +343,20 @@ def write(evidence: Evidence) -> bytes:
     if evidence.notice is not None:
         notice = ["decision-notice.json", "decision-notice.p7s", "decision-notice.pdf"]
         files.update(zip(notice, (evidence.notice.json, evidence.notice.cms, evidence.notice.pdf), strict=True))
+    proxy = None
+    if evidence.proxy is not None:
+        stem = PROXY_STEMS[evidence.proxy.kind]
+        files[f"{stem}.json"] = evidence.proxy.document
+        proxy = ProxyEntry(
+            kind=evidence.proxy.kind,
+            document=f"{stem}.json",
+            signature=_signature_files(stem, evidence.proxy.signature, files),
+        )
     files["agency/receipt-chain.pem"] = _pem("CERTIFICATE", [c.dump() for c in evidence.agency_chain])
     files["timeline.json"] = msgspec.json.format(msgspec.json.encode(evidence.timeline), indent=2)
     manifest = Manifest(
         format=FORMAT, submission_id=evidence.submission_id, agency=evidence.agency, status=evidence.status,
-        generated_at=evidence.generated_at, revisions=revisions, notice=notice,
+        generated_at=evidence.generated_at, revisions=revisions, notice=notice, proxy=proxy,
         files={path: hashlib.sha256(content).hexdigest() for path, content in sorted(files.items())},
     )  # fmt: skip
     out = io.BytesIO()
@@ -394,6 +462,7 @@ def check(data: bytes, trust: list[x509.Certificate], progress: Callable[[str], 
     roots = [c for c in trust if c.self_signed != "no"] or trust
     by_fingerprint = {fingerprint(c): c for c in trust}
     receipted: dict[int, str] = {}
+    first: Receipt | None = None
     for revision in manifest.revisions:
         name = f"revision {revision.number}"
         step(f"{name} receipt")
@@ -404,6 +473,7 @@ def check(data: bytes, trust: list[x509.Certificate], progress: Callable[[str], 
         if receipt_fields is None:
             continue
         receipt = msgspec.convert(receipt_fields, Receipt)
+        first = first or receipt
         receipted[revision.number] = receipt.document_sha256
         if revision.document is None:
             findings.append(
@@ -439,6 +509,8 @@ def check(data: bytes, trust: list[x509.Certificate], progress: Callable[[str], 
             if stamp_finding is not None:
                 findings.append(stamp_finding)
             findings.append(_signature(files, entry, document, receipt, by_fingerprint, item, stamped))
+    if manifest.proxy is not None:
+        findings.append(_proxy(files, manifest.proxy, first, by_fingerprint, step))
     if manifest.notice:
         json_file, cms_file, _ = manifest.notice
         step("decision notice")
@@ -463,6 +535,21 @@ def check(data: bytes, trust: list[x509.Certificate], progress: Callable[[str], 
                 )
             )
     return BundleReport(submission_id=manifest.submission_id, status=manifest.status, findings=findings)
+
+
+def _proxy(
+    files: dict[str, bytes],
+    proxy: ProxyEntry,
+    receipt: Receipt | None,
+    trusted: dict[str, x509.Certificate],
+    step: Callable[[str], None],
+) -> Finding:
+    """The mandate's (or the professional statement's) signature, made before the application was received."""
+    item = "mandate signature" if proxy.kind == "mandate" else "statement signature"
+    step(item)
+    if receipt is None:
+        return Finding(item=item, outcome="failed", detail="no verified receipt to date the filing by")
+    return _signature(files, proxy.signature, files.get(proxy.document, b""), receipt, trusted, item)
 
 
 def _timestamp(

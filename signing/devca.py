@@ -1,8 +1,11 @@
-"""A development J-LIS-like CA and the test cards it issues (``shinsei dev card``): never for production.
+"""The development CAs, never for production: J-LIS-like for test cards, an agency root for receipts.
 
-The CA is made once and kept in a directory of local state; every name it puts in a certificate says
-TEST, and its cards carry the J-LIS *test* signing policy, so a verifier that does not accept test
-anchors refuses them even if the CA were trusted by mistake.
+The first issues the test cards of ``shinsei dev card``; the second, the development receipt key.
+
+Each is made once and kept in a directory of local state. Every name the card CA puts in a certificate
+says TEST, and its cards carry the J-LIS *test* signing policy, so a verifier that does not accept
+test anchors refuses them even if the CA were trusted by mistake. The agency root's names say NOT FOR
+PRODUCTION, and the server logs that it uses them.
 """
 
 from __future__ import annotations
@@ -14,13 +17,19 @@ from pathlib import Path
 from typing import Final, Literal
 
 import msgspec
+from asn1crypto import keys as asn1_keys
+from asn1crypto import pem
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
+from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from signing import jpki
+from signing.client import KeptKeySigner
+from signing.receipt_keys import ReceiptKey
 
 CA_NAME: Final = x509.Name(
     [
@@ -214,3 +223,105 @@ def _key_usage(*, cert_sign: bool) -> x509.KeyUsage:
 def _authority_key(ca: DevelopmentCA) -> x509.AuthorityKeyIdentifier:
     ski = ca.certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
+
+
+# --- the development agency root and receipt key ---------------------------------------------
+
+DEV_ROOT_NAME: Final = "shinsei development agency root (NOT FOR PRODUCTION)"
+DEV_RECEIPT_NAME: Final = "shinsei development receipt signer (NOT FOR PRODUCTION)"
+
+
+def _agency_name(common_name: str) -> x509.Name:
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "shinsei development"),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
+
+
+def _issue_agency(
+    subject: str,
+    key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey,
+    issuer: str,
+    issuer_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey,
+    *,
+    ca: bool,
+    now: dt.datetime,
+) -> x509.Certificate:
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_agency_name(subject))
+        .issuer_name(_agency_name(issuer))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=3650 if ca else 1825))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=0 if ca else None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=not ca,
+                content_commitment=not ca,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=ca,
+                crl_sign=ca,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+    )
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
+ReceiptAlgorithm = Literal["ecdsa-p256", "rsa-2048"]
+
+
+def development_receipt_key(
+    directory: Path, now: dt.datetime | None = None, algorithm: ReceiptAlgorithm = "ecdsa-p256"
+) -> ReceiptKey:
+    """A development agency root and a receipt key issued by it, made once and kept in ``directory``.
+
+    For ``make run`` and tests only: the names say NOT FOR PRODUCTION, and the server logs that it is
+    using them. Production configures a PKCS#12 (or a PKCS#11 token) instead, RSA or ECDSA alike.
+    ECDSA P-256 by default: intake signs a receipt per submission, and a P-256 signature costs about a
+    fifth of an RSA-2048 one (bench/ingest.py); ``algorithm`` applies only when the key is made.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    key_file, cert_file, root_file = (
+        directory / "receipt.key.pem",
+        directory / "receipt.pem",
+        directory / "agency-root.pem",
+    )
+    if not key_file.exists():
+        now = now or dt.datetime.now(dt.UTC)
+        root_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+        receipt_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+        if algorithm == "ecdsa-p256":
+            root_key, receipt_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+        else:
+            root_key, receipt_key = rsa.generate_private_key(65537, 3072), rsa.generate_private_key(65537, 2048)
+        root = _issue_agency(DEV_ROOT_NAME, root_key, DEV_ROOT_NAME, root_key, ca=True, now=now)
+        receipt = _issue_agency(DEV_RECEIPT_NAME, receipt_key, DEV_ROOT_NAME, root_key, ca=False, now=now)
+        root_file.write_bytes(root.public_bytes(serialization.Encoding.PEM))
+        cert_file.write_bytes(receipt.public_bytes(serialization.Encoding.PEM))
+        key_file.write_bytes(
+            receipt_key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+        key_file.chmod(0o600)
+        # The root's private key is not kept: nothing else is ever issued by it.
+    receipt_cert = asn1_x509.Certificate.load(pem.unarmor(cert_file.read_bytes())[2])
+    root_cert = asn1_x509.Certificate.load(pem.unarmor(root_file.read_bytes())[2])
+    private = asn1_keys.PrivateKeyInfo.load(pem.unarmor(key_file.read_bytes())[2])
+    signer = KeptKeySigner(
+        signing_cert=receipt_cert,
+        signing_key=private,
+        cert_registry=SimpleCertificateStore.from_certs([root_cert]),  # type: ignore[no-untyped-call]  # unannotated in pyhanko-certvalidator
+    )
+    return ReceiptKey(signer=signer, chain=[receipt_cert, root_cert], development=True)

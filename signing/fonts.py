@@ -1,4 +1,4 @@
-"""Noto Sans JP Regular for the PDFs: a static instance of the shipped variable font, made once and kept."""
+"""Noto Sans JP Regular for the PDFs: a static instance of the shipped font, made once, kept, given to pyHanko."""
 
 from __future__ import annotations
 
@@ -15,11 +15,12 @@ import tempfile
 import threading
 from importlib import resources
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import fontTools
 from fontTools.ttLib import TTFont
 from fontTools.varLib import instancer
+from pyhanko.pdf_utils.font.opentype import GlyphAccumulator, GlyphAccumulatorFactory
 from uniseg.graphemecluster import grapheme_cluster_boundaries
 from uniseg.linebreak import line_break_boundaries
 
@@ -234,3 +235,35 @@ def keep(target: Path, data: bytes) -> None:
 
 if __name__ == "__main__":
     make(Path(sys.argv[1]), Path(sys.argv[2]))
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class JapaneseFont(GlyphAccumulatorFactory):
+    """pyHanko's factory, fed the prepared font from memory (its own opens the file and never closes it).
+
+    One engine per PDF writer, whatever the size of the text set with it: each engine embeds its own
+    subset of the font, and subsetting is most of a page's rendering time. pyHanko's text box sets the
+    engine's size for the text it lays out, so text boxes of different sizes can share one.
+    """
+
+    font: Font
+    _engines: list[tuple[object, GlyphAccumulator]] = dataclasses.field(default_factory=list, compare=False)
+
+    def create_font_engine(self, writer: Any, obj_stream: Any = None) -> GlyphAccumulator:
+        for known, engine in self._engines:
+            if known is writer:
+                return engine
+        if obj_stream is None and writer.stream_xrefs and self.create_objstream_if_needed:
+            obj_stream = writer.prepare_object_stream()
+        engine = GlyphAccumulator(
+            writer=writer,
+            font_handle=io.BytesIO(self.font.data),
+            font_size=self.font_size,
+            ot_script_tag=self.ot_script_tag,
+            ot_language_tag=self.ot_language_tag,
+            writing_direction=self.writing_direction,
+            bcp47_lang_code=self.bcp47_lang_code,
+            obj_stream=obj_stream,
+        )
+        self._engines.append((writer, engine))
+        return engine

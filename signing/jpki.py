@@ -35,7 +35,9 @@ ERA_STARTS: Final = (
     ("2", dt.date(1912, 7, 30)),
     ("1", dt.date(1868, 10, 23)),
 )
-GENDERS: Final = {"1": "male", "2": "female", "3": "unknown"}
+Gender = Literal["male", "female", "unknown"]
+#: The gender item's codes (性別: 1 男, 2 女, 3 不明).
+GENDERS: Final[dict[str, Gender]] = {"1": "male", "2": "female", "3": "unknown"}
 GENDER_CODES: Final = {value: code for code, value in GENDERS.items()}
 
 #: Each item's otherName type and the string type its value is encoded in, by a short key.
@@ -63,7 +65,7 @@ class Holder(msgspec.Struct, frozen=True, kw_only=True):
 
     name: str | None
     name_has_substitutes: bool
-    gender: Literal["male", "female", "unknown"] | None
+    gender: Gender | None
     birth_date: dt.date | None
     birth_era: str | None
     address: str | None
@@ -124,7 +126,7 @@ def holder(cert: x509.Certificate) -> Holder | None:
     return Holder(
         name=items.get(NAME),
         name_has_substitutes=NAME_SUBSTITUTE in items,
-        gender=GENDERS.get(items.get(GENDER, "")),  # type: ignore[arg-type]
+        gender=GENDERS.get(items.get(GENDER, "")),
         birth_date=birth[0] if birth else None,
         birth_era=birth[1] if birth else None,
         address=items.get(ADDRESS),

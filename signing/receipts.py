@@ -1,48 +1,28 @@
-"""Receipts (受付票): what the agency received, signed by the agency, checkable by anyone offline.
+"""Receipts (受付票) and decision notices: what the agency states, signed by it, checkable by anyone offline.
 
-The receipt is canonical JSON (``signing.canonical``) with a detached CMS by the agency's receipt key,
-optionally time-stamped (RFC 3161), and a one-page PDF signed as PAdES with a visible stamp. Japanese
-text is set in Noto Sans JP, which the install brings (``justmytype-intl-cjk``): nothing is assumed of
-the host's fonts.
+A statement is canonical JSON (``signing.canonical``) with a detached CMS by the agency's receipt key,
+optionally time-stamped (RFC 3161). Its one-page PDF is ``signing.receipt_pdf``; the key that signs
+both is loaded by ``signing.receipt_keys`` (or made for development by ``signing.devca``).
 """
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 import datetime as dt
-import io
-from pathlib import Path
-from typing import Any, Final, Literal, NamedTuple
+from typing import Final, Literal
 
 import msgspec
-from asn1crypto import keys, pem, x509
-from cryptography import x509 as cx509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
-from pyhanko.config.pkcs11 import TokenCriteria
-from pyhanko.pdf_utils import generic, layout
-from pyhanko.pdf_utils.font.opentype import GlyphAccumulator, GlyphAccumulatorFactory
-from pyhanko.pdf_utils.text import TextBoxStyle
-from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
-from pyhanko.sign import fields, signers
-from pyhanko.sign.pkcs11 import PKCS11Signer, open_pkcs11_session
+from asn1crypto import x509
+from pyhanko.sign import signers
 from pyhanko.sign.timestamps import TimeStamper, TimestampRequestError
-from pyhanko.stamp import TextStamp, TextStampStyle
-from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from signing import canonical
 from signing.client import KeptKeySigner, asign_detached
-from signing.fonts import Font, Typeface
+from signing.jpki import Profession
 from signing.report import VerificationReport
 from signing.timestamps import TimestampUnavailable
 from signing.trust import Anchor, TrustStore
 from signing.verify import Bounds, Policy, Verifier
 
-A4: Final = (0, 0, 595, 842)
-DEV_ROOT_NAME: Final = "shinsei development agency root (NOT FOR PRODUCTION)"
-DEV_RECEIPT_NAME: Final = "shinsei development receipt signer (NOT FOR PRODUCTION)"
 RECEIPT_POLICY: Final = Policy(classes=frozenset({"accredited"}), check_revocation=False)
 
 
@@ -72,6 +52,9 @@ class Receipt(msgspec.Struct, frozen=True, kw_only=True):
     applicant's own receipt is unchanged)."""
     on_behalf_of: str | msgspec.UnsetType = msgspec.UNSET
     """...and the principal (the mandate's signer, or the client a professional's statement names)."""
+    filed_by_profession: Profession | msgspec.UnsetType = msgspec.UNSET
+    """The agent's licensed profession (``sharoushi``…), when they file as one: with a statement
+    (提出代行), or under a mandate signed with their association's certificate."""
 
 
 class DecisionNotice(msgspec.Struct, frozen=True, kw_only=True):
@@ -95,38 +78,6 @@ class DecisionNotice(msgspec.Struct, frozen=True, kw_only=True):
 Statement = Receipt | DecisionNotice
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class JapaneseFont(GlyphAccumulatorFactory):
-    """pyHanko's factory, fed the prepared font from memory (its own opens the file and never closes it).
-
-    One engine per PDF writer, whatever the size of the text set with it: each engine embeds its own
-    subset of the font, and subsetting is most of a page's rendering time. pyHanko's text box sets the
-    engine's size for the text it lays out, so text boxes of different sizes can share one.
-    """
-
-    font: Font
-    _engines: list[tuple[object, GlyphAccumulator]] = dataclasses.field(default_factory=list, compare=False)
-
-    def create_font_engine(self, writer: Any, obj_stream: Any = None) -> GlyphAccumulator:
-        for known, engine in self._engines:
-            if known is writer:
-                return engine
-        if obj_stream is None and writer.stream_xrefs and self.create_objstream_if_needed:
-            obj_stream = writer.prepare_object_stream()
-        engine = GlyphAccumulator(
-            writer=writer,
-            font_handle=io.BytesIO(self.font.data),
-            font_size=self.font_size,
-            ot_script_tag=self.ot_script_tag,
-            ot_language_tag=self.ot_language_tag,
-            writing_direction=self.writing_direction,
-            bcp47_lang_code=self.bcp47_lang_code,
-            obj_stream=obj_stream,
-        )
-        self._engines.append((writer, engine))
-        return engine
-
-
 def receipt_bytes(receipt: Statement) -> bytes:
     return canonical.encode(receipt)
 
@@ -148,293 +99,6 @@ async def sign_receipt(
     return data, bytes(content.dump())
 
 
-class Presentation(msgspec.Struct, frozen=True, kw_only=True):
-    """What the PDF tells a person besides the signed statement, looked up by the caller.
-
-    None of it is in the signed JSON: names change in the catalogue, and the applicant's name is
-    personal data the receipt's digests already bind to (the signatures name the signer).
-    """
-
-    agency_name: str
-    procedure_name: str
-    """The procedure's Japanese name (手続の名称), as the catalogue gives it."""
-    applicants: list[str]
-    """Who signed, as their certificates say (a JPKI holder's name, otherwise the subject), in order."""
-    statement_url: str
-    """Where the signed JSON is downloaded; its detached CMS is beside it as ``.p7s``."""
-    chain_url: str
-    """Where the agency's receipt chain is published (receipt certificate first, root last)."""
-    test: bool = False
-    """A signature was made with a test certificate (for a notice; a receipt says so itself)."""
-
-
-#: How the verdict at receipt reads to a person; the indication itself is in the signed JSON.
-STATUS_WORDS: Final = {
-    "TOTAL_PASSED": "署名を確認しました / Signature verified",
-    "INDETERMINATE": "署名の確認中（失効情報の更新待ち） / Signature check pending (waiting for revocation data)",
-    "TOTAL_FAILED": "署名を確認できませんでした / Signature not valid",
-}
-TEST_BANNER: Final = (
-    "試験用 / TEST　試験用の証明書による署名です。実際の申請の証拠にはなりません。\n"
-    "Signed with a test certificate: this is not evidence of a real application."
-)
-JST: Final = dt.timezone(dt.timedelta(hours=9), "JST")
-
-# The page (A4, in points from the bottom left): the title, the test banner when there is one, then
-# the text in one box above the signature stamp in the bottom right corner.
-MARGIN: Final = 40
-WIDTH: Final = A4[2] - 2 * MARGIN
-TITLE_Y: Final = 770
-BANNER_Y: Final = 712
-BODY_BOTTOM: Final = 175
-BODY_GAP: Final = 14
-STAMP_BOX: Final = (380, 60, 555, 160)
-#: Largest first: the first size at which everything fits on the page is used.
-FONT_SIZES: Final = (11, 10, 9, 8, 7)
-RED: Final = (0.75, 0.0, 0.0)
-
-
-Item = tuple[int, str]
-"""A paragraph and its indentation in ems; lines it wraps onto are indented one em more."""
-
-
-def _is_test(statement: Statement, presentation: Presentation) -> bool:
-    return presentation.test or (isinstance(statement, Receipt) and statement.test)
-
-
-def _verification(statement: Statement, presentation: Presentation) -> list[Item]:
-    json_name, cms_name = (
-        ("receipt.json", "receipt.p7s")
-        if isinstance(statement, Receipt)
-        else ("decision-notice.json", "decision-notice.p7s")
-    )
-    cms_url = presentation.statement_url.removesuffix(".json") + ".p7s"
-    # Each address on a line of its own: broken at a hyphen, a reader could not tell whether it belongs.
-    return [
-        (0, ""),
-        (0, "確認方法 How to verify"),
-        (1, "この文書は行政機関の鍵で電子署名されています。署名された内容（JSON）と署名（CMS）を取得し、"
-            "機関の証明書で誰でも確認できます。 It is signed by the agency; anyone can check it offline."),
-        (1, f"署名された内容 Signed statement ({json_name}):"),
-        (2, presentation.statement_url),
-        (1, f"その署名 Its signature ({cms_name}):"),
-        (2, cms_url),
-        (1, "機関の証明書 Agency chain (chain.pem):"),
-        (2, presentation.chain_url),
-        (1, f"確認 Check: shinsei verify-receipt {json_name} {cms_name} --trust chain.pem"),
-        (1, "このPDFの署名 This PDF: pyhanko sign validate --trust chain.pem <this PDF>"),
-    ]  # fmt: skip
-
-
-class Body(NamedTuple):
-    """The text under the title: a head and a tail always shown, and the middle between them.
-
-    The middle (the files, or the message's paragraphs) gives way when even the smallest size cannot
-    hold everything.
-    """
-
-    head: list[Item]
-    middle: list[list[Item]]
-    """Groups of paragraphs, kept or left out whole unless ``partial``."""
-    tail: list[Item]
-    partial: bool = False
-    """A group may be cut between its lines (the message), not only left out whole (a file and its digest)."""
-
-
-def _lines(receipt: Receipt, presentation: Presentation) -> Body:
-    received = receipt.received_at.astimezone(JST)
-    status = STATUS_WORDS.get(receipt.verification, receipt.verification)
-    head: list[Item] = [
-        (0, f"手続 Procedure: {presentation.procedure_name}"),
-        (0, f"申請者 Applicant: {'、'.join(presentation.applicants) or '—'}"),
-        (0, f"提出先 Agency: {presentation.agency_name} ({receipt.agency})"),
-        (0, f"受付番号 Receipt number: {receipt.receipt_number}"),
-        (0, f"受付日時 Received at: {received:%Y年%m月%d日 %H時%M分} (JST)"),
-        (0, f"署名（受付時） Signature at receipt: {status}"),
-        (0, f"様式 Form: {receipt.form_id} 第{receipt.form_version}版"),
-        (0, f"申請番号 Submission: {receipt.submission_id}"),
-        (0, ""),
-        (0, "受け付けた書類と SHA-256 Files received"),
-        (1, "申請書（署名されたデータ） Signed application"),
-        (2, receipt.document_sha256),
-    ]
-    files = [[(1, attachment.filename), (2, attachment.sha256)] for attachment in receipt.attachments]
-    return Body(head, files, _verification(receipt, presentation))
-
-
-def _notice_lines(notice: DecisionNotice, presentation: Presentation) -> Body:
-    decided = notice.decided_at.astimezone(JST)
-    verdict = {"approved": "承認 Approved", "rejected": "却下 Rejected"}[notice.decision]
-    head: list[Item] = [
-        (0, f"手続 Procedure: {presentation.procedure_name}"),
-        (0, f"申請者 Applicant: {'、'.join(presentation.applicants) or '—'}"),
-        (0, f"決定 Decision: {verdict}"),
-        (0, f"行政機関 Agency: {presentation.agency_name} ({notice.agency})"),
-        (0, f"通知番号 Notice number: {notice.notice_number}"),
-        (0, f"決定日時 Decided at: {decided:%Y年%m月%d日 %H時%M分} (JST)"),
-        (0, f"受付番号 Receipt number: {notice.receipt_number} (第{notice.revision}版)"),
-        (0, f"様式 Form: {notice.form_id} 第{notice.form_version}版"),
-        (0, f"申請番号 Submission: {notice.submission_id}"),
-        (0, ""),
-        (0, "理由・付記 Message:"),
-    ]
-    message = [[(1, paragraph)] for paragraph in notice.message.splitlines() or [""]]
-    tail: list[Item] = [
-        (0, ""),
-        (0, "決定の対象の申請書 SHA-256 Application decided on"),
-        (1, notice.document_sha256),
-        *_verification(notice, presentation),
-    ]
-    return Body(head, message, tail, partial=True)
-
-
-def _leading(size: int) -> int:
-    return round(size * 1.5)
-
-
-def _wrap(items: list[Item], font: Font, size: int) -> list[str]:
-    indent = "\u3000"  # an ideographic space: one em, whatever the script of the line
-    lines = []
-    for depth, text in items:
-        # Measured against the indentation of the lines it wraps onto, the first line included.
-        wrapped = font.wrap(text, size, WIDTH - font.width(indent * (depth + 1), size))
-        lines += [indent * depth + wrapped[0], *(indent * (depth + 1) + line for line in wrapped[1:])]
-    return lines
-
-
-def _wrap_body(body: Body, font: Font, size: int) -> tuple[list[str], list[list[str]], list[str]]:
-    return (
-        _wrap(body.head, font, size),
-        [_wrap(group, font, size) for group in body.middle],
-        _wrap(body.tail, font, size),
-    )
-
-
-def _layout(body: Body, font: Font, height: int) -> tuple[str, int]:
-    """The text, wrapped to the box, at the largest size at which it fits in ``height``; and that size.
-
-    pyHanko's text box neither wraps nor stops at the page's edge (it shrinks the whole box to fit
-    its widest line), so lines are broken here, by the font's own widths. Where even the smallest
-    size cannot hold it all (dozens of files, a long message), the middle gives way: the signed JSON
-    has every word of it, and the page still says how to verify.
-    """
-    for size in FONT_SIZES:
-        head, middle, tail = _wrap_body(body, font, size)
-        if len(head) + sum(map(len, middle)) + len(tail) <= height // _leading(size):
-            return "\n".join([*head, *(line for group in middle for line in group), *tail]), size
-    size = FONT_SIZES[-1]
-    head, middle, tail = _wrap_body(body, font, size)
-    room = height // _leading(size) - len(head) - len(tail) - 1  # and a line to say what was left out
-    kept: list[str] = []
-    whole = 0
-    for group in middle:
-        if len(group) > room:
-            kept += group[: max(room, 0)] if body.partial else []
-            break
-        kept, room, whole = kept + group, room - len(group), whole + 1
-    if body.partial:
-        count = sum(map(len, middle)) - len(kept)
-        omitted = f"…（以下{count}行省略 / {count} more lines in the signed JSON）"
-    else:
-        count = len(middle) - whole
-        omitted = f"…（ほか{count}件 / {count} more files in the signed JSON）"
-    return "\n".join([*head, *kept, omitted, *tail]), size
-
-
-def _text(
-    writer: PdfFileWriter,
-    font: JapaneseFont,
-    text: str,
-    size: int,
-    box: tuple[int, int, int, int],
-    *,
-    color: tuple[float, float, float] | None = None,
-    border: int = 0,
-    padding: int = 0,
-) -> None:
-    """Set ``text`` top left in ``box`` (x, y, width, height) of the first page."""
-    x, y, width, height = box
-    top_left = layout.SimpleBoxLayoutRule(
-        x_align=layout.AxisAlignment.ALIGN_MIN, y_align=layout.AxisAlignment.ALIGN_MAX, margins=layout.Margins()
-    )
-    stamp_style = TextStampStyle(
-        stamp_text="%(text)s",
-        # No margin inside the text box (pyHanko's default is 10 pt): the lines were measured to the box.
-        text_box_style=TextBoxStyle(
-            font=font, font_size=size, leading=_leading(size), text_color=color, box_layout_rule=top_left
-        ),
-        border_width=border,
-        border_color=color,
-        background=None,
-        inner_content_layout=top_left.substitute_margins(layout.Margins(left=padding, right=padding, top=padding)),
-    )
-    box_constraints = layout.BoxConstraints(width=width, height=height)
-    TextStamp(writer, stamp_style, text_params={"text": text}, box=box_constraints).apply(0, x, y)
-
-
-async def render_pdf(
-    statement: Statement, presentation: Presentation, signer: signers.Signer, typeface: Typeface
-) -> bytes:
-    """The one-page 受付票 or 決定通知書, signed as PAdES with a visible stamp.
-
-    Rendering is CPU work of most of a second (font subsetting), and the font's first preparation is
-    seconds more: with a key held in memory it all runs in a worker thread so the event loop keeps
-    serving other requests meanwhile. A PKCS#11 session must not be used from two threads at once, so
-    an HSM-held key signs on the loop's own thread once the page is laid out.
-    """
-    if isinstance(signer, KeptKeySigner):
-        return await asyncio.to_thread(_render_pdf, statement, presentation, signer, typeface)
-    writer, pdf_signer = await asyncio.to_thread(_prepare_pdf, statement, presentation, signer, typeface)
-    out = io.BytesIO()
-    await pdf_signer.async_sign_pdf(writer, output=out, appearance_text_params={"agency": presentation.agency_name})
-    return out.getvalue()
-
-
-def _render_pdf(statement: Statement, presentation: Presentation, signer: signers.Signer, typeface: Typeface) -> bytes:
-    writer, pdf_signer = _prepare_pdf(statement, presentation, signer, typeface)
-    out = io.BytesIO()
-    pdf_signer.sign_pdf(writer, output=out, appearance_text_params={"agency": presentation.agency_name})
-    return out.getvalue()
-
-
-def _prepare_pdf(
-    statement: Statement, presentation: Presentation, signer: signers.Signer, typeface: Typeface
-) -> tuple[PdfFileWriter, signers.PdfSigner]:
-    font = typeface.load()
-    if isinstance(statement, DecisionNotice):
-        title, field, seal = "決定通知書 / Decision notice", "Decision", "決定印"
-        body = _notice_lines(statement, presentation)
-    else:
-        title, field, seal = "受付票 / Receipt", "Receipt", "受付印"
-        body = _lines(statement, presentation)
-    japanese = JapaneseFont(str(font.path), font=font)  # one engine, so one embedded subset, per writer
-    writer = PdfFileWriter()  # type: ignore[no-untyped-call]
-    blank = writer.add_object(generic.StreamObject(stream_data=b""))
-    writer.insert_page(PageObject(contents=blank, media_box=A4))  # type: ignore[no-untyped-call]
-    _text(writer, japanese, title, 18, (MARGIN, TITLE_Y, WIDTH, 40))
-    top = TITLE_Y
-    if _is_test(statement, presentation):
-        seal += "（試験用 TEST）"
-        _text(writer, japanese, TEST_BANNER, 11, (MARGIN, BANNER_Y, WIDTH, 48), color=RED, border=2, padding=8)
-        top = BANNER_Y
-    height = top - BODY_GAP - BODY_BOTTOM
-    text, size = _layout(body, font, height)
-    _text(writer, japanese, text, size, (MARGIN, BODY_BOTTOM, WIDTH, height))
-    stamp = TextStampStyle(
-        stamp_text=seal + "\n%(agency)s\n%(ts)s",
-        text_box_style=TextBoxStyle(font=japanese, font_size=9, leading=_leading(9)),  # kanji need the room
-        border_width=2,
-        timestamp_format="%Y-%m-%d %H:%M:%S %Z",
-    )
-    pdf_signer = signers.PdfSigner(
-        signers.PdfSignatureMetadata(field_name=field, subfilter=fields.SigSeedSubFilter.PADES, md_algorithm="sha256"),
-        signer=signer,
-        stamp_style=stamp,
-        new_field_spec=fields.SigFieldSpec(sig_field_name=field, on_page=0, box=STAMP_BOX),
-    )
-    return writer, pdf_signer
-
-
 def verify_receipt(
     data: bytes, signature: bytes, agency_roots: list[x509.Certificate], at: dt.datetime | None = None
 ) -> VerificationReport:
@@ -447,126 +111,3 @@ def verify_receipt(
     return Verifier(store).verify(
         data, signature, RECEIPT_POLICY, Bounds(validation_time=at or dt.datetime.now(dt.UTC))
     )
-
-
-class ReceiptKey(msgspec.Struct, frozen=True, kw_only=True):
-    """The agency's receipt signer and the chain that proves it (receipt certificate first, root last)."""
-
-    signer: signers.Signer
-    chain: list[x509.Certificate]
-    development: bool
-
-    def chain_pem(self) -> bytes:
-        return b"".join(pem.armor("CERTIFICATE", c.dump()) for c in self.chain)
-
-
-def receipt_key_from_p12(data: bytes, password: bytes | None) -> ReceiptKey:
-    signer = KeptKeySigner.load_pkcs12_data(data, other_certs=[], passphrase=password)
-    chain = [signer.signing_cert, *[c for c in signer.cert_registry if c != signer.signing_cert]]
-    return ReceiptKey(signer=signer, chain=chain, development=False)
-
-
-def receipt_key_from_pkcs11(
-    module: str, token: str, key_label: str, pin: str, chain: list[x509.Certificate]
-) -> tuple[ReceiptKey, Any]:
-    """A receipt signer on an HSM; returns the key and the session to close at shutdown."""
-    session = open_pkcs11_session(module, token_criteria=TokenCriteria(label=token), user_pin=pin)
-    signer = PKCS11Signer(session, key_label=key_label, cert_label=key_label, ca_chain=chain)
-    certificate = signer.signing_cert
-    return ReceiptKey(signer=signer, chain=[certificate, *chain], development=False), session
-
-
-def _name(common_name: str) -> cx509.Name:
-    return cx509.Name(
-        [
-            cx509.NameAttribute(NameOID.ORGANIZATION_NAME, "shinsei development"),
-            cx509.NameAttribute(NameOID.COMMON_NAME, common_name),
-        ]
-    )
-
-
-def _issue(
-    subject: str,
-    key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey,
-    issuer: str,
-    issuer_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey,
-    *,
-    ca: bool,
-    now: dt.datetime,
-) -> cx509.Certificate:
-    builder = (
-        cx509.CertificateBuilder()
-        .subject_name(_name(subject))
-        .issuer_name(_name(issuer))
-        .public_key(key.public_key())
-        .serial_number(cx509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=3650 if ca else 1825))
-        .add_extension(cx509.BasicConstraints(ca=ca, path_length=0 if ca else None), critical=True)
-        .add_extension(cx509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(cx509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
-        .add_extension(
-            cx509.KeyUsage(
-                digital_signature=not ca,
-                content_commitment=not ca,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=ca,
-                crl_sign=ca,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-    )
-    return builder.sign(issuer_key, hashes.SHA256())
-
-
-ReceiptAlgorithm = Literal["ecdsa-p256", "rsa-2048"]
-
-
-def development_receipt_key(
-    directory: Path, now: dt.datetime | None = None, algorithm: ReceiptAlgorithm = "ecdsa-p256"
-) -> ReceiptKey:
-    """A development agency root and a receipt key issued by it, made once and kept in ``directory``.
-
-    For ``make run`` and tests only: the names say NOT FOR PRODUCTION, and the server logs that it is
-    using them. Production configures a PKCS#12 (or a PKCS#11 token) instead, RSA or ECDSA alike.
-    ECDSA P-256 by default: intake signs a receipt per submission, and a P-256 signature costs about a
-    fifth of an RSA-2048 one (bench/ingest.py); ``algorithm`` applies only when the key is made.
-    """
-    directory.mkdir(parents=True, exist_ok=True)
-    key_file, cert_file, root_file = (
-        directory / "receipt.key.pem",
-        directory / "receipt.pem",
-        directory / "agency-root.pem",
-    )
-    if not key_file.exists():
-        now = now or dt.datetime.now(dt.UTC)
-        root_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
-        receipt_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
-        if algorithm == "ecdsa-p256":
-            root_key, receipt_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-        else:
-            root_key, receipt_key = rsa.generate_private_key(65537, 3072), rsa.generate_private_key(65537, 2048)
-        root = _issue(DEV_ROOT_NAME, root_key, DEV_ROOT_NAME, root_key, ca=True, now=now)
-        receipt = _issue(DEV_RECEIPT_NAME, receipt_key, DEV_ROOT_NAME, root_key, ca=False, now=now)
-        root_file.write_bytes(root.public_bytes(serialization.Encoding.PEM))
-        cert_file.write_bytes(receipt.public_bytes(serialization.Encoding.PEM))
-        key_file.write_bytes(
-            receipt_key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            )
-        )
-        key_file.chmod(0o600)
-        # The root's private key is not kept: nothing else is ever issued by it.
-    receipt_cert = x509.Certificate.load(pem.unarmor(cert_file.read_bytes())[2])
-    root_cert = x509.Certificate.load(pem.unarmor(root_file.read_bytes())[2])
-    private = keys.PrivateKeyInfo.load(pem.unarmor(key_file.read_bytes())[2])
-    signer = KeptKeySigner(
-        signing_cert=receipt_cert,
-        signing_key=private,
-        cert_registry=SimpleCertificateStore.from_certs([root_cert]),  # type: ignore[no-untyped-call]
-    )
-    return ReceiptKey(signer=signer, chain=[receipt_cert, root_cert], development=True)

@@ -126,11 +126,13 @@ class Chain(msgspec.Struct, frozen=True):
 
 
 class TrustStore:
-    """Anchors, certificates and revocation data; ``add_crl``/``add_ocsp`` extend it, ``generation`` says when.
+    """Anchors, certificates and revocation data; ``add_crl``/``add_ocsp`` extend it in place, ``generation`` says when.
 
-    The service builds a new store for each trust generation of the database and only extends it
-    while checking an upload; the verifier's cache is keyed by ``generation``, so an extended store
-    never serves an assessment made before the extension.
+    It is not a snapshot: a store that verifiers in other threads read must not be extended. The
+    service builds a new store for each trust generation of the database, extends a fresh one while
+    checking an upload, and extends a ``copy()`` when intake fetches OCSP answers. The verifier's
+    cache is keyed by ``generation``, so an extended store never serves an assessment made before
+    the extension.
     """
 
     def __init__(

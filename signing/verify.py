@@ -35,7 +35,14 @@ from asn1crypto import cms, x509
 
 from signing import crypto, jpki
 from signing.jpki import CertificateClass
-from signing.report import Check, RevocationSource, SignerCertificate, SubIndication, VerificationReport
+from signing.report import (
+    Check,
+    Indication,
+    RevocationSource,
+    SignerCertificate,
+    SubIndication,
+    VerificationReport,
+)
 from signing.trust import Anchor, Chain, CRLInfo, OCSPInfo, TrustStore, fingerprint, key_id
 
 CACHE_SIZE: Final = 10_000
@@ -401,7 +408,7 @@ def report_for(
 ) -> VerificationReport:
     from signing.report import FAILED_SUBINDICATIONS
 
-    indication = (
+    indication: Indication = (
         "TOTAL_PASSED" if sub is None else ("TOTAL_FAILED" if sub in FAILED_SUBINDICATIONS else "INDETERMINATE")
     )
     signer = holder = revocation = None
@@ -424,7 +431,7 @@ def report_for(
         )
         revoked_at = assessment.revoked[0] if assessment.revoked else None
     return VerificationReport(
-        indication=indication,  # type: ignore[arg-type]
+        indication=indication,
         sub_indication=sub,
         checks=checks,
         signer=signer,

@@ -10,6 +10,7 @@ import msgspec
 
 from forms.components.base import Component, Lookup, anchored, min_max_error
 from forms.errors import FieldError
+from forms.japanese_era import era_date
 from forms.schema import DateField
 
 PATTERN = anchored("[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -65,5 +66,9 @@ class Date(Component[DateField]):
         return min_max_error(pointer, spec.min, spec.max)
 
     def display(self, spec: DateField, value: Any) -> str:
+        """The era date official papers use, with the ISO date (unambiguous, and what was signed) beside it."""
         day = parse(value)
-        return f"{day.year}年{day.month}月{day.day}日" if day else str(value)
+        if day is None:
+            return str(value)
+        era = era_date(day)
+        return f"{era} ({day.isoformat()})" if era is not None else day.isoformat()

@@ -35,4 +35,4 @@ class Prefecture(Component[PrefectureField]):
         return {"enum": list(VALUES)}
 
     def display(self, spec: PrefectureField, value: Any) -> str:
-        return BY_CODE.get(value, value)  # type: ignore[no-any-return]
+        return BY_CODE.get(value) or str(value)  # a code becomes its name; a name is shown as sent

@@ -40,6 +40,10 @@ class ComponentRegistry:
         assert isinstance(tag, str)
         return self._by_tag[tag]
 
+    def display(self, spec: FieldBase, value: Any) -> str:
+        """An answer as text for people (the clerk's view, the console): the only way one becomes text."""
+        return self.for_spec(spec).display(spec, value)
+
     def tags(self) -> frozenset[str]:
         return frozenset(self._by_tag)
 

@@ -36,12 +36,18 @@ LIST_FOR_HOLDER: Final[LiteralString] = """
     SELECT s.id AS submission_id, s.agency_code AS agency, s.procedure_id AS procedure, s.form_id, s.status,
            (SELECT r.receipt_number FROM revision r WHERE r.submission_id = s.id ORDER BY r.number DESC LIMIT 1)
                AS receipt_number,
-           s.created_at, s.updated_at
+           s.created_at, s.updated_at,
+           pf.agent->>'display' AS filed_by, pf.agent->>'profession' AS filed_by_profession,
+           pf.principal->>'display' AS on_behalf_of
     FROM submission s
+    LEFT JOIN proxy_filing pf ON pf.submission_id = s.id
     WHERE s.signer_identity @> $1::jsonb
       AND ($2::timestamptz IS NULL OR (s.created_at, s.id) < ($2, $3::uuid))
     ORDER BY s.created_at DESC, s.id DESC
     LIMIT $4"""
+#: One of the holder's applications (as the list finds them): what a session may open.
+SIGNED_BY_HOLDER: Final[LiteralString] = """
+    SELECT EXISTS (SELECT 1 FROM submission WHERE id = $1 AND signer_identity @> $2::jsonb)"""
 PURGE_SIGN_IN: Final[LiteralString] = """
     WITH c AS (
         DELETE FROM applicant_challenge WHERE challenge IN (
@@ -105,3 +111,8 @@ async def submissions_for(
 async def purge_sign_in(conn: asyncpg.Connection, now: dt.datetime, batch: int) -> int:
     deleted: int = await conn.fetchval(PURGE_SIGN_IN, now, batch)
     return deleted
+
+
+async def signed_by_holder(conn: asyncpg.Connection, submission_id: uuid.UUID, identity: dict[str, Any]) -> bool:
+    found: bool = await conn.fetchval(SIGNED_BY_HOLDER, submission_id, [identity])
+    return found

@@ -14,6 +14,8 @@ from service.applicants.schemas import ApplicantSubmission, ChallengeOut, Sessio
 from service.auth import tokens
 from service.db import Conn
 from service.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from service.ratelimit import service as ratelimit
+from service.ratelimit.service import RateLimit, client_address
 from service.services import Injected
 from service.settings import Settings
 
@@ -26,8 +28,18 @@ class ApplicantController(Controller):
     path = "/api/v1/applicant"
     tags = ("applicant",)
 
-    @post("/challenge", summary="A challenge to sign with the card's authentication key", status_code=HTTP_201_CREATED)
-    async def challenge(self, conn: Conn) -> ChallengeOut:
+    @post(
+        "/challenge",
+        summary="A challenge to sign with the card's authentication key",
+        status_code=HTTP_201_CREATED,
+        rate_limited=True,
+    )
+    async def challenge(self, request: Request[Any, Any, Any], conn: Conn, services: Injected) -> ChallengeOut:
+        # Anyone may ask: each address a bounded number a minute (SHINSEI_RATE_LIMIT_*).
+        await ratelimit.take_turn(
+            conn, ratelimit.CHALLENGES, client_address(request), RateLimit.from_settings(services.settings),
+            services.clock(),
+        )  # fmt: skip
         return await service.issue_challenge(conn)
 
     @post(

@@ -46,3 +46,9 @@ class ApplicantSubmission(msgspec.Struct, frozen=True, kw_only=True):
     """The latest revision's."""
     created_at: dt.datetime
     updated_at: dt.datetime
+    filed_by: str | None = None
+    """Filed on someone's behalf: the agent who signed it (null for one's own filing)..."""
+    filed_by_profession: str | None = None
+    """...as a licensed professional (``sharoushi``...), if they filed as one..."""
+    on_behalf_of: str | None = None
+    """...for this principal."""

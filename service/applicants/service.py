@@ -22,6 +22,7 @@ import msgspec
 
 from service.applicants import queries
 from service.applicants.schemas import ApplicantSubmission, ChallengeOut, SessionIn, SessionOut
+from service.audit import trail
 from service.auth import tokens
 from service.pagination import Page, decode_cursor, page
 from service.problems import AuthenticationFailed, CardNotLinked, Unauthenticated
@@ -113,6 +114,12 @@ async def open_session(
         )
     token = tokens.generate(TOKEN_PREFIX)
     expires = await queries.insert_session(conn, tokens.digest(token), auth_sha256, holder, lifetime)
+    # Not the holder (personal data): the session by its token's digest, as the session row is keyed.
+    await trail.record(
+        conn, actor="applicant", role="applicant", agency=None, action="applicant.session_opened",
+        subject=tokens.digest(token).hex(), details={"linked": data.link_signature is not None, "test": report.test},
+        at=now,
+    )  # fmt: skip
     return SessionOut(session_token=token, expires_at=expires, linked=data.link_signature is not None)
 
 

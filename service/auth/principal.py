@@ -14,6 +14,7 @@ from litestar.types import Guard
 from service.auth import queries, tokens
 from service.auth.schemas import Principal, Role
 from service.db import Conn, Database
+from service.litestar_internals import handler_parameters
 from service.problems import Forbidden, NotFound, Unauthenticated
 
 #: A route parameter that receives the authenticated caller (routes guarded by ``authenticate``).
@@ -37,8 +38,8 @@ async def authenticate(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRo
         connection.state.principal = await resolve(header, conn)
 
 
-#: Routes that judge the Authorization header themselves: the applicant's access token (``sbm_``)
-#: or a staff token, for one application (``service.access``); a draft's token
+#: Routes that judge the Authorization header themselves: the applicant's access token (``sbm_``),
+#: a card sign-in (``aps_``) or a staff token, for one application (``service.access``); a draft's token
 #: (``drf_``, service/drafts); a card sign-in session (``aps_``, service/applicants).
 OWN_CREDENTIALS_PREFIX: Final = ("/api/v1/submissions/", "/api/v1/drafts", "/api/v1/applicant/")
 
@@ -56,7 +57,7 @@ async def refuse_invalid_token(connection: ASGIConnection[Any, Any, Any, Any], h
         return
     if connection.url.path.startswith(OWN_CREDENTIALS_PREFIX) or connection.url.path.startswith("/schema"):
         return
-    if authenticate in handler.resolve_guards() or "viewer" in handler.parsed_fn_signature.parameters:
+    if authenticate in handler.resolve_guards() or "viewer" in handler_parameters(handler):
         return
     database: Database = connection.app.state.database
     async with database.connection() as conn:

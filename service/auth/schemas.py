@@ -59,8 +59,3 @@ class IssuedToken(msgspec.Struct, frozen=True, kw_only=True):
 
     token: str
     info: TokenOut
-
-
-class TokenPage(msgspec.Struct, frozen=True):
-    items: list[TokenOut]
-    next_cursor: str | None

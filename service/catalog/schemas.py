@@ -9,6 +9,7 @@ import msgspec
 
 from service.agencies.schemas import AgencyIn, Revocation
 from service.auth.schemas import AgencyCode
+from service.retention.schemas import RetentionRule
 from signing.jpki import Profession
 
 Slug = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=80)]
@@ -97,6 +98,9 @@ class ProcedureIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Unset: the agency's rule."""
     proxy: ProxyRule | None = None
     """Unset: only the applicant files."""
+    retention: RetentionRule | None = None
+    """How long an application is kept, as its legal basis or the agency's retention schedule sets it
+    (保存期間); unset: the agency's rule."""
     my_number: MyNumberRule | None = None
     """Unset: forms of this procedure may not ask for 個人番号."""
 
@@ -114,6 +118,9 @@ class ProcedureOut(msgspec.Struct, frozen=True, kw_only=True):
     """What an approval needs of revocation data; unset: the agency's rule (``current`` by default)."""
     proxy: ProxyRule | None
     """Who may file on the applicant's behalf; unset: only the applicant."""
+    retention: RetentionRule | None = None
+    """How long an application is kept once decided or received; unset: the agency's rule (five years
+    from the decision unless the agency says otherwise)."""
     my_number: MyNumberRule | None = None
     """Whether (and under which legal basis) its forms may collect 個人番号; unset: they may not."""
     created_at: dt.datetime

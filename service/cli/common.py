@@ -12,7 +12,7 @@ import getpass
 import os
 import sys
 from collections.abc import Awaitable, Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import click
 
@@ -96,15 +96,18 @@ class SignerChoice(NamedTuple):
         return pkcs11_signer(self.pkcs11_module, self.token_label, self.key_label, secret(self.pin_env, "PIN: "))
 
 
-_SIGNER_OPTIONS: Final = (
-    click.option("--p12", help="PKCS#12 file"),
-    click.option("--pkcs11-module", help="PKCS#11 module (opensc-pkcs11.so for a My Number card)"),
-    click.option("--password-env", help="environment variable holding the PKCS#12 password"),
-    click.option("--password-file", help="file holding the PKCS#12 password (shinsei dev card writes one)"),
-    click.option("--token-label", help="the token's label (a My Number card: 'JPKI (Signature)')"),
-    click.option("--key-label", help="the key's label on the token"),
-    click.option("--pin-env", help="environment variable holding the PIN"),
-)
+def _signer_options(prefix: str) -> tuple[Callable[[Callable[..., Any]], Callable[..., Any]], ...]:
+    return (
+        click.option(f"--{prefix}p12", help="PKCS#12 file"),
+        click.option(f"--{prefix}pkcs11-module", help="PKCS#11 module (opensc-pkcs11.so for a My Number card)"),
+        click.option(f"--{prefix}password-env", help="environment variable holding the PKCS#12 password"),
+        click.option(
+            f"--{prefix}password-file", help="file holding the PKCS#12 password (shinsei dev card writes one)"
+        ),
+        click.option(f"--{prefix}token-label", help="the token's label (a My Number card: 'JPKI (Signature)')"),
+        click.option(f"--{prefix}key-label", help="the key's label on the token"),
+        click.option(f"--{prefix}pin-env", help="environment variable holding the PIN"),
+    )
 
 
 def signer_options(command: Callable[..., T]) -> Callable[..., T]:
@@ -113,20 +116,38 @@ def signer_options(command: Callable[..., T]) -> Callable[..., T]:
     Exactly one of ``--p12`` and ``--pkcs11-module`` is a usage error (exit 2) before any work starts,
     as argparse's required mutually exclusive group was.
     """
+    return key_options()(command)
 
-    @functools.wraps(command)
-    def with_signer(*args: Any, **kwargs: Any) -> T:
-        choice = SignerChoice(*(kwargs.pop(name) for name in SignerChoice._fields))
-        if bool(choice.p12) == bool(choice.pkcs11_module):
-            raise click.UsageError("give one of --p12 and --pkcs11-module", click.get_current_context())
-        if choice.password_env and choice.password_file:
-            raise click.UsageError("give one of --password-env and --password-file", click.get_current_context())
-        return command(*args, signer=choice, **kwargs)
 
-    wrapped: Callable[..., T] = with_signer
-    for option in reversed(_SIGNER_OPTIONS):
-        wrapped = option(wrapped)
-    return wrapped
+def key_options(prefix: str = "", *, required: bool = True) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """The signer options named with ``prefix`` (``--link-p12``...), as one ``{prefix}signer`` argument.
+
+    Both of ``--{prefix}p12`` and ``--{prefix}pkcs11-module`` is a usage error (exit 2), and so is
+    neither when ``required``; when not required and neither is given, the argument is None.
+    """
+    attr = prefix.replace("-", "_")
+
+    def decorate(command: Callable[..., T]) -> Callable[..., T]:
+        @functools.wraps(command)
+        def with_signer(*args: Any, **kwargs: Any) -> T:
+            choice = SignerChoice(*(kwargs.pop(attr + name) for name in SignerChoice._fields))
+            given = bool(choice.p12) + bool(choice.pkcs11_module)
+            if given > 1 or (required and not given):
+                raise click.UsageError(
+                    f"give one of --{prefix}p12 and --{prefix}pkcs11-module", click.get_current_context()
+                )
+            if choice.password_env and choice.password_file:
+                raise click.UsageError(
+                    f"give one of --{prefix}password-env and --{prefix}password-file", click.get_current_context()
+                )
+            return command(*args, **{f"{attr}signer": choice if given else None}, **kwargs)
+
+        wrapped: Callable[..., T] = with_signer
+        for option in reversed(_signer_options(prefix)):
+            wrapped = option(wrapped)
+        return wrapped
+
+    return decorate
 
 
 @contextlib.contextmanager

@@ -17,6 +17,13 @@ if TYPE_CHECKING:
     from signing.jpki import CertificateClass
 
 _TRUST_HELP: Final = "trust anchor(s), PEM or DER"
+#: ``--class``: the classes a signature may have, and the class the ``--trust`` anchors count as.
+_CLASSES: Final[dict[str, tuple[tuple[CertificateClass, ...], CertificateClass]]] = {
+    "jpki": (("jpki",), "jpki"),
+    "corporate": (("corporate",), "corporate"),
+    "accredited": (("accredited",), "accredited"),
+    "any": (("jpki", "corporate", "accredited"), "accredited"),
+}
 
 
 def _read_pem_or_der(path: str, kind: str) -> list[bytes]:
@@ -52,7 +59,7 @@ def _print_json(value: object) -> None:
 @click.option("--trust", multiple=True, required=True, help=_TRUST_HELP)
 @click.option("--cert", multiple=True, help="extra (link, rollover) certificates")
 @click.option("--crl", multiple=True, help="CRL files, PEM or DER")
-@click.option("--class", "cert_class", default="any", type=click.Choice(["jpki", "corporate", "accredited", "any"]))
+@click.option("--class", "cert_class", default="any", type=click.Choice(list(_CLASSES)))
 @click.option("--test-anchor", is_flag=True, help="the anchors are test anchors (J-LIS test cards)")
 @click.option("--at", help="validation time, ISO 8601 (default now)")
 @click.option("--signed-after", help="the signature is known to be younger than this, ISO 8601")
@@ -74,9 +81,7 @@ def verify(
     from signing.trust import Anchor, CRLRejected, TrustStore
     from signing.verify import Bounds, Policy, Verifier, carried_certificates
 
-    everything: tuple[CertificateClass, ...] = ("jpki", "corporate", "accredited")
-    classes: tuple[CertificateClass, ...] = everything if cert_class == "any" else (cert_class,)  # type: ignore[assignment]
-    anchor_class: CertificateClass = "accredited" if cert_class == "any" else cert_class  # type: ignore[assignment]
+    classes, anchor_class = _CLASSES[cert_class]  # click.Choice admits only its keys
     anchors = [Anchor(certificate=c, certificate_class=anchor_class, test=test_anchor) for c in _certificates(trust)]
     try:
         store = TrustStore(anchors, _certificates(cert))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -18,6 +19,9 @@ if TYPE_CHECKING:
     import forms
     from service import migrate
     from service.catalog.schemas import CatalogFile
+
+#: Japan time, where retention periods end (1 April, 00:00).
+JST: Final = dt.timezone(dt.timedelta(hours=9), "JST")
 
 #: Procedures upserted per step of ``catalog load`` (all in one transaction; the step moves the bar).
 CATALOG_CHUNK: Final = 200
@@ -169,7 +173,7 @@ def _serve_workers(config: Settings, dsn: str) -> None:
 
     import uvicorn
 
-    from signing.receipts import development_receipt_key
+    from signing.devca import development_receipt_key
 
     given = config.prometheus_multiproc_dir
     directory = Path(given or tempfile.mkdtemp(prefix="shinsei-metrics-"))
@@ -353,10 +357,51 @@ def housekeeping() -> int:
             dsn, lambda conn: service.purge(conn, dt.datetime.now(dt.UTC), service.retention(config))
         )
     click.echo(
-        f"deleted {purged.nonces} nonces, {purged.idempotency} idempotency keys, {purged.drafts} expired drafts"
-        f" and {purged.sign_ins} expired card sign-ins"
+        f"deleted {purged.nonces} nonces, {purged.idempotency} idempotency keys, {purged.drafts} expired drafts,"
+        f" {purged.sign_ins} expired card sign-ins and {purged.rate_limits} spent rate counters"
     )
     return 0
 
 
-COMMANDS: Final = [serve, db, token, catalog, forms_group, audit, housekeeping]
+@click.group(name="retention")
+def retention_group() -> None:
+    """Retention periods (保存期間): purge applications past theirs."""
+
+
+@retention_group.command(name="run")
+@click.option("--dry-run", is_flag=True, help="print what would be purged and change nothing")
+@click.option(
+    "--as-of",
+    type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S%z"]),
+    help="with --dry-run: what a run at this date would purge (default now; dates are Japan time)",
+)
+def retention_run(dry_run: bool, as_of: dt.datetime | None) -> int:
+    """Purge applications past their retention (for cron; the server also does it daily)."""
+    from service.embedded import database_url
+    from service.retention import purge
+
+    if as_of is not None and not dry_run:
+        raise click.UsageError("--as-of only with --dry-run: a real run purges what is due now")
+    # A date alone is midnight in Japan, where the periods end (1 April).
+    at = dt.datetime.now(dt.UTC) if as_of is None else as_of.replace(tzinfo=as_of.tzinfo or JST)
+    config = settings()
+    with database_url(config) as dsn:
+        report = run_with_conn(
+            dsn, lambda conn: purge.run(conn, at, purge.Batches(size=config.retention_batch_size), dry_run=dry_run)
+        )
+    verb = "would purge" if dry_run else "purged"
+    for due in report.purged:
+        until = due.retain_until.astimezone(JST).date().isoformat()
+        click.echo(
+            f"{verb} {', '.join(due.receipt_numbers)} ({due.status}, kept until {until}):"
+            f" {due.objects} objects, {due.bytes} bytes"
+        )
+    click.echo(
+        f"{verb} {len(report.purged)} applications ({sum(d.objects for d in report.purged)} objects,"
+        f" {sum(d.bytes for d in report.purged)} bytes); {report.held} past retention kept by a legal hold"
+        + ("; more are due: run again" if report.more else "")
+    )
+    return 0
+
+
+COMMANDS: Final = [serve, db, token, catalog, forms_group, audit, housekeeping, retention_group]

@@ -45,16 +45,16 @@ async def application_page(
 ) -> Template:
     services: Injected = request.app.state.services
     who = await access.staff(conn, principal, submission_id)
-    view, tag = await review.clerk_view(conn, who, services.clock())
+    compiled: CompiledForms = services.compiled_forms
+    view, tag = await review.clerk_view(conn, who, services.clock(), compiled.registry)
     version = await publishing_queries.version(conn, view.form_id, view.revisions[-1].form_version)
     assert version is not None  # a revision references its form version
     schema = msgspec.convert(version.schema, FormSchema)
-    compiled: CompiledForms = services.compiled_forms
     clerks = await console.active_clerks(conn, principal) if principal.role == "agency-admin" else []
     decisions = [d for d in DECISIONS if d in view.allowed_actions]
     return page(
-        request, "application.html", status=status, view=view, etag=tag, rows=answer_rows(schema, view.answers,
-        compiled.registry), problem=problem, posted=posted or {}, decisions=decisions, clerks=clerks,
+        request, "application.html", status=status, view=view, etag=tag, rows=answer_rows(schema, view.answers),
+        problem=problem, posted=posted or {}, decisions=decisions, clerks=clerks,
         done=request.query_params.get("done"), base=f"/console/applications/{submission_id}",
         pointers=[(f"/answers/{spec.id}", spec.label) for spec in schema.fields()],
         changes={r.number: change_rows(schema, r.changes, compiled.registry) for r in view.revisions if r.changes},

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Final, cast
 
-import asyncpg
 import structlog
 from litestar import Request
 from litestar.connection import ASGIConnection
@@ -16,6 +15,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.console import sessions
 from service.console.labels import LANGS, Labels, Lang, jst
+from service.db import Database
 from service.settings import Settings
 
 log = structlog.get_logger("shinsei.console")
@@ -75,9 +75,9 @@ async def signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRoute
     secret = connection.cookies.get(SESSION_COOKIE)
     found = None
     if secret:
-        pool: asyncpg.Pool = connection.app.state.pool
-        async with pool.acquire() as conn:
-            found = await sessions.resolve(conn, secret)  # type: ignore[arg-type]
+        database: Database = connection.app.state.database  # its checkouts time out (503), a bare pool's do not
+        async with database.connection() as conn:
+            found = await sessions.resolve(conn, secret)
     if secret is None or found is None:
         raise SignInRequired
     connection.state.principal = found.principal

@@ -13,7 +13,7 @@ from service.auth.schemas import Principal, TokenOut
 from service.submissions import queries as submission_queries
 from service.submissions import statements
 from signing.fonts import Typeface
-from signing.receipts import ReceiptKey
+from signing.receipt_keys import ReceiptKey
 
 #: An agency has a few dozen clerks; the staff page and the assignment list show them on one page.
 STAFF_PAGE: Final = 200

@@ -9,7 +9,7 @@ from typing import Any, Final
 import msgspec
 from litestar.datastructures import UploadFile
 
-from forms.answers import Answer, AnswerChange
+from forms.answers import Answer, AnswerChange, change_display
 from forms.compile import CompiledForm, CompiledScope
 from forms.components.registry import ComponentRegistry
 from forms.schema import (
@@ -40,38 +40,26 @@ class AnswerRow(msgspec.Struct, frozen=True, kw_only=True):
     rows: list[list[str]] | None = None
 
 
-def _display(registry: ComponentRegistry, spec: FieldSpec, value: Any) -> str:
-    return registry.for_spec(spec).display(spec, value)
-
-
-def answer_rows(schema: FormSchema, answers: list[Answer], registry: ComponentRegistry) -> list[AnswerRow]:
-    """The labelled answers of ``forms.answers.render``, each value shown by its component's ``display``."""
+def answer_rows(schema: FormSchema, answers: list[Answer]) -> list[AnswerRow]:
+    """The labelled answers of ``forms.answers.render`` (each already shown by its field type), a group as a table."""
     specs = {spec.id: spec for spec in schema.fields()}
     rows = []
     for answer in answers:
         spec = specs[answer.pointer.rsplit("/", 1)[1]]
         if isinstance(spec, GroupField):
             subs = spec.fields
-            table = [
-                [
-                    _display(registry, sub, item[sub.id]) if isinstance(item, dict) and sub.id in item else ""
-                    for sub in subs
-                ]
-                for item in (answer.value if isinstance(answer.value, list) else [])
-            ]
+            table = []
+            for item in answer.items or []:
+                shown = {a.pointer.rsplit("/", 1)[1]: a.display for a in item}
+                table.append([shown.get(sub.id, "") for sub in subs])
             rows.append(
                 AnswerRow(
-                    pointer=answer.pointer, label=answer.label, display=_display(registry, spec, answer.value),
+                    pointer=answer.pointer, label=answer.label, display=answer.display,
                     columns=[sub.label for sub in subs], rows=table,
                 )
             )  # fmt: skip
         else:
-            rows.append(
-                AnswerRow(
-                    pointer=answer.pointer, label=answer.label, display=_display(registry, spec, answer.value),
-                    binds=spec.binds,
-                )
-            )  # fmt: skip
+            rows.append(AnswerRow(pointer=answer.pointer, label=answer.label, display=answer.display, binds=spec.binds))
     return rows
 
 
@@ -82,30 +70,12 @@ class ChangeRow(msgspec.Struct, frozen=True, kw_only=True):
     after: str
 
 
-def _shown(registry: ComponentRegistry, spec: FieldSpec | None, value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(spec, GroupField) and isinstance(value, dict):  # a whole item added or removed
-        subs = {sub.id: sub for sub in spec.fields}
-        return "; ".join(f"{subs[k].label.ja}: {_display(registry, subs[k], v)}" for k, v in value.items() if k in subs)
-    return _display(registry, spec, value) if spec is not None else str(value)
-
-
 def change_rows(schema: FormSchema, changes: list[AnswerChange], registry: ComponentRegistry) -> list[ChangeRow]:
-    """An amendment's changes, each side shown as its field type shows it."""
-    specs = {spec.id: spec for spec in schema.fields()}
+    """An amendment's changes, each side shown as its field type shows it (``forms.answers.change_display``)."""
     rows = []
     for change in changes:
-        path = change.pointer.split("/")[2:]  # /answers/<id>[/<index>[/<sub id>]]
-        spec: FieldSpec | None = specs.get(path[0]) if path else None
-        if isinstance(spec, GroupField) and len(path) == 3:
-            spec = next((sub for sub in spec.fields if sub.id == path[2]), None)
-        rows.append(
-            ChangeRow(
-                pointer=change.pointer, label=change.label, before=_shown(registry, spec, change.before),
-                after=_shown(registry, spec, change.after),
-            )
-        )  # fmt: skip
+        before, after = change_display(schema, change, registry)
+        rows.append(ChangeRow(pointer=change.pointer, label=change.label, before=before, after=after))
     return rows
 
 

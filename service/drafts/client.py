@@ -1,30 +1,31 @@
 """``shinsei draft new|show|set|finalize``: the applicant's client for drafts, over the HTTP API.
 
-Self-contained (it talks to a server, never to the database), so the command-line wiring only
-registers it. ``finalize`` signs the exact bytes the server returns and submits them with the
-draft's files through the normal intake, saving the receipt as ``shinsei submit`` does.
+Self-contained (it talks to a server, never to the database); the click commands in
+``service/cli/filing.py`` parse the command line and call these. ``finalize`` signs the exact bytes
+the server returns and submits them with the draft's files through the normal intake, saving the
+receipt as ``shinsei submit`` does.
 """
 
 from __future__ import annotations
 
-import argparse
+import contextlib
 import mimetypes
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from service.applicant_client import ClientError, add_key_arguments, expect, http, reported, signer
-from service.settings import Settings
+from service.applicant_client import ClientError, expect, http
 from signing.client import sign_detached
 
 MERGE_PATCH = {"Content-Type": "application/merge-patch+json"}
 
 
-def _bearer(args: argparse.Namespace) -> dict[str, str]:
-    token = args.token or os.environ.get("SHINSEI_DRAFT_TOKEN")
+def _bearer(token: str | None) -> dict[str, str]:
+    token = token or os.environ.get("SHINSEI_DRAFT_TOKEN")
     if not token:
         raise ClientError("give the draft token with --token or SHINSEI_DRAFT_TOKEN")
     return {"Authorization": f"Bearer {token}"}
@@ -42,14 +43,14 @@ def _value(text: str) -> Any:
         return text
 
 
-def _answers_patch(args: argparse.Namespace) -> dict[str, Any]:
+def _answers_patch(answers_file: str | None, values: tuple[str, ...]) -> dict[str, Any]:
     answers: dict[str, Any] = {}
-    if args.answers:
-        loaded = msgspec.json.decode(Path(args.answers).read_bytes())
+    if answers_file:
+        loaded = msgspec.json.decode(Path(answers_file).read_bytes())
         if not isinstance(loaded, dict):
-            raise ClientError(f"{args.answers}: the answers must be a JSON object")
+            raise ClientError(f"{answers_file}: the answers must be a JSON object")
         answers |= loaded
-    for item in args.values:
+    for item in values:
         field, sep, value = item.partition("=")
         if not sep or not field:
             raise ClientError(f"{item!r}: write FIELD=VALUE")
@@ -57,11 +58,11 @@ def _answers_patch(args: argparse.Namespace) -> dict[str, Any]:
     return answers
 
 
-@reported
-def cmd_new(settings: Settings, args: argparse.Namespace) -> int:
-    answers = msgspec.json.decode(Path(args.answers).read_bytes()) if args.answers else {}
-    with http(args) as client:
-        body = expect(client.post("/api/v1/drafts", json={"form_id": args.form, "answers": answers}), 201).json()
+def new(server: str, form: str, answers_file: str | None) -> int:
+    """Start a draft; its id and token alone on stdout."""
+    answers = msgspec.json.decode(Path(answers_file).read_bytes()) if answers_file else {}
+    with http(server) as client:
+        body = expect(client.post("/api/v1/drafts", json={"form_id": form, "answers": answers}), 201).json()
     sys.stdout.write(f"{body['draft_id']} {body['draft_token']}\n")  # alone on stdout, for scripts
     draft = body["draft"]
     sys.stderr.write(
@@ -71,29 +72,30 @@ def cmd_new(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-@reported
-def cmd_show(settings: Settings, args: argparse.Namespace) -> int:
-    with http(args) as client:
-        _print(expect(client.get(f"/api/v1/drafts/{args.draft_id}", headers=_bearer(args)), 200).json())
+def show(server: str, draft_id: str, token: str | None) -> int:
+    with http(server) as client:
+        _print(expect(client.get(f"/api/v1/drafts/{draft_id}", headers=_bearer(token)), 200).json())
     return 0
 
 
-@reported
-def cmd_set(settings: Settings, args: argparse.Namespace) -> int:
+def change(
+    server: str, draft_id: str, token: str | None, values: tuple[str, ...], answers_file: str | None,
+    attach: tuple[str, ...],
+) -> int:  # fmt: skip
     """Upload files and change answers in one go; prints the draft with its errors and what is to do."""
-    headers = _bearer(args)
-    answers = _answers_patch(args)
-    with http(args) as client:
-        for item in args.attach:
+    headers = _bearer(token)
+    answers = _answers_patch(answers_file, values)
+    with http(server) as client:
+        for item in attach:
             field, sep, path = item.partition("=")
             if not sep or not field:
                 raise ClientError(f"{item!r}: write FIELD=PATH")
             content = Path(path).read_bytes()
             media_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
             files = {"file": (Path(path).name, content, media_type)}
-            sent = expect(client.post(f"/api/v1/drafts/{args.draft_id}/attachments", files=files, headers=headers), 201)
+            sent = expect(client.post(f"/api/v1/drafts/{draft_id}/attachments", files=files, headers=headers), 201)
             answers[field] = {k: v for k, v in sent.json().items() if k != "href"}
-        url = f"/api/v1/drafts/{args.draft_id}"
+        url = f"/api/v1/drafts/{draft_id}"
         if answers:
             patch = msgspec.json.encode({"answers": answers})
             draft = expect(client.patch(url, content=patch, headers=headers | MERGE_PATCH), 200).json()
@@ -113,23 +115,28 @@ def _declared_digests(value: Any) -> set[str]:
     return set()
 
 
-@reported
-def cmd_finalize(settings: Settings, args: argparse.Namespace) -> int:
-    """Finalise, sign the bytes unchanged, submit them with the draft's files; save the receipt."""
-    headers = _bearer(args)
-    base = f"/api/v1/drafts/{args.draft_id}"
-    with http(args) as client:
+def finalize(
+    server: str, draft_id: str, token: str | None, open_key: Callable[[], contextlib.AbstractContextManager[Any]],
+    out_dir: str, document_file: str | None,
+) -> int:  # fmt: skip
+    """Finalise, sign the bytes unchanged, submit them with the draft's files; save the receipt.
+
+    ``open_key`` opens the signer (asking for its password or PIN) once the document is in hand.
+    """
+    headers = _bearer(token)
+    base = f"/api/v1/drafts/{draft_id}"
+    with http(server) as client:
         draft = expect(client.get(base, headers=headers), 200).json()
         document = expect(client.post(f"{base}/finalize", headers=headers), 200).content
-        if args.document:
-            Path(args.document).write_bytes(document)
+        if document_file:
+            Path(document_file).write_bytes(document)
         wanted = _declared_digests(msgspec.json.decode(document)["answers"])
         files: list[tuple[str, Any]] = []
         for item in draft["attachments"]:
             if item["sha256"] in wanted:
                 content = expect(client.get(item["href"], headers=headers), 200).content
                 files.append(("attachment", (item["filename"], content, item["media_type"])))
-        with signer(args) as key:
+        with open_key() as key:
             signature = sign_detached(document, key)
         parts = [
             ("document", ("document.json", document, "application/json")),
@@ -137,13 +144,13 @@ def cmd_finalize(settings: Settings, args: argparse.Namespace) -> int:
             *files,
         ]
         body = expect(client.post("/api/v1/submissions", files=parts), 201).json()
-        token = {"Authorization": f"Bearer {body['access_token']}"}
-        out = Path(args.out)
+        access = {"Authorization": f"Bearer {body['access_token']}"}
+        out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         stem = out / body["receipt_number"]
         for suffix, link in (("receipt.json", "receipt"), ("receipt.p7s", "receipt_signature"),
                              ("receipt.pdf", "receipt_pdf")):  # fmt: skip
-            Path(f"{stem}.{suffix}").write_bytes(expect(client.get(body["links"][link], headers=token), 200).content)
+            Path(f"{stem}.{suffix}").write_bytes(expect(client.get(body["links"][link], headers=access), 200).content)
         token_file = Path(f"{stem}.token")
         token_file.write_text(f"{body['submission_id']} {body['access_token']}\n")
         token_file.chmod(0o600)
@@ -153,35 +160,3 @@ def cmd_finalize(settings: Settings, args: argparse.Namespace) -> int:
         f"the draft is closed; receipt files and access token in {out}\n"
     )
     return 0
-
-
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``draft`` and its subcommands to the ``shinsei`` command line."""
-    draft = commands.add_parser("draft", help="save an application as a draft, resume it, sign and submit it")
-    sub = draft.add_subparsers(dest="draft_command", required=True)
-
-    def common(parser: argparse.ArgumentParser, *, token: bool = True) -> argparse.ArgumentParser:
-        parser.add_argument("--server", default="http://127.0.0.1:8000")
-        if token:
-            parser.add_argument("draft_id")
-            parser.add_argument("--token", help="the draft token (default: $SHINSEI_DRAFT_TOKEN)")
-        return parser
-
-    new = common(sub.add_parser("new", help="start a draft; prints its id and token"), token=False)
-    new.add_argument("--form", required=True)
-    new.add_argument("--answers", help="JSON file with the answers so far")
-    new.set_defaults(handler=cmd_new)
-
-    common(sub.add_parser("show", help="the draft, its errors and what is still to do")).set_defaults(handler=cmd_show)
-
-    change = common(sub.add_parser("set", help="change answers and upload files"))
-    change.add_argument("values", nargs="*", metavar="FIELD=VALUE", help="a JSON value, or text; null removes")
-    change.add_argument("--answers", help="JSON file of answers to merge in (RFC 7396)")
-    change.add_argument("--attach", action="append", default=[], metavar="FIELD=PATH", help="a file for a field")
-    change.set_defaults(handler=cmd_set)
-
-    final = common(sub.add_parser("finalize", help="sign the finalised document and submit it with the files"))
-    add_key_arguments(final)
-    final.add_argument("--out", default=".", help="where to save the receipt and the access token")
-    final.add_argument("--document", help="also save the signed document bytes here")
-    final.set_defaults(handler=cmd_finalize)

@@ -17,6 +17,8 @@ from service.db import Conn
 from service.drafts import service
 from service.drafts.schemas import DraftAttachmentOut, DraftCreated, DraftIn, DraftOut, UpgradeOut
 from service.problems import InvalidBody, UnsupportedMediaType
+from service.ratelimit import service as ratelimit
+from service.ratelimit.service import RateLimit, client_address
 from service.services import Injected
 from service.settings import Settings
 from service.validation import FieldProblem
@@ -80,8 +82,16 @@ def drafts_controller(settings: Settings) -> type[Controller]:
             "`draft_token` is shown once: send it as a bearer token to resume.",
             request_max_body_size=document_limit,
             status_code=HTTP_201_CREATED,
+            rate_limited=True,
         )
-        async def create(self, data: JSONBody[DraftIn], conn: Conn, services: Injected) -> DraftCreated:
+        async def create(
+            self, request: Request[Any, Any, Any], data: JSONBody[DraftIn], conn: Conn, services: Injected
+        ) -> DraftCreated:
+            # Anyone may save a draft: each address a bounded number a minute (SHINSEI_RATE_LIMIT_*).
+            await ratelimit.take_turn(
+                conn, ratelimit.DRAFTS, client_address(request), RateLimit.from_settings(services.settings),
+                services.clock(),
+            )  # fmt: skip
             return await service.create(conn, data, limits(services))
 
         @get("/{draft_id:uuid}", summary="The draft, its errors and what is still to do")

@@ -21,6 +21,7 @@ import msgspec
 from forms import CompiledForm
 from forms.errors import escape
 from forms.schema import FieldSpec, FormSchema, GroupField
+from service.audit import trail
 from service.auth import tokens
 from service.drafts import merge_patch, queries
 from service.drafts.schemas import (
@@ -189,8 +190,16 @@ async def create(conn: asyncpg.Connection, data: DraftIn, limits: DraftLimits) -
     stored = await _stored(conn, limits, data.form_id, version.schema, draft_id, data.answers)
     await queries.insert_draft(conn, draft_id, tokens.digest(token), data.form_id, version.id, stored, limits.lifetime)
     row = await _load(conn, draft_id, token, limits=limits)
+    await _audit(conn, "draft.created", draft_id, {"form_id": data.form_id, "form_version": version.version})
     return DraftCreated(
         draft_id=draft_id, draft_token=token, expires_at=row.expires_at, draft=await _out(conn, row, limits)
+    )
+
+
+async def _audit(conn: asyncpg.Connection, action: str, draft_id: uuid.UUID, details: dict[str, Any]) -> None:
+    """On the audit trail: the draft by its id and its form, never its answers (personal data)."""
+    await trail.record(
+        conn, actor="applicant", role="applicant", agency=None, action=action, subject=str(draft_id), details=details
     )
 
 
@@ -235,6 +244,7 @@ async def delete(conn: asyncpg.Connection, draft_id: uuid.UUID, token: str | Non
     row = await _load(conn, draft_id, token)
     assert token is not None  # _load refuses a missing token
     await queries.delete_draft(conn, row.id, tokens.digest(token))
+    await _audit(conn, "draft.deleted", row.id, {"form_id": row.form_id, "form_version": row.form_version})
 
 
 def _filename_problem(filename: str) -> str | None:
@@ -393,6 +403,7 @@ async def finalize(conn: asyncpg.Connection, draft_id: uuid.UUID, token: str | N
             "The draft's document is not valid.",
             errors=[FieldProblem(pointer=e.pointer, code=e.code, detail=e.detail) for e in errors],
         )
+    await _audit(conn, "draft.finalised", row.id, {"form_id": row.form_id, "form_version": row.form_version})
     return document
 
 

@@ -1,4 +1,4 @@
-"""Housekeeping: nonces and idempotency keys past their retention, expired drafts and card sign-ins, deleted."""
+"""Housekeeping: nonces and idempotency keys past their retention, expired drafts, card sign-ins and rate counters."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import msgspec
 from service.applicants.service import purge_expired_sign_in
 from service.drafts.service import purge_expired_drafts
 from service.housekeeping import queries
+from service.ratelimit.service import purge_passed
 from service.settings import Settings
 
 
@@ -31,6 +32,7 @@ class Purged(msgspec.Struct, frozen=True):
     idempotency: int
     drafts: int = 0
     sign_ins: int = 0
+    rate_limits: int = 0
 
 
 async def _in_batches(
@@ -59,6 +61,7 @@ async def purge(conn: asyncpg.Connection, now: dt.datetime, retention: Retention
         idempotency=await _in_batches(conn, queries.delete_idempotency, now - retention.idempotency, retention),
         drafts=await _in_batches(conn, purge_expired_drafts, now, retention),
         sign_ins=await _in_batches(conn, purge_expired_sign_in, now, retention),
+        rate_limits=await _in_batches(conn, purge_passed, now, retention),
     )
 
 

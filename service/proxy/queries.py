@@ -15,6 +15,8 @@ INSERT_FILING: Final[LiteralString] = """
     ON CONFLICT (submission_id) DO NOTHING"""
 SELECT_FILING: Final[LiteralString] = """
     SELECT kind, agent, principal, mandate, mandate_sha256, report FROM proxy_filing WHERE submission_id = $1"""
+SELECT_FILING_EVIDENCE: Final[LiteralString] = """
+    SELECT kind, mandate, mandate_signature, report FROM proxy_filing WHERE submission_id = $1"""
 
 
 async def proxy_rule(conn: asyncpg.Connection, procedure_id: str) -> dict[str, Any] | None:
@@ -50,3 +52,8 @@ async def insert_filing(
 
 async def filing(conn: asyncpg.Connection, submission_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(SELECT_FILING, submission_id)
+
+
+async def filing_evidence(conn: asyncpg.Connection, submission_id: uuid.UUID) -> asyncpg.Record | None:
+    """The mandate or statement, its signature and the report of it, for the evidence bundle."""
+    return await conn.fetchrow(SELECT_FILING_EVIDENCE, submission_id)

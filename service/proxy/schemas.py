@@ -74,3 +74,17 @@ class ProxyFilingOut(msgspec.Struct, frozen=True, kw_only=True):
     document_sha256: str
     report: dict[str, Any]
     """The verification report of the mandate's or the statement's signature."""
+
+
+class FiledOnBehalf(msgspec.Struct, frozen=True, kw_only=True):
+    """In the applicant's views: who filed and for whom (names only: the clerk's view has the evidence)."""
+
+    kind: Literal["mandate", "profession"]
+    summary: str
+    """"filed by 〇〇 (社会保険労務士) on behalf of △△", for people."""
+    filed_by: str
+    """The agent, who signed the application."""
+    filed_by_profession: Profession | None
+    """The agent's licensed profession, when they filed as one."""
+    on_behalf_of: str
+    """The principal: the mandate's signer, or the client the professional's statement names."""

@@ -13,7 +13,8 @@ A mandate (委任状) holds
 when the procedure takes mandates (catalogue ``proxy.mandate``), it is a valid ``MandateDocument``,
 its signature by the principal passes (a JPKI or corporate certificate, revocation checked now), it
 names its signer as the principal and the application's signer as the agent (name and birth date
-for a My Number card; the company name for a corporate certificate), it covers this procedure and
+for a My Number card; the company name for a corporate certificate; the professional's name for a
+certificate of a profession the procedure lists, which may then sign the application), it covers this procedure and
 today (Japan time), and it was signed no later than the application. Each failure is one error in
 one ``mandate-rejected`` problem, with its own code and pointer.
 
@@ -34,7 +35,7 @@ import msgspec
 
 from service.problems import MandateRejected
 from service.proxy import queries
-from service.proxy.schemas import MandateDocument, Party, ProxyFilingOut, StatementDocument
+from service.proxy.schemas import FiledOnBehalf, MandateDocument, Party, ProxyFilingOut, StatementDocument
 from service.submissions.identity import fold, identity
 from service.validation import FieldProblem, collect_problems
 from signing.jpki import PROFESSION_NAMES, PROFESSIONS, CertificateClass
@@ -43,6 +44,8 @@ from signing.verify import Bounds, Policy, Verifier
 
 JAPAN: Final = dt.timezone(dt.timedelta(hours=9), "JST")
 PRINCIPAL_CLASSES: Final[frozenset[CertificateClass]] = frozenset({"jpki", "corporate"})
+#: Certificates that name their holder in the subject: a company's, and a professional's from their association.
+NAMED_CLASSES: Final[frozenset[str]] = frozenset({"corporate", *PROFESSIONS})
 _decoder: Final = msgspec.json.Decoder()
 T = TypeVar("T")
 
@@ -86,7 +89,11 @@ def _names(report: VerificationReport) -> set[str]:
 
 
 def names(party: Party, report: VerificationReport) -> bool:
-    """Whether the certificate that made ``report`` is the party's: a card by name and birth date, a company by name."""
+    """Whether the certificate that made ``report`` is the party's.
+
+    A card by name and birth date; a company, or a licensed professional (their association's
+    certificate), by a name its subject states.
+    """
     if report.holder is not None and report.holder.name is not None:
         return (
             party.birth_date is not None
@@ -95,7 +102,7 @@ def names(party: Party, report: VerificationReport) -> bool:
         )
     return (
         report.signer is not None
-        and report.signer.certificate_class == "corporate"
+        and report.signer.certificate_class in NAMED_CLASSES
         and fold(party.name) in _names(report)
     )
 
@@ -143,8 +150,12 @@ def _terms(doc: MandateDocument, procedure_id: str, today: dt.date) -> list[Fiel
 
 
 async def widen(conn: asyncpg.Connection, procedure_id: str, policy: Policy, parts: Documents) -> Policy:
-    """With a professional's statement, the professions the procedure lists may sign the application too."""
-    if parts.statement is None:
+    """With a professional's statement or a mandate, the professions the procedure lists may sign the application too.
+
+    A 行政書士 given a client's mandate signs with their association's certificate, as with a statement;
+    the mandate must then name them as that certificate does.
+    """
+    if parts.statement is None and parts.mandate is None:
         return policy
     rule = await queries.proxy_rule(conn, procedure_id) or {}
     allowed = frozenset(p for p in PROFESSIONS if p in rule.get("professions", []))
@@ -273,9 +284,12 @@ async def check_mandate(
     if errors:
         raise _rejected(errors)
     agent = agents[0]
+    profession = agent.signer.certificate_class if agent.signer is not None else None
+    # A card names its holder; another certificate's subject is many names, of which the mandate's matched.
+    shown = display(agent) if agent.holder is not None and agent.holder.name is not None else doc.agent.name
     return Filing(
         kind="mandate",
-        agent=identity(agent) | {"display": display(agent)},
+        agent=identity(agent) | {"display": shown} | ({"profession": profession} if profession in PROFESSIONS else {}),
         principal=identity(report) | {"display": display(report)},
         principal_identity=identity(report),
         principal_report=report,
@@ -283,6 +297,14 @@ async def check_mandate(
         document=mandate,
         signature=mandate_signature,
     )
+
+
+def receipt_parties(filing: Filing) -> dict[str, str]:
+    """What the receipt says of a filing on someone's behalf: who filed (and as which profession), for whom."""
+    parties = {"filed_by": str(filing.agent["display"]), "on_behalf_of": str(filing.principal["display"])}
+    if (profession := filing.agent.get("profession")) is not None:
+        parties["filed_by_profession"] = str(profession)
+    return parties
 
 
 async def record(conn: asyncpg.Connection, submission_id: uuid.UUID, filing: Filing) -> None:
@@ -294,20 +316,36 @@ async def record(conn: asyncpg.Connection, submission_id: uuid.UUID, filing: Fil
     )  # fmt: skip
 
 
+def _summary(kind: str, agent: dict[str, Any], principal: dict[str, Any]) -> str:
+    title = f" ({PROFESSION_NAMES.get(str(agent['profession']), '?')})" if "profession" in agent else ""
+    how = "提出代行" if kind == "profession" else "mandate, 委任状"
+    return f"filed by {agent['display']}{title} on behalf of {principal['display']} ({how})"
+
+
+async def filed_on_behalf(conn: asyncpg.Connection, submission_id: uuid.UUID) -> FiledOnBehalf | None:
+    """What the applicant's views say of a filing on someone's behalf; None for an applicant's own."""
+    row = await queries.filing(conn, submission_id)
+    if row is None:
+        return None
+    agent, principal = row["agent"], row["principal"]
+    return FiledOnBehalf(
+        kind=row["kind"],
+        summary=_summary(row["kind"], agent, principal),
+        filed_by=str(agent["display"]),
+        filed_by_profession=agent.get("profession"),
+        on_behalf_of=str(principal["display"]),
+    )
+
+
 async def filing_view(conn: asyncpg.Connection, submission_id: uuid.UUID) -> ProxyFilingOut | None:
     """What the review view shows of a filing on someone's behalf; None for an applicant's own."""
     row = await queries.filing(conn, submission_id)
     if row is None:
         return None
     agent, principal = row["agent"], row["principal"]
-    if row["kind"] == "profession":
-        title = PROFESSION_NAMES.get(str(agent.get("profession")), "?")
-        summary = f"filed by {agent['display']} ({title}) on behalf of {principal['display']} (提出代行)"
-    else:
-        summary = f"filed by {agent['display']} on behalf of {principal['display']} (mandate, 委任状)"
     return ProxyFilingOut(
         kind=row["kind"],
-        summary=summary,
+        summary=_summary(row["kind"], agent, principal),
         agent=agent,
         principal=principal,
         document=msgspec.json.decode(row["mandate"]),

@@ -310,19 +310,27 @@ async def validate(
     """Check an answers document against one version, and say plainly whether that version takes submissions."""
     form, row, compiled_form = await compiled_version(conn, viewer, form_id, number, compiled)
     errors = await cpu_bound(len(raw), compiled_form.validate, raw)
-    state = {
-        "form_version_status": row.status,
-        "accepting_submissions": row.status == "published",
-        "notice": await _notice(conn, form, row),
-    }
+    out = ValidationOut(
+        valid=not errors,
+        form_id=form.id,
+        form_version=row.version,
+        form_version_status=row.status,
+        accepting_submissions=row.status == "published",
+        notice=await _notice(conn, form, row),
+    )
     if errors:
         count = len(errors)
         raise FormInvalid(
             f"{count} field{'s' if count != 1 else ''} need{'s' if count == 1 else ''} attention.",
             errors=_problems(errors),
-            extensions=state,
+            # What the version's state is, in the problem too: the client need not ask again.
+            extensions={
+                "form_version_status": out.form_version_status,
+                "accepting_submissions": out.accepting_submissions,
+                "notice": out.notice,
+            },
         )
-    return ValidationOut(valid=True, form_id=form.id, form_version=row.version, **state)  # type: ignore[arg-type]
+    return out
 
 
 async def diff_versions(conn: asyncpg.Connection, viewer: Principal | None, form_id: str, a: int, b: int) -> DiffOut:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from litestar import Response, get
 
 from service.services import Injected
-from signing.receipts import ReceiptKey
+from signing.receipt_keys import ReceiptKey
 
 
 @get("/api/v1/receipts/certificate", tags=["receipts"], summary="The receipt signing chain (PEM)")

@@ -13,6 +13,7 @@ from service.access import Access
 from service.audit import trail
 from service.mynumber import documents as my_number_documents
 from service.mynumber.keystore import KeyStore
+from service.proxy import queries as proxy_queries
 from service.review import queries
 from service.review.service import notice_pdf
 from service.submissions.applicant import timeline
@@ -20,7 +21,7 @@ from service.submissions.attachments import AttachmentStore
 from service.submissions.statements import receipt_pdf
 from signing import bundle
 from signing.fonts import Typeface
-from signing.receipts import ReceiptKey
+from signing.receipt_keys import ReceiptKey
 from signing.report import VerificationReport
 from signing.trust import TrustStore
 from signing.verify import Rejected, Verifier, parse
@@ -135,10 +136,18 @@ async def build(
         pdf = await notice_pdf(conn, who.submission_id, decided, receipt_key, typeface)
         notice = bundle.NoticeEvidence(json=decided["notice_json"], cms=decided["notice_cms"], pdf=pdf)
     events = msgspec.to_builtins(await timeline(conn, who.submission_id))
+    proxy = None
+    if (filing := await proxy_queries.filing_evidence(conn, who.submission_id)) is not None:
+        report = msgspec.convert(filing["report"], VerificationReport)
+        proxy = bundle.ProxyEvidence(
+            kind=filing["kind"],
+            document=filing["mandate"],
+            signature=await _signature(conn, verifier.store, filing["mandate_signature"], report, None),
+        )
     data = bundle.write(
         bundle.Evidence(
             submission_id=str(who.submission_id), agency=row["agency_code"], status=row["status"], generated_at=now,
-            revisions=evidence, notice=notice, agency_chain=receipt_key.chain, timeline=events,
+            revisions=evidence, notice=notice, agency_chain=receipt_key.chain, timeline=events, proxy=proxy,
         )
     )  # fmt: skip
     await trail.record(

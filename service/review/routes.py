@@ -122,7 +122,7 @@ class EvidenceController(Controller):
     ) -> Response[SubmissionOut | ClerkSubmissionOut]:
         who = await access.access(conn, submission_id, request.headers.get("authorization"))
         if who.staff is not None:
-            view, tag = await service.clerk_view(conn, who, services.clock())
+            view, tag = await service.clerk_view(conn, who, services.clock(), services.compiled_forms.registry)
             return Response(view, headers={"ETag": tag})
         row = await queries.submission(conn, submission_id)
         assert row is not None  # access found it

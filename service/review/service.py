@@ -17,6 +17,7 @@ import msgspec
 from pyhanko.sign.timestamps import TimeStamper
 
 from forms import answers as form_answers
+from forms.components.registry import ComponentRegistry
 from forms.schema import FormSchema
 from service import access
 from service.access import STAFF, Access
@@ -54,7 +55,8 @@ from service.submissions.schemas import Links, Verification
 from service.submissions.statements import print_statement
 from service.validation import FieldProblem
 from signing.fonts import Typeface
-from signing.receipts import DecisionNotice, ReceiptKey, sign_receipt
+from signing.receipt_keys import ReceiptKey
+from signing.receipts import DecisionNotice, sign_receipt
 from signing.report import VerificationReport
 from signing.timestamps import TimestampUnavailable
 
@@ -74,8 +76,13 @@ def _schema(schema: dict[str, Any]) -> FormSchema:
     return msgspec.convert(schema, FormSchema)
 
 
-async def clerk_view(conn: asyncpg.Connection, who: Access, now: dt.datetime) -> tuple[ClerkSubmissionOut, str]:
-    """Everything about one application for its agency's staff, and its ETag; opening it is audited."""
+async def clerk_view(
+    conn: asyncpg.Connection, who: Access, now: dt.datetime, components: ComponentRegistry
+) -> tuple[ClerkSubmissionOut, str]:
+    """Everything about one application for its agency's staff, and its ETag; opening it is audited.
+
+    ``components`` are the app's field types: each answer's ``display`` is its field type's rendering.
+    """
     assert who.staff is not None
     first = await queries.mark_opened(conn, who.submission_id, now)
     await trail.record(
@@ -137,7 +144,7 @@ async def clerk_view(conn: asyncpg.Connection, who: Access, now: dt.datetime) ->
         first_opened_at=row["first_opened_at"],
         etag=tag,
         flags=list(row["flags"]),
-        answers=form_answers.render(latest_schema, signed.get("answers", {})),
+        answers=form_answers.render(latest_schema, signed.get("answers", {}), components),
         revisions=out_revisions,
         timeline=await timeline(conn, who.submission_id),
         comments=[CommentOut(**dict(c)) for c in await queries.comments(conn, who.submission_id)],

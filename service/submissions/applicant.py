@@ -15,6 +15,7 @@ from service.problems import (
     SignatureRejected,
     form_invalid,
 )
+from service.proxy import service as proxy
 from service.submissions import queries, workflow
 from service.submissions.identity import identity
 from service.submissions.intake import Intake, Parts
@@ -57,6 +58,7 @@ async def view(conn: asyncpg.Connection, row: queries.SubmissionRow) -> Submissi
         revisions=revisions,
         timeline=await timeline(conn, row.id),
         links=Links.of(row.id, decided=await queries.decided(conn, row.id)),
+        proxy=await proxy.filed_on_behalf(conn, row.id),
     )
 
 

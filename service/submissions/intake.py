@@ -63,12 +63,8 @@ from service.submissions.signatures import (
 from service.trust import service as trust_service
 from service.trust.service import Ask
 from service.validation import FieldProblem
-from signing.receipts import (
-    AttachmentDigest,
-    Receipt,
-    ReceiptKey,
-    sign_receipt,
-)
+from signing.receipt_keys import ReceiptKey
+from signing.receipts import AttachmentDigest, Receipt, sign_receipt
 from signing.report import VerificationReport
 from signing.timestamps import TimestampUnavailable
 from signing.verify import Bounds, Verifier
@@ -320,7 +316,7 @@ async def _submit(
         new_submission=(token_digest, holders) if token_digest is not None else None,
         tokens=[t.token if t is not None else None for t in tokens],
         idempotency=(idempotency_key, digest, body) if idempotency_key is not None else None,
-        parties=(str(filing.agent["display"]), str(filing.principal["display"])) if filing else None,
+        parties=proxy.receipt_parties(filing) if filing else None,
     )  # fmt: skip
     if not stored:
         raise _nonce_invalid()  # consumed by a concurrent submission since it was read
@@ -350,7 +346,7 @@ async def _store_revision(
     new_submission: tuple[bytes, list[dict[str, Any]]] | None,
     tokens: list[bytes | None],
     idempotency: tuple[str, bytes, dict[str, Any]] | None,
-    parties: tuple[str, str] | None = None,
+    parties: dict[str, Any] | None = None,
 ) -> bool:
     """The signed receipt, then every row of the revision in one statement; False if the nonce was taken.
 
@@ -371,7 +367,7 @@ async def _store_revision(
         received_at=intake.now,
         verification=verification.indication,
         test=verification.test,
-        **({"filed_by": parties[0], "on_behalf_of": parties[1]} if parties else {}),
+        **(parties or {}),
     )
     try:
         receipt_json, receipt_cms = await sign_receipt(receipt, intake.receipt_key.signer, intake.timestamper)

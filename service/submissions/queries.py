@@ -131,11 +131,13 @@ INSERT_IDEMPOTENT: Final[LiteralString] = """
 
 #: Revisions whose signatures wait for revocation data, or passed and wait for confirmation (each
 #: walks its own partial index), with what judging them again needs, their signatures included.
+#: A purged revision has nothing left to judge (retention).
 SELECT_UNSETTLED: Final[LiteralString] = """
     WITH due AS (
-        (SELECT id FROM revision WHERE verification_status = 'pending' ORDER BY received_at LIMIT $1)
+        (SELECT id FROM revision WHERE verification_status = 'pending' AND purged_at IS NULL
+         ORDER BY received_at LIMIT $1)
         UNION ALL
-        (SELECT id FROM revision WHERE verification_status = 'passed' AND NOT confirmed
+        (SELECT id FROM revision WHERE verification_status = 'passed' AND NOT confirmed AND purged_at IS NULL
          ORDER BY received_at LIMIT $1)
     )
     SELECT r.id, r.submission_id, r.number, r.document, r.document_sha256, r.received_at, r.verification_status,

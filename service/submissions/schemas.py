@@ -8,6 +8,8 @@ from typing import Literal
 
 import msgspec
 
+from service.proxy.schemas import FiledOnBehalf
+
 Status = Literal[
     "received", "under_review", "correction_requested", "approved", "rejected", "withdrawn", "signature_invalid"
 ]
@@ -102,6 +104,8 @@ class SubmissionOut(msgspec.Struct, frozen=True, kw_only=True):
     revisions: list[RevisionOut]
     timeline: list[TimelineEvent]
     links: Links
+    proxy: FiledOnBehalf | None = None
+    """Filed on someone's behalf: by whom, for whom (null for an applicant's own filing)."""
 
 
 class WithdrawalDocument(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

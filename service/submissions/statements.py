@@ -15,14 +15,9 @@ from service.submissions.signatures import (
     summary,
 )
 from signing.fonts import Typeface
-from signing.receipts import (
-    DecisionNotice,
-    Presentation,
-    Receipt,
-    ReceiptKey,
-    Statement,
-    render_pdf,
-)
+from signing.receipt_keys import ReceiptKey
+from signing.receipt_pdf import Presentation, render_pdf
+from signing.receipts import DecisionNotice, Receipt, Statement
 from signing.report import VerificationReport
 
 RECEIPT_CHAIN_PATH: Final = "/api/v1/receipts/certificate"

@@ -9,7 +9,7 @@ stays one statement under ``SKIP LOCKED``.
 
 from __future__ import annotations
 
-from typing import Final, Literal, get_args
+from typing import Final, Literal, TypeGuard, get_args
 
 from service.problems import StateConflict
 from service.submissions.schemas import Status
@@ -21,7 +21,8 @@ Action = Literal[
 #: In their usual order (a tuple, so the table below is built the same way in every process).
 OPEN_ORDER: Final[tuple[Status, ...]] = ("received", "under_review", "correction_requested", "signature_invalid")
 OPEN: Final[frozenset[Status]] = frozenset(OPEN_ORDER)
-FINAL: Final[frozenset[Status]] = frozenset(set(get_args(Status)) - OPEN)
+STATUSES: Final[frozenset[Status]] = frozenset(get_args(Status))
+FINAL: Final[frozenset[Status]] = STATUSES - OPEN
 
 #: (current status, action) → next status. A pair that is absent is not allowed.
 STEPS: Final[dict[tuple[Status, Action], Status]] = {
@@ -56,9 +57,14 @@ _HINTS: Final[dict[Action, str]] = {
 }
 
 
+def is_status(value: str) -> TypeGuard[Status]:
+    """Whether a string (a database column, a query parameter) is one of the statuses: narrows it to ``Status``."""
+    return value in STATUSES
+
+
 def advance(current: str, action: Action) -> Status:
     """The status after ``action``; StateConflict (409, ``current_state``) when the step is not allowed."""
-    step = STEPS.get((current, action))  # type: ignore[arg-type]
+    step = STEPS.get((current, action)) if is_status(current) else None
     if step is None:
         raise StateConflict(
             f"The application is {current}: {_HINTS[action]}.",

@@ -32,13 +32,14 @@ def readme_commands(readme: str) -> list[str]:
 
 
 def run_readme(
-    directory: Path, ca: Path, root: Path, tsa_root: Path | None = None
+    directory: Path, ca: Path, root: Path, tsa_root: Path | None = None, profession_root: Path | None = None
 ) -> list[tuple[str, subprocess.CompletedProcess[str]]]:
     """Every command as a user pastes it into a shell, with their own trust files in place."""
     results = []
     for command in readme_commands((directory / "README.txt").read_text()):
         line = command.replace("YOUR-CA.pem", shlex.quote(str(ca))).replace("AGENCY-ROOT.pem", shlex.quote(str(root)))
         line = line.replace("TSA-ROOT.pem", shlex.quote(str(tsa_root or root)))
+        line = line.replace("PROFESSION-ROOT.pem", shlex.quote(str(profession_root or ca)))
         if line.startswith("pyhanko "):
             line = f"{shlex.quote(sys.executable)} -m {line}"
         results.append(

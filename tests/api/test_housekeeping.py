@@ -92,12 +92,12 @@ async def test_the_cron_command_reads_its_retention_from_the_environment(
     kept = run(["housekeeping"], env_for(db))
     assert (kept.returncode, kept.stdout) == (
         0,
-        "deleted 0 nonces, 0 idempotency keys, 0 expired drafts and 0 expired card sign-ins\n",
+        "deleted 0 nonces, 0 idempotency keys, 0 expired drafts, 0 expired card sign-ins and 0 spent rate counters\n",
     ), kept.stderr
     purged = run(["housekeeping"], env_for(db, SHINSEI_NONCE_RETENTION_SECONDS="300"))
     assert (purged.returncode, purged.stdout) == (
         0,
-        "deleted 1 nonces, 0 idempotency keys, 0 expired drafts and 0 expired card sign-ins\n",
+        "deleted 1 nonces, 0 idempotency keys, 0 expired drafts, 0 expired card sign-ins and 0 spent rate counters\n",
     ), purged.stderr
     assert purged.stderr == ""
 

@@ -71,12 +71,13 @@ async def test_another_agency_cannot_see_or_touch_anything(
         "submission_id": submission["submission_id"], "sha256": hashlib.sha256(PDF).hexdigest(),
         "form_id": "t-private-draft", "number": "1", "a": "1", "b": "1", "code": "MHLW",
         "procedure_id": "mhlw-36-agreement", "token_id": str(mhlw_clerk.info.id), "anchor_id": anchor_id,
-        "draft_id": draft_id, "pointer": "applicant_name",
+        "draft_id": draft_id, "receipt_number": submission["receipt_number"], "pointer": "applicant_name",
     }  # fmt: skip
     fake = {
         "submission_id": str(uuid.uuid4()), "sha256": "00" * 32, "form_id": "no-such-form", "number": "1", "a": "1",
         "b": "1", "code": "NOPE", "procedure_id": "no-such-procedure", "token_id": str(uuid.uuid4()),
-        "anchor_id": str(uuid.uuid4()), "draft_id": str(uuid.uuid4()), "pointer": "applicant_name",
+        "anchor_id": str(uuid.uuid4()), "draft_id": str(uuid.uuid4()), "receipt_number": "MHLW-2026-999999",
+        "pointer": "applicant_name",
     }  # fmt: skip
     procedure = (await client.get("/api/v1/procedures/mhlw-36-agreement")).json()
     fields = ("name_ja", "name_en", "legal_basis", "legacy", "reform")
@@ -84,6 +85,7 @@ async def test_another_agency_cannot_see_or_touch_anything(
     bodies: dict[str, Callable[[dict[str, str]], Any]] = {
         "/api/v1/submissions/{submission_id}/decision": lambda v: {"decision": "approve", "message": "x"},
         "/api/v1/submissions/{submission_id}/comments": lambda v: {"body": "x"},
+        "/api/v1/submissions/{submission_id}/hold": lambda v: {"reason": "x"},
         "/api/v1/submissions/{submission_id}/assign": lambda v: {"clerk": str(mhlw_clerk.info.id)},
         "/api/v1/forms/{form_id}/draft": lambda v: draft | {"id": v["form_id"]},
         "/api/v1/procedures/{procedure_id}": lambda v: (

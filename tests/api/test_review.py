@@ -22,9 +22,11 @@ from service.submissions import workflow
 from service.submissions.schemas import Status
 from signing.receipts import verify_receipt
 from tests import pki
+from tests.api.conftest import FORM
 from tests.api.test_queue import clerk
 from tests.api.test_submissions import PDF, add_ocsp, document, new_nonce, parts
 from tests.conftest import Tokens
+from tests.forms.helpers import field
 from tests.pdf import page_text, unwrapped
 
 Client = AsyncTestClient[Litestar]
@@ -182,6 +184,48 @@ async def test_approve_flow_with_a_signed_notice(
         "decision_notice.downloaded", "decision_notice.downloaded", "submission.viewed",
     ]  # fmt: skip
     assert (await trail.verify_chain(conn)).broken_at is None
+
+
+#: The test form with a date, a prefecture and a choice: answers whose display differs from their value.
+DATED = FORM | {
+    "id": "t-dated",
+    "sections": [
+        FORM["sections"][0]
+        | {
+            "fields": [
+                *FORM["sections"][0]["fields"],
+                field("start", "date", required=True),
+                field("prefecture", "prefecture"),
+                field("shift", "choice", options=[{"value": "day", "label": {"ja": "日勤"}}]),
+            ]
+        }
+    ],
+}
+
+
+async def submit_dated(client: Client, conn: asyncpg.Connection, header: dict[str, str]) -> dict[str, Any]:
+    """A passed submission of ``DATED`` (published here with ``header``, an admin's): starts 2026-11-01, in Tokyo."""
+    assert (await client.post("/api/v1/forms", json=DATED, headers=header)).status_code == 201
+    assert (await client.post("/api/v1/forms/t-dated/draft/publish", headers=header)).status_code == 200
+    doc = document(await new_nonce(client, "t-dated"), form="t-dated", start="2026-11-01", prefecture="13", shift="day")
+    await add_ocsp(conn, "applicant")
+    response = await client.post("/api/v1/submissions", files=parts(doc, [pki.sign_openssl("applicant", doc)], [PDF]))
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def test_the_clerk_view_shows_each_answer_as_its_field_type_displays_it(
+    client: Client, admin: dict[str, str], conn: asyncpg.Connection
+) -> None:
+    submission = await submit_dated(client, conn, admin)
+    _, header = await clerk(conn)
+    seen, _ = await view(client, submission, header)
+    assert [(a["pointer"], a["value"], a["display"]) for a in seen["answers"][3:]] == [
+        ("/answers/start", "2026-11-01", "令和8年11月1日 (2026-11-01)"),
+        ("/answers/prefecture", "13", "東京都"),
+        ("/answers/shift", "day", "日勤"),
+    ]
 
 
 async def test_reject_flow(client: Client, admin: dict[str, str], conn: asyncpg.Connection) -> None:

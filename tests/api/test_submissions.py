@@ -377,8 +377,9 @@ async def test_oversize(client: AsyncTestClient[Litestar], admin: dict[str, str]
 async def test_a_signed_pdf_attachment_is_validated_and_reported(
     client: AsyncTestClient[Litestar], admin: dict[str, str], conn: asyncpg.Connection, data_dir: Any
 ) -> None:
+    from signing.devca import development_receipt_key
     from signing.fonts import Typeface
-    from signing.receipts import development_receipt_key, render_pdf
+    from signing.receipt_pdf import render_pdf
     from tests.signing.test_receipts import PRESENTATION, RECEIPT
 
     key = development_receipt_key(data_dir / "receipts")

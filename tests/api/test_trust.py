@@ -19,7 +19,9 @@ from litestar.testing import AsyncTestClient
 from service.app import create_app
 from service.settings import Settings
 from service.trust.service import Verifiers
-from signing.receipts import ReceiptKey, render_pdf, sign_receipt, verify_receipt
+from signing.receipt_keys import ReceiptKey
+from signing.receipt_pdf import render_pdf
+from signing.receipts import sign_receipt, verify_receipt
 from signing.verify import Bounds, Policy
 from tests import pki
 from tests.api.test_problems import BASE, problem

@@ -14,7 +14,7 @@ from service.auth import service as auth_service
 from service.auth.schemas import TokenIn
 from service.console import sessions
 from service.console.labels import JST
-from tests.api.test_review import submit
+from tests.api.test_review import submit, submit_dated
 
 Client = AsyncTestClient[Litestar]
 CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
@@ -103,6 +103,23 @@ async def test_another_agencys_application_is_a_404_page(
     assert response.status_code == 404 and response.headers["content-type"].startswith("text/html")
     assert "見つかりません" in response.text and submission["receipt_number"] not in response.text
     assert (await client.get("/console/nowhere")).status_code == 404
+
+
+async def test_the_application_page_shows_answers_as_their_field_types_display_them(
+    client: Client, admin: dict[str, str], conn: asyncpg.Connection
+) -> None:
+    submission = await submit_dated(client, conn, admin)
+    assert (await sign_in(client, await clerk_token(conn))).status_code == 303
+    page = await client.get(f"/console/applications/{submission['submission_id']}")
+    assert page.status_code == 200
+    shown = dict(
+        re.findall(r'<tr data-pointer="(/answers/[a-z_]+)">.*?<span class="value">(.*?)</span>', page.text, re.S)
+    )
+    assert {p: shown.get(p) for p in ("/answers/start", "/answers/prefecture", "/answers/shift")} == {
+        "/answers/start": "令和8年11月1日 (2026-11-01)",
+        "/answers/prefecture": "東京都",
+        "/answers/shift": "日勤",
+    }
 
 
 async def test_roles_expiry_language_and_the_schema_page(

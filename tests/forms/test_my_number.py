@@ -85,7 +85,7 @@ ANSWERS = {
 
 
 def test_render_masks_value_and_display_everywhere() -> None:
-    rendered = msgspec.json.encode(render(SCHEMA, ANSWERS))
+    rendered = msgspec.json.encode(render(SCHEMA, ANSWERS, REGISTRY))
     assert b"123456789018" not in rendered and b"111111111118" not in rendered
     as_data = msgspec.json.decode(rendered)
     assert as_data[1] == {

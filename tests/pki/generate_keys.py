@@ -1,10 +1,12 @@
-"""Regenerate the test PKI's keys: ``python -m tests.pki.generate_keys``.
+"""Regenerate the test PKI's keys: ``python -m tests.pki.generate_keys [NAME...]``.
 
 TEST KEYS ONLY. They are committed so that the test PKI is deterministic; nothing real trusts them.
+Without names every key is made anew; with names, only those (a key added to the PKI, the others kept).
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -16,15 +18,18 @@ RSA_KEYS = (
     "applicant", "applicant-gen1", "applicant-renewed", "second-applicant", "revoked-applicant",
     "expired-applicant", "future-applicant", "wrong-usage-applicant", "auth-applicant",
     "test-card-applicant", "forged-applicant", "corporate-rep", "agency-root", "agency-receipt", "tsa",
-    "sharoushi-ca", "sharoushi-agent",
+    "sharoushi-ca", "sharoushi-agent", "gyouseishoshi-ca", "gyouseishoshi-agent",
 )  # fmt: skip
 EC_KEYS = ("accredited-signer",)
 SMALL_RSA_KEYS = ("weak-applicant",)
 
 
-def main() -> None:
+def main(names: list[str]) -> None:
     KEYS_DIR.mkdir(exist_ok=True)
-    for name in RSA_KEYS + EC_KEYS + SMALL_RSA_KEYS:
+    known = RSA_KEYS + EC_KEYS + SMALL_RSA_KEYS
+    if unknown := set(names) - set(known):
+        raise SystemExit(f"not keys of the test PKI: {', '.join(sorted(unknown))}")
+    for name in names or known:
         if name in EC_KEYS:
             key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey = ec.generate_private_key(ec.SECP256R1())
         else:
@@ -36,4 +41,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

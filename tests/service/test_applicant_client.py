@@ -116,3 +116,26 @@ def test_login_with_the_card_then_list_applications(live: Server, tmp_path: Path
     wrong_key = shinsei("login", "--p12", signing_p12, "--password-env", "P12_PASSWORD", "--server", live.base)
     assert wrong_key.returncode == 1
     assert "CHAIN_CONSTRAINTS_FAILURE" in wrong_key.stderr
+
+
+def test_usage_errors_exit_2_and_client_errors_exit_1_before_anything_is_sent() -> None:
+    """The click commands keep the argparse ones' exits: 2 for the command line, 1 for what the client finds."""
+    for args, message in (
+        (("login", "--server", "http://127.0.0.1:9"), "give one of --p12 and --pkcs11-module"),
+        (("login", "--p12", "a.p12", "--pkcs11-module", "m.so"), "give one of --p12 and --pkcs11-module"),
+        (("login", "--p12", "a.p12", "--link-p12", "b.p12", "--link-pkcs11-module", "m.so"),
+         "give one of --link-p12 and --link-pkcs11-module"),
+        (("draft", "new"), "Missing option '--form'"),
+        (("draft", "set"), "Missing argument 'DRAFT_ID'"),
+        (("draft", "finalize", "d", "--token", "drf_x"), "give one of --p12 and --pkcs11-module"),
+        (("applications", "--limit", "many"), "'many' is not a valid integer"),
+    ):  # fmt: skip
+        result = shinsei(*args)
+        assert (result.returncode, message in result.stderr) == (2, True), (args, result.stderr)
+    env = {k: v for k, v in os.environ.items() if k not in {"SHINSEI_DRAFT_TOKEN", "SHINSEI_SESSION_TOKEN"}}
+    for args, message in (
+        (("draft", "show", "d", "--server", "http://127.0.0.1:9"), "shinsei: give the draft token"),
+        (("applications", "--server", "http://127.0.0.1:9"), "shinsei: give the session token"),
+    ):
+        result = subprocess.run([*SHINSEI, *args], capture_output=True, text=True, env=env, timeout=60, check=False)
+        assert (result.returncode, result.stderr.startswith(message)) == (1, True), (args, result.stderr)

@@ -21,7 +21,7 @@ from pyhanko.sign.timestamps import DummyTimeStamper
 from pyhanko.sign.validation import async_validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
-from signing import receipts
+from signing import devca, receipt_keys, receipt_pdf, receipts
 from signing.fonts import Typeface
 from tests import pki
 from tests.pdf import embedded_fonts, page_text, unwrapped, word_boxes
@@ -41,24 +41,24 @@ RECEIPT = receipts.Receipt(
 
 
 @pytest.fixture(scope="module")
-def key(tmp_path_factory: pytest.TempPathFactory) -> receipts.ReceiptKey:
-    return receipts.development_receipt_key(tmp_path_factory.mktemp("receipt-keys"))
+def key(tmp_path_factory: pytest.TempPathFactory) -> receipt_keys.ReceiptKey:
+    return devca.development_receipt_key(tmp_path_factory.mktemp("receipt-keys"))
 
 
-def test_json_and_cms_round_trip(key: receipts.ReceiptKey) -> None:
+def test_json_and_cms_round_trip(key: receipt_keys.ReceiptKey) -> None:
     data, signature = asyncio.run(receipts.sign_receipt(RECEIPT, key.signer))
     assert data == msgspec.json.Encoder(order="sorted").encode(RECEIPT)
     assert msgspec.json.decode(data, type=receipts.Receipt) == RECEIPT
     report = receipts.verify_receipt(data, signature, [key.chain[-1]])
     assert report.indication == "TOTAL_PASSED", report.checks
-    assert receipts.DEV_RECEIPT_NAME in (report.signer.subject if report.signer else "")
+    assert devca.DEV_RECEIPT_NAME in (report.signer.subject if report.signer else "")
     forged = data.replace(b"MHLW-2026-000123", b"MHLW-2026-000124")
     assert receipts.verify_receipt(forged, signature, [key.chain[-1]]).sub_indication == "HASH_FAILURE"
     other_root = pki.cert("agency-root")
     assert receipts.verify_receipt(data, signature, [other_root]).sub_indication == "NO_CERTIFICATE_CHAIN_FOUND"
 
 
-def test_openssl_verifies_with_the_published_chain(key: receipts.ReceiptKey, tmp_path: Path) -> None:
+def test_openssl_verifies_with_the_published_chain(key: receipt_keys.ReceiptKey, tmp_path: Path) -> None:
     data, signature = asyncio.run(receipts.sign_receipt(RECEIPT, key.signer))
     (tmp_path / "receipt.json").write_bytes(data)
     (tmp_path / "receipt.p7s").write_bytes(signature)
@@ -79,7 +79,7 @@ def test_openssl_verifies_with_the_published_chain(key: receipts.ReceiptKey, tmp
     assert '"receipt_number": "MHLW-2026-000123"' in cli.stdout
 
 
-PRESENTATION = receipts.Presentation(
+PRESENTATION = receipt_pdf.Presentation(
     agency_name="厚生労働省",
     procedure_name="時間外労働・休日労働に関する協定届",
     applicants=["山田 太郎"],
@@ -88,12 +88,12 @@ PRESENTATION = receipts.Presentation(
 )
 
 
-def render(statement: receipts.Statement, key: receipts.ReceiptKey, typeface: Typeface, **changes: Any) -> bytes:
+def render(statement: receipts.Statement, key: receipt_keys.ReceiptKey, typeface: Typeface, **changes: Any) -> bytes:
     presentation = msgspec.structs.replace(PRESENTATION, **changes)
-    return asyncio.run(receipts.render_pdf(statement, presentation, key.signer, typeface))
+    return asyncio.run(receipt_pdf.render_pdf(statement, presentation, key.signer, typeface))
 
 
-def validate(pdf: bytes, key: receipts.ReceiptKey) -> None:
+def validate(pdf: bytes, key: receipt_keys.ReceiptKey) -> None:
     reader = PdfFileReader(io.BytesIO(pdf))  # type: ignore[no-untyped-call]
     [embedded] = reader.embedded_signatures
     assert embedded.sig_object["/SubFilter"] == "/ETSI.CAdES.detached"
@@ -103,7 +103,7 @@ def validate(pdf: bytes, key: receipts.ReceiptKey) -> None:
     assert embedded.sig_field["/Rect"] is not None  # the visible stamp
 
 
-def test_pdf_receipt_speaks_to_a_person_and_validates(key: receipts.ReceiptKey, typeface: Typeface) -> None:
+def test_pdf_receipt_speaks_to_a_person_and_validates(key: receipt_keys.ReceiptKey, typeface: Typeface) -> None:
     pdf = render(RECEIPT, key, typeface)
     assert pdf.startswith(b"%PDF")
     validate(pdf, key)
@@ -128,7 +128,35 @@ def test_pdf_receipt_speaks_to_a_person_and_validates(key: receipts.ReceiptKey, 
     assert "試験用" not in text and "TEST" not in text
 
 
-def test_the_font_is_noto_sans_jp_regular(key: receipts.ReceiptKey, typeface: Typeface) -> None:
+def test_a_receipt_filed_on_someones_behalf_names_both_parties(
+    key: receipt_keys.ReceiptKey, typeface: Typeface
+) -> None:
+    by_a_professional = msgspec.structs.replace(
+        RECEIPT, filed_by="Takahashi Ichiro", on_behalf_of="戸田工業株式会社", filed_by_profession="sharoushi"
+    )
+    data, _ = asyncio.run(receipts.sign_receipt(by_a_professional, key.signer))
+    signed = msgspec.json.decode(data)
+    assert (signed["filed_by"], signed["filed_by_profession"], signed["on_behalf_of"]) == (
+        "Takahashi Ichiro",
+        "sharoushi",
+        "戸田工業株式会社",
+    )
+    pdf = render(by_a_professional, key, typeface, applicants=["Takahashi Ichiro"])
+    validate(pdf, key)
+    lines = [line.strip() for line in page_text(pdf).splitlines()]
+    assert "申請者 Applicant: 戸田工業株式会社" in lines  # the principal applies
+    assert "提出者 Filed by: Takahashi Ichiro（社会保険労務士）" in lines
+
+    by_mandate = msgspec.structs.replace(RECEIPT, filed_by="鈴木 一郎", on_behalf_of="山田 太郎")
+    data, _ = asyncio.run(receipts.sign_receipt(by_mandate, key.signer))
+    assert "filed_by_profession" not in msgspec.json.decode(data)
+    pdf = render(by_mandate, key, typeface, applicants=["鈴木 一郎"])
+    lines = [line.strip() for line in page_text(pdf).splitlines()]
+    assert "申請者 Applicant: 山田 太郎" in lines and "提出者 Filed by: 鈴木 一郎" in lines
+    assert "提出者" not in unwrapped(page_text(render(RECEIPT, key, typeface)))  # one's own filing names one party
+
+
+def test_the_font_is_noto_sans_jp_regular(key: receipt_keys.ReceiptKey, typeface: Typeface) -> None:
     fonts = embedded_fonts(render(RECEIPT, key, typeface))
     assert fonts, "the font is embedded"
     for font in fonts:  # the page's text and the signature stamp's
@@ -137,7 +165,7 @@ def test_the_font_is_noto_sans_jp_regular(key: receipts.ReceiptKey, typeface: Ty
         assert "fvar" not in font and "gvar" not in font
 
 
-def test_a_pending_test_receipt_says_so(key: receipts.ReceiptKey, typeface: Typeface) -> None:
+def test_a_pending_test_receipt_says_so(key: receipt_keys.ReceiptKey, typeface: Typeface) -> None:
     pending = msgspec.structs.replace(RECEIPT, verification="INDETERMINATE", test=True)
     pdf = render(pending, key, typeface)
     validate(pdf, key)
@@ -147,7 +175,7 @@ def test_a_pending_test_receipt_says_so(key: receipts.ReceiptKey, typeface: Type
     assert "署名を確認しました" not in text
 
 
-def test_long_lines_wrap_inside_the_page_and_clear_the_stamp(key: receipts.ReceiptKey, typeface: Typeface) -> None:
+def test_long_lines_wrap_inside_the_page_and_clear_the_stamp(key: receipt_keys.ReceiptKey, typeface: Typeface) -> None:
     """File names are the applicant's: a long one, with no place to break, still stays on the page."""
     names = [
         "令和8年度_時間外労働・休日労働に関する協定届_別紙その1_事業場ごとの労働者数と延長時間の一覧_最終版.pdf",
@@ -161,11 +189,11 @@ def test_long_lines_wrap_inside_the_page_and_clear_the_stamp(key: receipts.Recei
     )
     pdf = render(many, key, typeface, procedure_name="雇用保険被保険者資格取得届" * 6, applicants=["山田 太郎"] * 4)
     validate(pdf, key)
-    stamp_left, _, _, stamp_top = receipts.STAMP_BOX
+    stamp_left, _, _, stamp_top = receipt_pdf.STAMP_BOX
     words = word_boxes(pdf)
     assert len(words) > 40  # every line of the page (poppler takes a run of text without gaps as one word)
     for word, (left, bottom, right, _) in words:
-        assert left >= receipts.MARGIN - 1 and right <= receipts.A4[2] - receipts.MARGIN + 1, word
+        assert left >= receipt_pdf.MARGIN - 1 and right <= receipt_pdf.A4[2] - receipt_pdf.MARGIN + 1, word
         in_stamp = left >= stamp_left - 1 and bottom <= stamp_top  # the stamp's own words
         assert in_stamp or bottom >= stamp_top, f"{word!r} at {left, bottom} runs into the stamp"
     text = unwrapped(page_text(pdf))
@@ -173,7 +201,7 @@ def test_long_lines_wrap_inside_the_page_and_clear_the_stamp(key: receipts.Recei
     assert "…（以下省略" not in text  # twelve files fit, at a smaller size
 
 
-def test_decision_notice_names_the_procedure(key: receipts.ReceiptKey, typeface: Typeface) -> None:
+def test_decision_notice_names_the_procedure(key: receipt_keys.ReceiptKey, typeface: Typeface) -> None:
     notice = receipts.DecisionNotice(
         notice_number="MHLW-D-2026-000001",
         submission_id=RECEIPT.submission_id,
@@ -206,7 +234,7 @@ def test_decision_notice_names_the_procedure(key: receipts.ReceiptKey, typeface:
     assert "試験用 / TEST" in unwrapped(page_text(render(notice, key, typeface, statement_url=url, test=True)))
 
 
-def test_timestamped_receipt(key: receipts.ReceiptKey) -> None:
+def test_timestamped_receipt(key: receipt_keys.ReceiptKey) -> None:
     tsa = DummyTimeStamper(tsa_cert=pki.cert("tsa"), tsa_key=pki.private_key("tsa"))
     data, signature = asyncio.run(receipts.sign_receipt(RECEIPT, key.signer, timestamper=tsa))
     signer_info = cms.ContentInfo.load(signature)["content"]["signer_infos"][0]
@@ -226,7 +254,7 @@ def test_receipt_key_from_pkcs12() -> None:
         [root],
         serialization.BestAvailableEncryption(b"test-only"),  # type: ignore[arg-type]
     )
-    key = receipts.receipt_key_from_p12(bundle, b"test-only")
+    key = receipt_keys.receipt_key_from_p12(bundle, b"test-only")
     assert [c.subject for c in key.chain] == [pki.cert("agency-receipt").subject, pki.cert("agency-root").subject]
     assert key.development is False
     data, signature = asyncio.run(receipts.sign_receipt(RECEIPT, key.signer))
@@ -235,19 +263,19 @@ def test_receipt_key_from_pkcs12() -> None:
 
 
 @pytest.mark.parametrize(("algorithm", "key_type"), [("ecdsa-p256", "ec"), ("rsa-2048", "rsa")])
-def test_development_key_is_made_once(tmp_path: Path, algorithm: receipts.ReceiptAlgorithm, key_type: str) -> None:
-    first = receipts.development_receipt_key(tmp_path, algorithm=algorithm)
-    second = receipts.development_receipt_key(tmp_path, algorithm="rsa-2048" if key_type == "ec" else "ecdsa-p256")
+def test_development_key_is_made_once(tmp_path: Path, algorithm: devca.ReceiptAlgorithm, key_type: str) -> None:
+    first = devca.development_receipt_key(tmp_path, algorithm=algorithm)
+    second = devca.development_receipt_key(tmp_path, algorithm="rsa-2048" if key_type == "ec" else "ecdsa-p256")
     assert first.chain[0].dump() == second.chain[0].dump()  # kept: the algorithm applies when it is made
     assert first.chain[0].public_key.algorithm == key_type
-    assert first.development and receipts.DEV_ROOT_NAME in first.chain[-1].subject.human_friendly
+    assert first.development and devca.DEV_ROOT_NAME in first.chain[-1].subject.human_friendly
     assert (tmp_path / "receipt.key.pem").stat().st_mode & 0o077 == 0
     data, signature = asyncio.run(receipts.sign_receipt(RECEIPT, first.signer))
     assert receipts.verify_receipt(data, signature, [first.chain[-1]]).passed
 
 
 def test_what_cannot_fit_gives_way_and_the_page_still_says_how_to_verify(
-    key: receipts.ReceiptKey, typeface: Typeface
+    key: receipt_keys.ReceiptKey, typeface: Typeface
 ) -> None:
     files = [
         receipts.AttachmentDigest(field=f"f{i}", filename=f"添付{i}.pdf", sha256=f"{i:02x}" * 32) for i in range(60)
@@ -280,5 +308,5 @@ def test_what_cannot_fit_gives_way_and_the_page_still_says_how_to_verify(
     assert "行省略 / " in text and "more lines in the signed JSON）" in text
     assert "ab" * 32 in text and "shinsei verify-receipt decision-notice.json" in text
     for word, (left_x, bottom, right, _) in word_boxes(pdf):
-        assert left_x >= receipts.MARGIN - 1 and right <= receipts.A4[2] - receipts.MARGIN + 1, word
-        assert bottom >= receipts.STAMP_BOX[3] or left_x >= receipts.STAMP_BOX[0] - 1, word
+        assert left_x >= receipt_pdf.MARGIN - 1 and right <= receipt_pdf.A4[2] - receipt_pdf.MARGIN + 1, word
+        assert bottom >= receipt_pdf.STAMP_BOX[3] or left_x >= receipt_pdf.STAMP_BOX[0] - 1, word

@@ -1,17 +1,17 @@
-"""The from-scratch path: pyHanko and certvalidator judge, with pyHanko's known traps corrected.
+"""The test oracle: pyHanko and certvalidator judge from scratch, with pyHanko's known traps corrected.
 
-Used by the differential test (every case must get the verdict ``Verifier`` gives) and by the
-benchmark as the baseline. pyHanko decides integrity, signature validity, the chain and key usage
-(certvalidator) and revocation from the same CRLs; on top of its facts go what it does not do on
-the CMS path: certificate policies per class, ``require`` rather than soft-fail revocation, missing
-or stale revocation data as TRY_LATER rather than a generic chain failure, and the EN 319 102-1 time
-bounds (notBefore after the upper bound as NOT_YET_VALID rather than a chain failure).
+Used by the differential test (every case must get the verdict ``Verifier`` gives); it lives under
+``tests/`` because nothing in the service runs it. pyHanko decides integrity, signature validity,
+the chain and key usage (certvalidator) and revocation from the same CRLs; on top of its facts go
+what it does not do on the CMS path: certificate policies per class, ``require`` rather than
+soft-fail revocation, missing or stale revocation data as TRY_LATER rather than a generic chain
+failure, and the EN 319 102-1 time bounds (notBefore after the upper bound as NOT_YET_VALID rather
+than a chain failure).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 
 from asn1crypto import cms, x509
 from pyhanko.sign.validation import async_validate_detached_cms
@@ -24,10 +24,6 @@ from signing import crypto
 from signing.report import Check, SubIndication, VerificationReport
 from signing.trust import Anchor, CRLInfo, OCSPInfo, TrustStore
 from signing.verify import Assessment, Bounds, Policy, Rejected, freshest, judge, parse, policy_problem, report_for
-
-# pyHanko logs signer distinguished names at WARNING: personal data stays out of our logs.
-logging.getLogger("pyhanko").setLevel(logging.ERROR)
-logging.getLogger("pyhanko_certvalidator").setLevel(logging.ERROR)
 
 
 async def _validate(
