@@ -380,3 +380,22 @@ async def test_a_draft_keeps_its_number_encrypted(
     final = await client.post(f"/api/v1/drafts/{draft_id}/finalize", headers=header)
     assert final.status_code == 200, final.text
     assert msgspec.json.decode(final.content)["answers"]["my_number"] == NUMBER  # the bytes to sign carry it
+
+
+async def test_the_retention_purge_takes_the_masked_answers_too(
+    client: Client, admin: dict[str, str], conn: asyncpg.Connection, db: str
+) -> None:
+    """At the end of the application's retention period nothing of it is left beside the tombstone."""
+    from tests.api.test_queue import clerk
+    from tests.api.test_retention import decided_at, end_of_period, run_at
+    from tests.api.test_review import decide, view
+
+    body = await submit(client, conn)
+    _, header = await clerk(conn)
+    assert (await client.post("/api/v1/queue/claim", headers=header)).status_code == 200
+    _, etag = await view(client, body, header)
+    assert (await decide(client, body, header, etag, "approve")).status_code == 200
+    assert await conn.fetchval("SELECT count(*) FROM revision_my_number") == 1
+    await run_at(db, end_of_period(await decided_at(conn, body), 5))
+    assert await conn.fetchval("SELECT count(*) FROM revision_my_number") == 0
+    assert await conn.fetchval("SELECT count(*) FROM revision WHERE document IS NOT NULL") == 0
