@@ -3,7 +3,9 @@
 The clerk sees what was signed in the words of the form version it was signed against (labels and
 option labels of *that* version), and for an amendment, only the answers that changed. Every answer
 becomes text through its field type's ``display`` (``ComponentRegistry.display``): the API's review
-view, the console and anything else that shows answers take their text from here.
+view, the console and anything else that shows answers take their text from here. A 個人番号
+(``my_number``) is masked, value and display alike, here and in the diff: whoever needs the full
+number asks for it on its own, with the permission and a reason (the service's reveal).
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from typing import Any
 
 import msgspec
 
+from forms.components.my_number import mask
 from forms.components.registry import ComponentRegistry
-from forms.schema import FieldSpec, FormSchema, GroupField, Text
+from forms.schema import FieldSpec, FormSchema, GroupField, MyNumberField, Text
 
 
 class Answer(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -43,6 +46,23 @@ def _type(spec: FieldSpec) -> str:
     return str(spec.__struct_config__.tag)
 
 
+def _masked(fields: list[FieldSpec], item: Any) -> Any:
+    """A group item (or list of them) with every 個人番号 in it masked."""
+    if isinstance(item, list):
+        return [_masked(fields, element) for element in item]
+    if not isinstance(item, dict):
+        return item
+    kinds = {spec.id: spec for spec in fields}
+    return {key: mask(value) if isinstance(kinds.get(key), MyNumberField) else value for key, value in item.items()}
+
+
+def _shown_value(spec: FieldSpec, value: Any) -> Any:
+    """The value a view may carry: a 個人番号 masked, a group's items with theirs masked."""
+    if isinstance(spec, MyNumberField):
+        return mask(value)
+    return _masked(spec.fields, value) if isinstance(spec, GroupField) else value
+
+
 def _render(fields: list[FieldSpec], answers: dict[str, Any], base: str, components: ComponentRegistry) -> list[Answer]:
     rendered = []
     for spec in fields:
@@ -60,7 +80,7 @@ def _render(fields: list[FieldSpec], answers: dict[str, Any], base: str, compone
                 pointer=pointer,
                 label=spec.label,
                 type=_type(spec),
-                value=value,
+                value=_shown_value(spec, value),
                 display=components.display(spec, value),
                 items=items,
             )
@@ -88,13 +108,17 @@ def _diff(fields: list[FieldSpec], before: dict[str, Any], after: dict[str, Any]
                         AnswerChange(
                             pointer=f"{pointer}/{index}",
                             label=spec.label,
-                            before=old[index] if index < len(old) else None,
-                            after=new[index] if index < len(new) else None,
+                            before=_masked(spec.fields, old[index]) if index < len(old) else None,
+                            after=_masked(spec.fields, new[index]) if index < len(new) else None,
                         )
                     )
                 elif isinstance(a, dict) and isinstance(b, dict):
                     changes += _diff(spec.fields, a, b, f"{pointer}/{index}")
             continue
+        if old is not None:
+            old = _shown_value(spec, old)
+        if new is not None:
+            new = _shown_value(spec, new)
         changes.append(AnswerChange(pointer=pointer, label=spec.label, before=old, after=new))
     return changes
 

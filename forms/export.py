@@ -13,7 +13,7 @@ from typing import Any, Final
 from forms.compile import NONCE_PATTERN, UUID_PATTERN, CompiledField, CompiledForm, CompiledScope
 from forms.components.base import SHA256_PATTERN
 from forms.conditions import references, to_json_schema
-from forms.schema import Condition, CorporateNumberField, DateField
+from forms.schema import Condition, CorporateNumberField, DateField, MyNumberField
 
 DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
 Rule = tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]
@@ -92,7 +92,7 @@ def not_expressed(form: CompiledForm) -> list[str]:
 
     def gaps(f: CompiledField, where: str) -> list[str]:
         spec = f.spec
-        if isinstance(spec, CorporateNumberField):
+        if isinstance(spec, CorporateNumberField | MyNumberField):
             return [f"{where} (check digit)"]
         if isinstance(spec, DateField) and any(
             v is not None for v in (spec.min, spec.max, spec.min_field, spec.max_field)

@@ -122,6 +122,10 @@ class CorporateNumberField(FieldBase, tag="corporate_number", kw_only=True, froz
     pass
 
 
+class MyNumberField(FieldBase, tag="my_number", kw_only=True, frozen=True):
+    """個人番号 (特定個人情報): publishable only for a procedure whose catalogue entry allows collecting it."""
+
+
 class KanaField(FieldBase, tag="kana", kw_only=True, frozen=True):
     min_length: NonNegative | None = None
     max_length: Annotated[int, msgspec.Meta(ge=1, le=1000)] | None = None
@@ -153,6 +157,7 @@ FieldSpec = Union[  # noqa: UP007 - msgspec resolves this forward reference by n
     PostalCodeField,
     PrefectureField,
     CorporateNumberField,
+    MyNumberField,
     KanaField,
     AttachmentField,
     GroupField,

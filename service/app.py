@@ -46,6 +46,10 @@ from service.logs import RequestLog, configure_logging
 from service.metrics.collectors import Metrics
 from service.metrics.context import current as metrics_context
 from service.metrics.routes import metrics_routes
+from service.mynumber import documents as my_number_documents
+from service.mynumber.keystore import KeyStore
+from service.mynumber.master_keys import load_keyring
+from service.mynumber.routes import AnswerController
 from service.openapi import document_problems
 from service.problems import exception_handlers
 from service.publishing.cache import CompiledForms
@@ -146,7 +150,9 @@ async def refresh_crls_periodically(database: Database, interval: int) -> None:
     await periodically("crl_refresh", interval, job)
 
 
-async def reverify_periodically(database: Database, verifiers: Verifiers, settings: Settings) -> None:
+async def reverify_periodically(
+    database: Database, verifiers: Verifiers, settings: Settings, keys: KeyStore | None = None
+) -> None:
     """Judge again the signatures that wait for revocation data or its confirmation (0: never)."""
 
     async def job() -> None:
@@ -157,6 +163,7 @@ async def reverify_periodically(database: Database, verifiers: Verifiers, settin
                 dt.datetime.now(dt.UTC),
                 accept_test=settings.env == "development",
                 grace=dt.timedelta(seconds=settings.confirmation_grace_seconds),
+                keys=keys,
             )
         log.info("reverification", **outcome)
 
@@ -171,6 +178,30 @@ async def seal_periodically(database: Database, interval: float) -> None:
             await trail.seal(conn)
 
     await periodically("audit_seal", interval, job)
+
+
+async def purge_my_numbers_periodically(database: Database, interval: int) -> None:
+    """Purge 個人番号 past their procedure's ``my_number.retain_days``, with housekeeping's interval (0: never)."""
+
+    async def job() -> None:
+        async with database.connection() as conn:
+            purged = await my_number_documents.purge_due(conn, dt.datetime.now(dt.UTC))
+        log.info("my_number_purge", revisions=purged)
+
+    await periodically("my_number_purge", interval, job)
+
+
+def load_my_number_keys(settings: Settings, database: Database) -> KeyStore:
+    """The 個人番号 key store over the configured master keys; the log says when there are none or only dev ones."""
+    keyring = load_keyring(settings)
+    if keyring is None:
+        log.warning(
+            "my_number_key_missing",
+            detail="no SHINSEI_MY_NUMBER_MASTER_KEY_FILE: forms with a my_number field take no submissions",
+        )
+    elif not settings.my_number_master_key_file:
+        log.warning("development_my_number_key", detail="個人番号 are encrypted under a DEVELOPMENT master key")
+    return KeyStore(keyring, database.transaction)
 
 
 def _utcnow() -> dt.datetime:
@@ -298,6 +329,7 @@ def create_app(
                 HTTPTimeStamper(settings.tsa_url, timeout=settings.tsa_timeout_seconds) if settings.tsa_url else None
             ),
             clock=clock,
+            my_number=load_my_number_keys(settings, app.state.database),
         )
         app.state.services = services
         app.state.settings = settings
@@ -308,13 +340,16 @@ def create_app(
         tasks = [
             asyncio.create_task(prepare_font(services.typeface)),
             asyncio.create_task(refresh_crls_periodically(app.state.database, settings.crl_refresh_seconds)),
-            asyncio.create_task(reverify_periodically(app.state.database, services.verifiers, settings)),
+            asyncio.create_task(
+                reverify_periodically(app.state.database, services.verifiers, settings, services.my_number)
+            ),
             asyncio.create_task(seal_periodically(app.state.database, settings.audit_seal_seconds)),
             asyncio.create_task(housekeep_periodically(app.state.database, settings, metrics)),
             asyncio.create_task(retain_periodically(app.state.database, settings, clock)),
             asyncio.create_task(
                 deliver_webhooks_periodically(app.state.database, settings, app.state.webhook_client, services.clock)
             ),
+            asyncio.create_task(purge_my_numbers_periodically(app.state.database, settings.housekeeping_seconds)),
         ]
         try:
             yield
@@ -351,6 +386,7 @@ def create_app(
             by_receipt,
             EventController,
             WebhookController,
+            AnswerController,
             *metrics_routes(settings),
             console_router(settings),
         ],

@@ -202,6 +202,12 @@ class TooManyRequests(ProblemError):
         super().__init__(detail, headers={"Retry-After": str(retry_after)})
 
 
+class MyNumberUnavailable(ProblemError):
+    """A 個人番号 would have to be encrypted or opened and the server has no master key (production without one)."""
+
+    slug, status, title = "my-number-unavailable", 503, "個人番号 cannot be handled: no key is configured."
+
+
 class RequestTimeout(ProblemError):
     slug, status, title = "request-timeout", 408, "The request body did not arrive in time."
 

@@ -17,6 +17,7 @@ from litestar.di import NamedDependency
 from pyhanko.sign.timestamps import TimeStamper
 
 from service.metrics.collectors import Metrics
+from service.mynumber.keystore import KeyStore
 from service.publishing.cache import CompiledForms
 from service.settings import Settings
 from service.submissions.attachments import AttachmentStore
@@ -47,6 +48,8 @@ class Services(msgspec.Struct, frozen=True, kw_only=True):
     timestamper: TimeStamper | None = None
     """An RFC 3161 service when ``SHINSEI_TSA_URL`` is set."""
     clock: Clock = system_clock
+    my_number: KeyStore = msgspec.field(default_factory=lambda: KeyStore(None))
+    """The agencies' 個人番号 data keys; without a master key (production unset) it refuses to encrypt."""
     """Now, in UTC: the time of intake, decisions and every validation."""
 
 

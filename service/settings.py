@@ -101,6 +101,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     receipt_chain: str | None = None
     """PEM file with the CA certificates above the receipt certificate, root last (PKCS#11 only)."""
 
+    my_number_master_key_file: str | None = None
+    """File of master keys (base64, one a line, the current one first) wrapping the agencies' 個人番号 data
+    keys. Unset: in development a key made under ``data_dir/keys``; in production none, and forms with a
+    ``my_number`` field take no submissions (503) until it is set."""
+
     tsa_url: str | None = None
     """An RFC 3161 time-stamping service. Set: receipts, decision notices and every applicant signature
     (CAdES-T, its time the signature's proof of existence) are time-stamped; unset: none are."""

@@ -64,12 +64,17 @@ class AttachmentEvidence(msgspec.Struct, frozen=True, kw_only=True):
 
 class RevisionEvidence(msgspec.Struct, frozen=True, kw_only=True):
     number: int
-    document: bytes
+    document: bytes | None
+    """The signed bytes; None when withheld (a 個人番号 the requester may not see, or one purged)."""
     signatures: list[SignatureEvidence]
     attachments: list[AttachmentEvidence]
     receipt_json: bytes
     receipt_cms: bytes
     receipt_pdf: bytes
+    withheld: str | None = None
+    """Why the document is not in the bundle, in words for its reader."""
+    masked_answers: bytes | None = None
+    """In place of a withheld document: its answers as JSON, each 個人番号 masked."""
 
 
 class NoticeEvidence(msgspec.Struct, frozen=True, kw_only=True):
@@ -125,13 +130,16 @@ class SignatureEntry(msgspec.Struct, frozen=True, kw_only=True):
 
 class RevisionEntry(msgspec.Struct, frozen=True, kw_only=True):
     number: int
-    document: str
+    document: str | None
+    """None: withheld (``withheld`` says why); the signatures over it cannot be checked from this bundle."""
     receipt: str
     receipt_signature: str
     receipt_pdf: str
     signatures: list[SignatureEntry]
     attachments: dict[str, str]
     """Field path → file in the bundle."""
+    withheld: str | None = None
+    masked_answers: str | None = None
 
 
 class ProxyEntry(msgspec.Struct, frozen=True, kw_only=True):
@@ -183,8 +191,16 @@ def _readme(manifest: Manifest) -> str:
         "   `openssl cms -crl_check` reads CRLs from; an OCSP answer is checked by shinsei verify-bundle):",
     ]
     for revision in manifest.revisions:
-        for entry in revision.signatures:
-            lines += _openssl_verify(entry, revision.document)
+        document_file = revision.document
+        if document_file is None:
+            lines += [
+                f"   Revision {revision.number}: its signed document is withheld ({revision.withheld}).",
+                f"   Its answers, each 個人番号 masked, are in {revision.masked_answers}; its signatures",
+                "   cannot be checked from this bundle (the receipt still names the document's SHA-256).",
+            ]
+        for entry in revision.signatures if document_file is not None else ():
+            assert document_file is not None
+            lines += _openssl_verify(entry, document_file)
             if entry.timestamp and entry.signature_value:
                 lines += [
                     "   Its time-stamp (CAdES-T), against the time-stamping authority's root:",
@@ -208,7 +224,7 @@ def _readme(manifest: Manifest) -> str:
             "   pyhanko sign validate --no-revocation-check --trust AGENCY-ROOT.pem --trust-replace "
             + revision.receipt_pdf
         )
-        for entry in revision.signatures:
+        for entry in revision.signatures if revision.document is not None else ():
             lines.append(
                 f"   pyhanko sign validate --trust YOUR-CA.pem --trust-replace --no-revocation-check "
                 f"--detached {entry.file} {revision.document}"
@@ -296,7 +312,13 @@ def write(evidence: Evidence) -> bytes:
     revisions = []
     for revision in evidence.revisions:
         base = f"revision-{revision.number}"
-        files[f"{base}/document.json"] = revision.document
+        document = masked = None
+        if revision.document is not None:
+            document = f"{base}/document.json"
+            files[document] = revision.document
+        elif revision.masked_answers is not None:
+            masked = f"{base}/answers.masked.json"
+            files[masked] = revision.masked_answers
         files[f"{base}/receipt-{revision.number}.json"] = revision.receipt_json
         files[f"{base}/receipt-{revision.number}.p7s"] = revision.receipt_cms
         files[f"{base}/receipt-{revision.number}.pdf"] = revision.receipt_pdf
@@ -311,7 +333,7 @@ def write(evidence: Evidence) -> bytes:
             attachments[attachment.field] = path
         revisions.append(
             RevisionEntry(
-                number=revision.number, document=f"{base}/document.json",
+                number=revision.number, document=document, withheld=revision.withheld, masked_answers=masked,
                 receipt=f"{base}/receipt-{revision.number}.json",
                 receipt_signature=f"{base}/receipt-{revision.number}.p7s",
                 receipt_pdf=f"{base}/receipt-{revision.number}.pdf", signatures=entries, attachments=attachments,
@@ -439,6 +461,7 @@ def check(data: bytes, trust: list[x509.Certificate], progress: Callable[[str], 
     )
     roots = [c for c in trust if c.self_signed != "no"] or trust
     by_fingerprint = {fingerprint(c): c for c in trust}
+    receipted: dict[int, str] = {}
     first: Receipt | None = None
     for revision in manifest.revisions:
         name = f"revision {revision.number}"
@@ -451,9 +474,17 @@ def check(data: bytes, trust: list[x509.Certificate], progress: Callable[[str], 
             continue
         receipt = msgspec.convert(receipt_fields, Receipt)
         first = first or receipt
-        document = files.get(revision.document, b"")
+        receipted[revision.number] = receipt.document_sha256
+        if revision.document is None:
+            findings.append(
+                Finding(
+                    item=f"{name} document", outcome="indeterminate",
+                    detail=f"withheld ({revision.withheld}): its signatures cannot be checked from this bundle",
+                )
+            )  # fmt: skip
+        document = files.get(revision.document, b"") if revision.document is not None else None
         consistent = (
-            hashlib.sha256(document).hexdigest() == receipt.document_sha256
+            (document is None or hashlib.sha256(document).hexdigest() == receipt.document_sha256)
             and [hashlib.sha256(files.get(s.file, b"")).hexdigest() for s in revision.signatures]
             == receipt.signatures_sha256
             and all(
@@ -470,7 +501,8 @@ def check(data: bytes, trust: list[x509.Certificate], progress: Callable[[str], 
                 else "the files differ from what the receipt names",
             )
         )
-        for index, entry in enumerate(revision.signatures, start=1):
+        for index, entry in enumerate(revision.signatures if document is not None else (), start=1):
+            assert document is not None
             item = f"{name} signature {index}"
             step(item)
             stamped, stamp_finding = _timestamp(files, entry, roots, f"{item} time-stamp")
@@ -487,8 +519,11 @@ def check(data: bytes, trust: list[x509.Certificate], progress: Callable[[str], 
         if notice_fields is not None:
             notice = msgspec.convert(notice_fields, DecisionNotice)
             named = next((r for r in manifest.revisions if r.number == notice.revision), None)
-            same = named is not None and hashlib.sha256(files.get(named.document, b"")).hexdigest() == (
-                notice.document_sha256
+            same = named is not None and (
+                # A withheld document: the agency-signed receipt of that revision names its hash.
+                receipted.get(named.number) == notice.document_sha256
+                if named.document is None
+                else hashlib.sha256(files.get(named.document, b"")).hexdigest() == notice.document_sha256
             )
             findings.append(
                 Finding(

@@ -16,6 +16,7 @@ from forms.components.group import Group
 from forms.components.integer import Integer
 from forms.components.kana import Kana
 from forms.components.multi_choice import MultiChoice
+from forms.components.my_number import MyNumber
 from forms.components.phone import Phone
 from forms.components.postal_code import PostalCode
 from forms.components.prefecture import Prefecture
@@ -62,6 +63,7 @@ def default_components() -> ComponentRegistry:
         PostalCode(),
         Prefecture(),
         CorporateNumber(),
+        MyNumber(),
         Kana(),
         Attachment(),
         Group(),

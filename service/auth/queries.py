@@ -11,14 +11,14 @@ import asyncpg
 from service.auth.schemas import Principal, Role, TokenOut
 
 SELECT_PRINCIPAL: Final[LiteralString] = """
-    SELECT id, role, agency_code FROM api_token WHERE token_hash = $1 AND revoked_at IS NULL"""
+    SELECT id, role, agency_code, permissions FROM api_token WHERE token_hash = $1 AND revoked_at IS NULL"""
 
 INSERT_TOKEN: Final[LiteralString] = """
-    INSERT INTO api_token (token_hash, role, agency_code, name) VALUES ($1, $2, $3, $4)
-    RETURNING id, role, agency_code AS agency, name, created_at, revoked_at"""  # noqa: S105 - SQL, not a secret
+    INSERT INTO api_token (token_hash, role, agency_code, name, permissions) VALUES ($1, $2, $3, $4, $5)
+    RETURNING id, role, agency_code AS agency, name, permissions, created_at, revoked_at"""  # noqa: S105 - SQL, not a secret
 
 LIST_TOKENS: Final[LiteralString] = """
-    SELECT id, role, agency_code AS agency, name, created_at, revoked_at
+    SELECT id, role, agency_code AS agency, name, permissions, created_at, revoked_at
     FROM api_token
     WHERE ($1::timestamptz IS NULL OR (created_at, id) > ($1, $2::uuid))
       AND ($3::text IS NULL OR agency_code = $3)
@@ -32,13 +32,18 @@ REVOKE_TOKEN: Final[LiteralString] = """
 
 async def principal_for(conn: asyncpg.Connection, token_hash: bytes) -> Principal | None:
     row = await conn.fetchrow(SELECT_PRINCIPAL, token_hash)
-    return None if row is None else Principal(row["id"], row["role"], row["agency_code"])
+    return None if row is None else Principal(row["id"], row["role"], row["agency_code"], frozenset(row["permissions"]))
 
 
 async def insert_token(
-    conn: asyncpg.Connection, token_hash: bytes, role: Role, agency_code: str | None, name: str
+    conn: asyncpg.Connection,
+    token_hash: bytes,
+    role: Role,
+    agency_code: str | None,
+    name: str,
+    permissions: list[str] | None = None,
 ) -> TokenOut:
-    row = await conn.fetchrow(INSERT_TOKEN, token_hash, role, agency_code, name)
+    row = await conn.fetchrow(INSERT_TOKEN, token_hash, role, agency_code, name, sorted(set(permissions or ())))
     assert row is not None  # RETURNING always yields a row
     return TokenOut(**dict(row))
 

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 import msgspec
 
 Role = Literal["admin", "agency-admin", "clerk"]
+#: What a token may do beyond its role, each granted explicitly. ``my_number:read``: reveal a 個人番号 of
+#: the token's agency in full (with a reason, on the audit trail); without it every view is masked.
+Permission = Literal["my_number:read"]
+MY_NUMBER_READ: Final = "my_number:read"
 AgencyCode = Annotated[str, msgspec.Meta(pattern=r"^[A-Z][A-Z0-9-]{1,31}$")]
 
 
@@ -18,6 +22,11 @@ class Principal(msgspec.Struct, frozen=True):
     token_id: uuid.UUID
     role: Role
     agency_code: str | None
+    permissions: frozenset[str] = frozenset()
+    """Granted on the token (console sessions inherit their token's)."""
+
+    def may(self, permission: Permission) -> bool:
+        return permission in self.permissions
 
     @property
     def is_admin(self) -> bool:
@@ -32,6 +41,7 @@ class TokenIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     role: Role
     agency: AgencyCode | None = None
     name: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    permissions: Annotated[list[Permission], msgspec.Meta(max_length=10)] = []
 
 
 class TokenOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -39,6 +49,7 @@ class TokenOut(msgspec.Struct, frozen=True, kw_only=True):
     role: Role
     agency: str | None
     name: str
+    permissions: list[str] = []
     created_at: dt.datetime
     revoked_at: dt.datetime | None
 

@@ -33,7 +33,9 @@ async def issue_token(conn: asyncpg.Connection, request: TokenIn) -> IssuedToken
             errors=[FieldProblem(pointer="/agency", code="unknown_agency", detail="is not a known agency")],
         )
     secret = tokens.generate()
-    info = await queries.insert_token(conn, tokens.digest(secret), request.role, request.agency, request.name)
+    info = await queries.insert_token(
+        conn, tokens.digest(secret), request.role, request.agency, request.name, list(request.permissions)
+    )
     return IssuedToken(token=secret, info=info)
 
 
@@ -44,11 +46,12 @@ async def create_token(conn: asyncpg.Connection, who: Principal, request: TokenI
             raise Forbidden("An agency admin issues clerk tokens only; ask a platform admin for other roles.")
         if request.agency not in (None, who.agency_code):
             raise Forbidden("An agency admin issues tokens for its own agency only.")
-        request = TokenIn(role="clerk", agency=who.agency_code, name=request.name)
+        # The agency decides which of its clerks handle 個人番号 (番号法's 事務取扱担当者): it may grant that.
+        request = TokenIn(role="clerk", agency=who.agency_code, name=request.name, permissions=request.permissions)
     issued = await issue_token(conn, request)
     await trail.record(
         conn, actor=str(who.token_id), role=who.role, agency=request.agency, action="token.issued",
-        subject=str(issued.info.id), details={"role": request.role},
+        subject=str(issued.info.id), details={"role": request.role, "permissions": sorted(set(request.permissions))},
     )  # fmt: skip
     return issued
 

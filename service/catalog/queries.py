@@ -10,6 +10,7 @@ import msgspec
 from service.catalog import policy
 from service.catalog.schemas import (
     LegacyRequirements,
+    MyNumberRule,
     PolicyOverride,
     ProcedureIn,
     ProcedureOut,
@@ -22,6 +23,7 @@ _COLUMNS: Final = """
     id, agency_code, name_ja, name_en, legal_basis, paper, seal, in_person,
     reform_status, reform_effective, reform_note,
     override_signature, override_identity_proofing, override_reason, revocation, proxy, retention_years, retention_from,
+    my_number,
     created_at, updated_at"""
 
 LIST_PROCEDURES: Final[LiteralString] = f"""
@@ -40,13 +42,13 @@ SELECT_PROCEDURE: Final[LiteralString] = f"SELECT {_COLUMNS} FROM procedure WHER
 
 SELECT_PROCEDURE_AGENCY: Final[LiteralString] = "SELECT agency_code FROM procedure WHERE id = $1 FOR UPDATE"
 
-_VALUES: Final = "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18"
+_VALUES: Final = "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19"
 
 INSERT_PROCEDURE: Final[LiteralString] = f"""
     INSERT INTO procedure (id, agency_code, name_ja, name_en, legal_basis, paper, seal, in_person,
                            reform_status, reform_effective, reform_note,
                            override_signature, override_identity_proofing, override_reason, revocation, proxy,
-                           retention_years, retention_from)
+                           retention_years, retention_from, my_number)
     VALUES ({_VALUES})
     ON CONFLICT (id) DO NOTHING
     RETURNING {_COLUMNS}"""  # noqa: S608
@@ -55,7 +57,7 @@ UPSERT_PROCEDURE: Final[LiteralString] = f"""
     INSERT INTO procedure (id, agency_code, name_ja, name_en, legal_basis, paper, seal, in_person,
                            reform_status, reform_effective, reform_note,
                            override_signature, override_identity_proofing, override_reason, revocation, proxy,
-                           retention_years, retention_from)
+                           retention_years, retention_from, my_number)
     VALUES ({_VALUES})
     ON CONFLICT (id) DO UPDATE SET
         agency_code = excluded.agency_code, name_ja = excluded.name_ja, name_en = excluded.name_en,
@@ -66,18 +68,19 @@ UPSERT_PROCEDURE: Final[LiteralString] = f"""
         override_identity_proofing = excluded.override_identity_proofing,
         override_reason = excluded.override_reason, revocation = excluded.revocation, proxy = excluded.proxy,
         retention_years = excluded.retention_years, retention_from = excluded.retention_from,
+        my_number = excluded.my_number,
         updated_at = CASE
             WHEN (procedure.agency_code, procedure.name_ja, procedure.name_en, procedure.legal_basis,
                   procedure.paper, procedure.seal, procedure.in_person, procedure.reform_status,
                   procedure.reform_effective, procedure.reform_note, procedure.override_signature,
                   procedure.override_identity_proofing, procedure.override_reason, procedure.revocation,
-                  procedure.proxy, procedure.retention_years, procedure.retention_from)
+                  procedure.proxy, procedure.retention_years, procedure.retention_from, procedure.my_number)
                  IS NOT DISTINCT FROM
                  (excluded.agency_code, excluded.name_ja, excluded.name_en, excluded.legal_basis,
                   excluded.paper, excluded.seal, excluded.in_person, excluded.reform_status,
                   excluded.reform_effective, excluded.reform_note, excluded.override_signature,
                   excluded.override_identity_proofing, excluded.override_reason, excluded.revocation,
-                  excluded.proxy, excluded.retention_years, excluded.retention_from)
+                  excluded.proxy, excluded.retention_years, excluded.retention_from, excluded.my_number)
             THEN procedure.updated_at ELSE now() END
     RETURNING {_COLUMNS}"""  # noqa: S608
 
@@ -107,6 +110,7 @@ def _procedure(row: asyncpg.Record) -> ProcedureOut:
         retention=RetentionRule(years=row["retention_years"], start=row["retention_from"])
         if row["retention_years"] is not None
         else None,
+        my_number=msgspec.convert(row["my_number"], MyNumberRule) if row["my_number"] is not None else None,
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
@@ -120,6 +124,7 @@ def _arguments(p: ProcedureIn) -> tuple[Any, ...]:
         o.signature if o else None, o.identity_proofing if o else None, o.reason if o else None, p.revocation,
         msgspec.to_builtins(p.proxy) if p.proxy is not None else None,
         p.retention.years if p.retention else None, p.retention.start if p.retention else None,
+        msgspec.to_builtins(p.my_number) if p.my_number is not None else None,
     )  # fmt: skip
 
 

@@ -48,6 +48,26 @@ class ProxyRule(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     行政書士, 税理士, 司法書士, each trusted through their association's CA (a trust class of its own)."""
 
 
+class MyNumberRule(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Whether the procedure may collect 個人番号 (特定個人情報), under which provision, and for how long.
+
+    The My Number Act allows collecting it only for the uses its 別表 and an agency's ordinances name;
+    ``basis`` is that provision, on record. A form with a ``my_number`` field is published only for a
+    procedure whose rule is ``allowed``.
+    """
+
+    allowed: bool
+    basis: Annotated[str, msgspec.Meta(min_length=1, max_length=500)] | None = None
+    """The legal basis (e.g. 番号法第9条第1項 別表第一の五十七の項); required when ``allowed``."""
+    retain_days: Annotated[int, msgspec.Meta(ge=1, le=36_500)] | None = None
+    """Days after receipt after which the number alone is purged, the application and its audit trail
+    kept; unset: kept as long as the application."""
+
+    def __post_init__(self) -> None:
+        if self.allowed and self.basis is None:
+            raise ValueError("basis is required when allowed is true (the provision that allows collecting it)")
+
+
 class PolicyOverride(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """An agency's decision to depart from the derived policy; the reason is kept on record."""
 
@@ -81,6 +101,8 @@ class ProcedureIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     retention: RetentionRule | None = None
     """How long an application is kept, as its legal basis or the agency's retention schedule sets it
     (保存期間); unset: the agency's rule."""
+    my_number: MyNumberRule | None = None
+    """Unset: forms of this procedure may not ask for 個人番号."""
 
 
 class ProcedureOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -99,6 +121,8 @@ class ProcedureOut(msgspec.Struct, frozen=True, kw_only=True):
     retention: RetentionRule | None = None
     """How long an application is kept once decided or received; unset: the agency's rule (five years
     from the decision unless the agency says otherwise)."""
+    my_number: MyNumberRule | None = None
+    """Whether (and under which legal basis) its forms may collect 個人番号; unset: they may not."""
     created_at: dt.datetime
     updated_at: dt.datetime
 

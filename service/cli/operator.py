@@ -238,7 +238,11 @@ def token() -> None:
 @click.option("--role", required=True, type=click.Choice(["admin", "agency-admin", "clerk"]))
 @click.option("--agency", help="agency code, for agency-admin and clerk")
 @click.option("--name", help="what the token is for")
-def create(role: str, agency: str | None, name: str | None) -> int:
+@click.option(
+    "--permission", "permissions", multiple=True, type=click.Choice(["my_number:read"]),
+    help="grant beyond the role: my_number:read reveals 個人番号 in full (with a reason, audited)",
+)  # fmt: skip
+def create(role: str, agency: str | None, name: str | None, permissions: tuple[str, ...]) -> int:
     """Issue a token and print it once."""
     import msgspec
 
@@ -246,7 +250,9 @@ def create(role: str, agency: str | None, name: str | None) -> int:
     from service.auth.schemas import TokenIn
     from service.embedded import database_url
 
-    request = msgspec.convert({"role": role, "agency": agency, "name": name or ""}, TokenIn)
+    request = msgspec.convert(
+        {"role": role, "agency": agency, "name": name or "", "permissions": list(permissions)}, TokenIn
+    )
 
     async def issue(conn: asyncpg.Connection) -> str:
         async with conn.transaction():

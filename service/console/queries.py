@@ -17,7 +17,7 @@ INSERT_SESSION: Final[LiteralString] = """
 
 #: A session counts only while it is open, unexpired and its token is not revoked.
 SESSION_PRINCIPAL: Final[LiteralString] = """
-    SELECT t.id, t.role, t.agency_code, t.name
+    SELECT t.id, t.role, t.agency_code, t.name, t.permissions
     FROM console_session s JOIN api_token t ON t.id = s.token_id
     WHERE s.secret_hash = $1 AND s.ended_at IS NULL AND s.expires_at > now() AND t.revoked_at IS NULL"""
 
@@ -67,7 +67,8 @@ async def session_principal(conn: asyncpg.Connection, secret_hash: bytes) -> Ses
     row = await conn.fetchrow(SESSION_PRINCIPAL, secret_hash)
     if row is None:
         return None
-    return SessionPrincipal(principal=Principal(row["id"], row["role"], row["agency_code"]), name=row["name"])
+    principal = Principal(row["id"], row["role"], row["agency_code"], frozenset(row["permissions"]))
+    return SessionPrincipal(principal=principal, name=row["name"])
 
 
 async def end_session(conn: asyncpg.Connection, secret_hash: bytes) -> uuid.UUID | None:

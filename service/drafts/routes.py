@@ -62,6 +62,7 @@ def limits(services: Injected) -> service.DraftLimits:
         max_document_bytes=settings.max_document_bytes,
         max_file_bytes=settings.max_file_bytes,
         max_total_bytes=settings.max_submission_bytes,
+        my_number=services.my_number,
     )
 
 

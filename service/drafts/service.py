@@ -32,6 +32,8 @@ from service.drafts.schemas import (
     UpgradeOut,
     UpgradeReport,
 )
+from service.mynumber import drafts as my_number_drafts
+from service.mynumber.keystore import KeyStore
 from service.problems import (
     FormInvalid,
     InvalidBody,
@@ -63,6 +65,8 @@ class DraftLimits(msgspec.Struct, frozen=True, kw_only=True):
     max_document_bytes: int
     max_file_bytes: int
     max_total_bytes: int
+    my_number: KeyStore | None = None
+    """個人番号 in a draft's answers are stored encrypted (issue #18); None: a draft cannot keep one."""
 
 
 def _form(compiled: CompiledForms, schema: dict[str, Any], version: int, sha256: bytes | None) -> CompiledForm:
@@ -139,14 +143,35 @@ async def _out(conn: asyncpg.Connection, row: queries.DraftRow, limits: DraftLim
 
 
 async def _load(
-    conn: asyncpg.Connection, draft_id: uuid.UUID, token: str | None, *, lock: bool = False
+    conn: asyncpg.Connection,
+    draft_id: uuid.UUID,
+    token: str | None,
+    *,
+    lock: bool = False,
+    limits: DraftLimits | None = None,
 ) -> queries.DraftRow:
+    """The draft its token opens; with ``limits``, its answers as written (a 個人番号 decrypted)."""
     if token is None:
         raise Unauthenticated("Send the draft's token as a bearer token.")
     row = None if len(token) > 200 else await queries.draft(conn, draft_id, tokens.digest(token), lock=lock)
     if row is None:
         raise NotFound(f"There is no draft {draft_id}.")
-    return row
+    if limits is None:
+        return row
+    answers = await my_number_drafts.opened(conn, limits.my_number, row.form_id, row.schema, row.id, row.answers)
+    return msgspec.structs.replace(row, answers=answers)
+
+
+async def _stored(
+    conn: asyncpg.Connection,
+    limits: DraftLimits,
+    form_id: str,
+    schema: dict[str, Any],
+    draft_id: uuid.UUID,
+    answers: dict[str, Any],
+) -> dict[str, Any]:
+    """The answers as the database keeps them: a 個人番号 encrypted (issue #18)."""
+    return await my_number_drafts.seal(conn, limits.my_number, form_id, schema, draft_id, answers)
 
 
 def _bounded(answers: dict[str, Any], limits: DraftLimits) -> None:
@@ -162,10 +187,9 @@ async def create(conn: asyncpg.Connection, data: DraftIn, limits: DraftLimits) -
         raise NotFound(f"Form {data.form_id} has no published version.")
     _bounded(data.answers, limits)
     draft_id, token = uuid.uuid4(), tokens.generate(TOKEN_PREFIX)
-    await queries.insert_draft(
-        conn, draft_id, tokens.digest(token), data.form_id, version.id, data.answers, limits.lifetime
-    )
-    row = await _load(conn, draft_id, token)
+    stored = await _stored(conn, limits, data.form_id, version.schema, draft_id, data.answers)
+    await queries.insert_draft(conn, draft_id, tokens.digest(token), data.form_id, version.id, stored, limits.lifetime)
+    row = await _load(conn, draft_id, token, limits=limits)
     await _audit(conn, "draft.created", draft_id, {"form_id": data.form_id, "form_version": version.version})
     return DraftCreated(
         draft_id=draft_id, draft_token=token, expires_at=row.expires_at, draft=await _out(conn, row, limits)
@@ -180,14 +204,14 @@ async def _audit(conn: asyncpg.Connection, action: str, draft_id: uuid.UUID, det
 
 
 async def show(conn: asyncpg.Connection, draft_id: uuid.UUID, token: str | None, limits: DraftLimits) -> DraftOut:
-    return await _out(conn, await _load(conn, draft_id, token), limits)
+    return await _out(conn, await _load(conn, draft_id, token, limits=limits), limits)
 
 
 async def patch(
     conn: asyncpg.Connection, draft_id: uuid.UUID, token: str | None, body: bytes, limits: DraftLimits
 ) -> DraftOut:
     """Apply a JSON Merge Patch to the draft's ``{"answers": {...}}``; only the answers can change."""
-    row = await _load(conn, draft_id, token, lock=True)
+    row = await _load(conn, draft_id, token, lock=True, limits=limits)
     try:
         document = _decoder.decode(body)
     except msgspec.DecodeError as exc:
@@ -211,8 +235,9 @@ async def patch(
             errors=[FieldProblem(pointer="/answers", code="type", detail="must be an object")],
         )
     _bounded(answers, limits)
-    await queries.update_answers(conn, row.id, answers, row.form_version_id, limits.lifetime)
-    return await _out(conn, await _load(conn, draft_id, token), limits)
+    stored = await _stored(conn, limits, row.form_id, row.schema, row.id, answers)
+    await queries.update_answers(conn, row.id, stored, row.form_version_id, limits.lifetime)
+    return await _out(conn, await _load(conn, draft_id, token, limits=limits), limits)
 
 
 async def delete(conn: asyncpg.Connection, draft_id: uuid.UUID, token: str | None) -> None:
@@ -263,6 +288,7 @@ async def upload(
             f"The draft's files would total {total + len(content)} bytes; the limit is {limits.max_total_bytes}."
         )
     await queries.put_attachment(conn, row.id, digest, filename, media_type, content)
+    # Stored as they are (still sealed: this row was read without opening its answers).
     await queries.update_answers(conn, row.id, row.answers, row.form_version_id, limits.lifetime)
     stored = queries.AttachmentRow(sha256=digest, filename=filename, media_type=media_type, size=len(content))
     return _attachment_out(row.id, stored)
@@ -325,15 +351,16 @@ async def upgrade(conn: asyncpg.Connection, draft_id: uuid.UUID, token: str | No
     unchanged, and those it does not accept as they are stay in the draft, reported as ``invalid``
     for the applicant to correct. Upgrading a draft already on the newest version changes nothing.
     """
-    row = await _load(conn, draft_id, token, lock=True)
+    row = await _load(conn, draft_id, token, lock=True, limits=limits)
     latest = await queries.latest_published(conn, row.form_id)
     if latest is None or latest.version <= row.form_version:
         report = UpgradeReport(from_version=row.form_version, to_version=row.form_version, dropped=[], invalid=[])
         return UpgradeOut(upgrade=report, draft=await _out(conn, row, limits))
     form = _form(limits.compiled, latest.schema, latest.version, latest.sha256)
     answers, dropped = carry(form.schema.fields(), row.answers, "/answers")
-    await queries.update_answers(conn, row.id, answers, latest.id, limits.lifetime)
-    draft = await _out(conn, await _load(conn, draft_id, token), limits)
+    stored = await _stored(conn, limits, row.form_id, latest.schema, row.id, answers)
+    await queries.update_answers(conn, row.id, stored, latest.id, limits.lifetime)
+    draft = await _out(conn, await _load(conn, draft_id, token, limits=limits), limits)
     report = UpgradeReport(
         from_version=row.form_version, to_version=latest.version, dropped=dropped, invalid=draft.errors
     )
@@ -346,7 +373,7 @@ async def finalize(conn: asyncpg.Connection, draft_id: uuid.UUID, token: str | N
     Signed unchanged and posted to intake with the draft's files, they make a normal submission;
     intake then deletes the draft. Each call issues a new nonce (any one of them ends the draft).
     """
-    row = await _load(conn, draft_id, token, lock=True)
+    row = await _load(conn, draft_id, token, lock=True, limits=limits)
     if row.version_status != "published":
         raise VersionState(
             f"Version {row.form_version} of {row.form_id} takes no new submissions; upgrade the draft first.",

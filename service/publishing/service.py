@@ -11,6 +11,8 @@ import msgspec
 
 import forms
 from forms import CompiledForm, FormSchema
+from forms.components.my_number import MyNumberLocation
+from forms.components.my_number import locations as my_number_locations
 from service.audit import trail
 from service.auth.principal import require_agency, require_role
 from service.auth.schemas import Principal
@@ -193,7 +195,9 @@ async def _publish(conn: asyncpg.Connection, form: FormRow, compiled: CompiledFo
     if draft is None:
         raise VersionState(f"Form {form.id} has no draft to publish; save one with PUT /api/v1/forms/{form.id}/draft.")
     # Off the loop: a large schema takes seconds to convert, compile and hash.
-    canonical, digest = await asyncio.to_thread(_compile_and_hash, draft, compiled)
+    canonical, digest, my_numbers = await asyncio.to_thread(_compile_and_hash, draft, compiled)
+    if my_numbers:
+        await _check_my_number_basis(conn, form, my_numbers)
     latest = await queries.latest_published(conn, form.id)
     if latest is not None and latest.sha256 == digest:
         raise VersionState(f"The draft is identical to version {latest.version}, which is already published.")
@@ -202,11 +206,28 @@ async def _publish(conn: asyncpg.Connection, form: FormRow, compiled: CompiledFo
     return _out(form, row)
 
 
-def _compile_and_hash(draft: VersionRow, compiled: CompiledForms) -> tuple[bytes, bytes]:
+def _compile_and_hash(draft: VersionRow, compiled: CompiledForms) -> tuple[bytes, bytes, list[MyNumberLocation]]:
     schema = _schema(draft)
     compiled.get(schema, draft.version)  # what cannot compile never goes live
     canonical = forms.canonical_bytes(schema)
-    return canonical, hashlib.sha256(canonical).digest()
+    return canonical, hashlib.sha256(canonical).digest(), my_number_locations(schema)
+
+
+async def _check_my_number_basis(conn: asyncpg.Connection, form: FormRow, found: list[MyNumberLocation]) -> None:
+    """個人番号 may be collected only where the law allows it: the procedure must say under which provision."""
+    procedure = await catalog_queries.get_procedure(conn, form.procedure_id)
+    if procedure is not None and procedure.my_number is not None and procedure.my_number.allowed:
+        return
+    detail = (
+        f"procedure {form.procedure_id} declares no legal basis for collecting 個人番号"
+        " (its catalogue entry needs my_number: {allowed: true, basis: ...})"
+    )
+    raise _schema_invalid(
+        [
+            forms.FieldError(pointer=f"{where.schema_pointer}/type", code="my_number_not_allowed", detail=detail)
+            for where in found
+        ]
+    )
 
 
 async def retire(conn: asyncpg.Connection, who: Principal, form_id: str, number: int) -> FormVersionOut:

@@ -109,6 +109,8 @@ ERASE: Final[LiteralString] = """
     files AS (DELETE FROM attachment WHERE revision_id IN (SELECT id FROM revisions)),
     filing AS (DELETE FROM proxy_filing WHERE submission_id = $1),
     notes AS (DELETE FROM comment WHERE submission_id = $1),
+    -- 個人番号 (issue #18): the masked answers kept beside an encrypted document go with it.
+    my_numbers AS (DELETE FROM revision_my_number WHERE revision_id IN (SELECT id FROM revisions)),
     notice AS (UPDATE decision SET notice_json = NULL, notice_cms = NULL, notice_pdf = NULL WHERE submission_id = $1),
     events AS (UPDATE submission_event SET message = NULL, fields = NULL WHERE submission_id = $1),
     content AS (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Final
 
 import asyncpg
 import msgspec
@@ -10,6 +11,8 @@ from asn1crypto import x509
 
 from service.access import Access
 from service.audit import trail
+from service.mynumber import documents as my_number_documents
+from service.mynumber.keystore import KeyStore
 from service.proxy import queries as proxy_queries
 from service.review import queries
 from service.review.service import notice_pdf
@@ -22,6 +25,9 @@ from signing.receipt_keys import ReceiptKey
 from signing.report import VerificationReport
 from signing.trust import TrustStore
 from signing.verify import Rejected, Verifier, parse
+
+#: Why an unauthorised requester's bundle has no signed document for a revision that carries a 個人番号.
+WITHHELD: Final = "it carries a 個人番号 (特定個人情報): staff granted my_number:read get it with reveal and a reason"
 
 
 async def _signature(
@@ -65,21 +71,39 @@ async def build(
     receipt_key: ReceiptKey,
     typeface: Typeface,
     now: dt.datetime,
+    *,
+    keys: KeyStore | None = None,
+    reason: str | None = None,
 ) -> bytes:
-    """The ZIP for the applicant or the agency's staff; internal comments are never in it. Audited."""
+    """The ZIP for the applicant or the agency's staff; internal comments are never in it. Audited.
+
+    A document that carries a 個人番号 is in it only for ``reason`` (given by staff whose token has
+    ``my_number:read``, which the route has checked); otherwise its masked answers take its place.
+    """
     row = await queries.submission(conn, who.submission_id)
     assert row is not None
     revisions = await queries.revisions(conn, who.submission_id)
     ids = [r["id"] for r in revisions]
     signatures = await queries.signatures(conn, ids)
     files = await queries.attachments(conn, ids)
+    masked = await my_number_documents.masked(conn, ids)  # 個人番号 (issue #18): sealed revisions
     evidence = []
     for r in revisions:
         pdf = await receipt_pdf(conn, r, receipt_key, typeface)
+        document: bytes | None = r["document"]
+        withheld = None
+        if r["id"] in masked:
+            document = None if reason is None else await my_number_documents.opened(
+                conn, keys, row["agency_code"], r["id"], r["document"], r["document_sha256"]
+            )  # fmt: skip
+            if document is None:
+                withheld = WITHHELD if reason is None else "its 個人番号 was purged at the end of its retention"
         evidence.append(
             bundle.RevisionEvidence(
                 number=r["number"],
-                document=r["document"],
+                document=document,
+                withheld=withheld,
+                masked_answers=msgspec.json.encode(masked[r["id"]]) if withheld else None,
                 signatures=[
                     await _signature(
                         conn,
@@ -130,4 +154,9 @@ async def build(
         conn, actor=who.actor, role=who.role, agency=who.agency, action="bundle.downloaded",
         subject=str(who.submission_id), details={"revisions": len(revisions), "bytes": len(data)}, at=now,
     )  # fmt: skip
+    if reason is not None and masked:
+        await trail.record(
+            conn, actor=who.actor, role=who.role, agency=who.agency, action="my_number.revealed",
+            subject=str(who.submission_id), details={"bundle": True, "reason": reason}, at=now,
+        )  # fmt: skip
     return data

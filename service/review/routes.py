@@ -14,6 +14,8 @@ from service import access
 from service.access import STAFF
 from service.auth.principal import Caller, allow, authenticate
 from service.db import Conn
+from service.mynumber import reveal as my_number_reveal
+from service.mynumber.routes import Reason, Reveal
 from service.review import bundle, service
 from service.review.schemas import (
     AssignIn,
@@ -164,12 +166,20 @@ class EvidenceController(Controller):
         "attachments, receipts, the decision notice, and a README.txt with the OpenSSL and pyHanko commands.",
     )
     async def evidence_bundle(
-        self, request: Request[Any, Any, Any], conn: Conn, services: Injected, submission_id: FromPath[uuid.UUID]
+        self,
+        request: Request[Any, Any, Any],
+        conn: Conn,
+        services: Injected,
+        submission_id: FromPath[uuid.UUID],
+        reveal: Reveal = False,
+        reason: Reason = None,
     ) -> Response[bytes]:
         who = await access.access(conn, submission_id, request.headers.get("authorization"))
+        # 個人番号 (issue #18): the signed document of such a form only with the permission and a reason.
+        why = my_number_reveal.authorised(who.staff, reason)[1] if reveal else None
         data = await bundle.build(
             conn, who, await services.verifiers.current(conn), services.attachments, services.receipt_key,
-            services.typeface, services.clock(),
+            services.typeface, services.clock(), keys=services.my_number, reason=why,
         )  # fmt: skip
         return Response(
             data, media_type="application/zip", headers={"Content-Disposition": _attachment(f"{submission_id}.zip")}

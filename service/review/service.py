@@ -24,6 +24,7 @@ from service.access import STAFF, Access
 from service.audit import trail
 from service.auth.principal import require_role
 from service.auth.schemas import Principal
+from service.mynumber import documents as my_number_documents
 from service.problems import (
     Forbidden,
     FormInvalid,
@@ -112,8 +113,9 @@ async def clerk_view(
         )  # fmt: skip
     out_revisions: list[ClerkRevision] = []
     previous: dict[str, Any] | None = None
+    masked = await my_number_documents.masked(conn, ids)  # 個人番号 (issue #18): sealed revisions' answers
     for r in revisions:
-        document = msgspec.json.decode(r["document"])
+        document = {"answers": masked[r["id"]]} if r["id"] in masked else msgspec.json.decode(r["document"])
         schema = _schema(r["schema"])
         changes = None if previous is None else form_answers.diff(schema, previous["answers"], document["answers"])
         out_revisions.append(

@@ -21,6 +21,8 @@ from pyhanko.sign.timestamps import TimeStamper
 from forms.schema import FormSchema
 from service.access import new_applicant_token
 from service.metrics.collectors import Metrics
+from service.mynumber import documents as my_number_documents
+from service.mynumber.keystore import KeyStore
 from service.offload import cpu_bound
 from service.problems import (
     DuplicateSubmission,
@@ -94,6 +96,8 @@ class Intake(msgspec.Struct, frozen=True, kw_only=True):
     timestamper: TimeStamper | None = None
     """An RFC 3161 service: receipts and applicant signatures (CAdES-T) are time-stamped when set."""
     metrics: Metrics | None = None
+    my_number: KeyStore | None = None
+    """Seals the documents of forms with a ``my_number`` field; None: such a form takes no submission."""
 
 
 def request_digest(parts: Parts) -> bytes:
@@ -384,11 +388,18 @@ async def _store_revision(
         ["verification_pending"] if verification.status == "pending" else []
     )
     key, request_sha256, response = idempotency if idempotency is not None else (None, b"", None)
-    return await queries.insert_revision(
+    revision_id = uuid.uuid4()
+    # 個人番号 (issue #18): a form with a my_number field has its signed bytes stored encrypted whole.
+    sealed = await my_number_documents.seal(
+        conn, intake.my_number, version.agency_code, pinned.schema, parts.document, head["answers"],
+        pinned.document_sha256,
+    )  # fmt: skip
+    stored = await queries.insert_revision(
         conn,
         queries.NewRevision(
-            revision_id=uuid.uuid4(), submission_id=submission_id, number=revision, form_version_id=version.id,
-            nonce=str(head["nonce"]), document=parts.document, document_sha256=pinned.document_sha256,
+            revision_id=revision_id, submission_id=submission_id, number=revision, form_version_id=version.id,
+            nonce=str(head["nonce"]), document=sealed.document if sealed else parts.document,
+            document_sha256=pinned.document_sha256,
             received_at=intake.now, verification_status=verification.status,
             verification=msgspec.to_builtins(verification), binding_flags=flags, receipt_number=receipt_number,
             receipt_json=receipt_json, receipt_cms=receipt_cms, confirmed=verification.confirmed,
@@ -407,6 +418,9 @@ async def _store_revision(
             idempotency_key=key, idempotency_request_sha256=request_sha256, response=response,
         ),
     )  # fmt: skip
+    if stored and sealed is not None:
+        await my_number_documents.record(conn, revision_id, version.agency_code, sealed)  # issue #18
+    return stored
 
 
 async def _amend(

@@ -140,8 +140,8 @@ SELECT_UNSETTLED: Final[LiteralString] = """
         (SELECT id FROM revision WHERE verification_status = 'passed' AND NOT confirmed AND purged_at IS NULL
          ORDER BY received_at LIMIT $1)
     )
-    SELECT r.id, r.submission_id, r.number, r.document, r.received_at, r.verification_status, r.flags,
-           n.issued_at AS nonce_issued_at, v.schema, f.procedure_id, f.agency_code,
+    SELECT r.id, r.submission_id, r.number, r.document, r.document_sha256, r.received_at, r.verification_status,
+           r.flags, n.issued_at AS nonce_issued_at, v.schema, f.procedure_id, f.agency_code,
            p.paper, p.seal, p.in_person, p.override_signature, p.override_identity_proofing, p.override_reason,
            COALESCE(p.revocation, a.revocation) AS revocation,
            ARRAY(SELECT g.cms FROM revision_signature g WHERE g.revision_id = r.id ORDER BY g.position) AS signatures,

@@ -16,6 +16,8 @@ import asyncpg
 import msgspec
 
 from forms.schema import FormSchema
+from service.mynumber import documents as my_number_documents
+from service.mynumber.keystore import KeyStore
 from service.problems import SignatureRejected
 from service.submissions import queries, workflow
 from service.submissions.schemas import Verification
@@ -91,6 +93,7 @@ async def reverify_pending(
     *,
     accept_test: bool = False,
     grace: dt.timedelta = dt.timedelta(0),
+    keys: KeyStore | None = None,
 ) -> dict[str, int]:
     """Judge again the signatures that wait for revocation data, or for its confirmation.
 
@@ -110,7 +113,13 @@ async def reverify_pending(
             signed_before=min([row["received_at"], *stamped]),
             confirmation_grace=grace,
         )
-        reports = [await verifier.averify(row["document"], cms, policy, bounds) for cms in row["signatures"]]
+        # 個人番号 (issue #18): a sealed document is opened for verification alone; a purged one cannot be judged.
+        document = await my_number_documents.for_verification(
+            conn, keys, row["agency_code"], row["id"], row["document"], row["document_sha256"]
+        )
+        if document is None:
+            continue
+        reports = [await verifier.averify(document, cms, policy, bounds) for cms in row["signatures"]]
         as_json = [msgspec.to_builtins(r) for r in reports]
         try:
             verification = judge_signatures(reports, required, row["revocation"] == "confirmed")

@@ -99,6 +99,7 @@ async def intake_context(services: Injected, conn: Conn) -> intake.Intake:
         ask_ocsp=services.ask_ocsp,
         timestamper=services.timestamper,
         metrics=services.metrics,
+        my_number=services.my_number,
     )
 
 

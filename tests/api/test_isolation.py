@@ -82,12 +82,14 @@ async def test_another_agency_cannot_see_or_touch_anything(
         "procedure_id": "mhlw-36-agreement", "token_id": str(mhlw_clerk.info.id), "anchor_id": anchor_id,
         "draft_id": draft_id, "receipt_number": submission["receipt_number"],
         "webhook_id": webhook["id"], "delivery_id": str(delivery_id),
+        "pointer": "applicant_name",
     }  # fmt: skip
     fake = {
         "submission_id": str(uuid.uuid4()), "sha256": "00" * 32, "form_id": "no-such-form", "number": "1", "a": "1",
         "b": "1", "code": "NOPE", "procedure_id": "no-such-procedure", "token_id": str(uuid.uuid4()),
         "anchor_id": str(uuid.uuid4()), "draft_id": str(uuid.uuid4()), "receipt_number": "MHLW-2026-999999",
         "webhook_id": str(uuid.uuid4()), "delivery_id": str(uuid.uuid4()),
+        "pointer": "applicant_name",
     }  # fmt: skip
     procedure = (await client.get("/api/v1/procedures/mhlw-36-agreement")).json()
     fields = ("name_ja", "name_en", "legal_basis", "legacy", "reform")
