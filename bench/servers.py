@@ -24,7 +24,8 @@ from service.embedded import embedded_postgres
 
 WORKERS = int(os.environ.get("SERVERS_WORKERS", "1"))
 ROUNDS = int(os.environ.get("SERVERS_ROUNDS", "2"))
-BODIES = 2500
+#: Enough that no run sends a body twice at a few hundred a second (``INGEST_SECONDS`` 3).
+BODIES = int(os.environ.get("SERVERS_BODIES", "6000"))
 
 
 def ensure_granian() -> None:
