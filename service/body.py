@@ -40,7 +40,7 @@ class BoundedBody:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == ScopeType.HTTP:
-            # uvicorn's h11 limit only bounds a header block that is still arriving; one that came
+            # The server protocol (service/http_server.py) bounds a head that is still arriving; one that came
             # whole in a single read is measured here.
             size = sum(len(name) + len(value) + 4 for name, value in scope["headers"])
             if size > self.max_header_bytes:
