@@ -20,6 +20,8 @@ log = structlog.get_logger("shinsei.db")
 
 #: A route parameter that receives the request's connection (inside its transaction).
 Conn: TypeAlias = NamedDependency[asyncpg.Connection]
+#: A route parameter that receives a connection outside any transaction (``provide_autocommit``).
+Autocommit: TypeAlias = NamedDependency[asyncpg.Connection]
 
 #: Server errors that say the database cannot serve now, rather than that our request was wrong:
 #: class 08 (connection), 53300 (too many connections), 57014 (statement_timeout), 57P01-03 (shutdown,
@@ -147,6 +149,21 @@ class Database:
             log.warning("connection_dropped", reason=unavailable_reason(exc) or type(exc).__name__)
 
     @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[asyncpg.Connection]:
+        """A connection outside any transaction: each statement commits when it returns.
+
+        As with ``transaction``, a connection whose database failed (a timeout, a lost connection) is
+        terminated rather than given back to wait on the same frozen server.
+        """
+        async with self.connection() as conn:
+            try:
+                yield conn
+            except BaseException as exc:
+                if unavailable_reason(exc) is not None:
+                    conn.terminate()
+                raise
+
+    @asynccontextmanager
     async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
         """One transaction: committed when the block ends, rolled back when it raises.
 
@@ -192,4 +209,16 @@ async def provide_conn(state: State) -> AsyncGenerator[asyncpg.Connection, None]
     """
     database: Database = state.database
     async with database.transaction() as conn:
+        yield conn
+
+
+async def provide_autocommit(state: State) -> AsyncGenerator[asyncpg.Connection, None]:
+    """One connection per request with no transaction around it, for a route that opens its own when needed.
+
+    Intake's common case writes in one statement, which PostgreSQL commits as a whole when it returns:
+    a BEGIN and a COMMIT around it would be two round trips that add no atomicity. A 2xx is still sent
+    only after that statement (or the route's own transaction) has committed.
+    """
+    database: Database = state.database
+    async with database.autocommit() as conn:
         yield conn

@@ -1,13 +1,16 @@
 """Intake rules: validate, verify, match attachments, consume the nonce, store everything at once.
 
 The order is the issue's: the document against its pinned published version, then every signature
-against the form's and the procedure's policy, then the attachments, then the nonce, then one
-transaction for every row and the receipt. The request's connection commits only when the handler
-returns, so a 201 is sent only after the commit, and any failure leaves nothing behind.
+against the form's and the procedure's policy, then the attachments, then the nonce, then every row
+and the receipt at once. The connection has no transaction around it: a new application's rows are
+one statement, committed when it returns; an amendment, a proxy filing or a sealed 個人番号 document
+takes its statements in one transaction. Either way the 201 is sent only after the commit, and any
+failure leaves nothing behind (a receipt number drawn from its sequence may go unused, see README).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import secrets
@@ -22,6 +25,7 @@ from forms.schema import FormSchema
 from service.access import new_applicant_token
 from service.metrics.collectors import Metrics
 from service.mynumber import documents as my_number_documents
+from service.mynumber.documents import carries_my_number
 from service.mynumber.keystore import KeyStore
 from service.offload import cpu_bound
 from service.problems import (
@@ -66,7 +70,7 @@ from service.validation import FieldProblem
 from signing.receipt_keys import ReceiptKey
 from signing.receipts import AttachmentDigest, Receipt, sign_receipt
 from signing.report import VerificationReport
-from signing.timestamps import TimestampUnavailable
+from signing.timestamps import SignatureTimestamp, TimestampUnavailable
 from signing.verify import Bounds, Verifier
 
 _decoder: Final = msgspec.json.Decoder()
@@ -294,6 +298,37 @@ async def _submit(
     flags = _binding_flags(schema, answers, reports + principal)
     signers = [identity(r) for r in reports]
     holders = signers + [identity(r) for r in principal]
+    # A new application without a filing or a 個人番号 is written by one statement, atomic on its own;
+    # an amendment (its application locked until its revision is in), a proxy filing (its mandate
+    # beside it) and a sealed document (its key record) need the statements after it in one transaction.
+    atomic = head.get("amends") is not None or filing is not None or carries_my_number(schema)
+    async with conn.transaction() if atomic else contextlib.nullcontext():
+        body = await _write(
+            conn, intake, parts, pinned, verification, flags, reports, paired, tokens, filing, signers, holders,
+            idempotency_key, digest,
+        )  # fmt: skip
+    labels.outcome = "pending" if verification.status == "pending" else "accepted"
+    return body
+
+
+async def _write(
+    conn: asyncpg.Connection,
+    intake: Intake,
+    parts: Parts,
+    pinned: Pinned,
+    verification: Verification,
+    flags: list[str],
+    reports: list[VerificationReport],
+    paired: list[tuple[str, dict[str, Any], Upload]],
+    tokens: list[SignatureTimestamp | None],
+    filing: proxy.Filing | None,
+    signers: list[dict[str, Any]],
+    holders: list[dict[str, Any]],
+    idempotency_key: str | None,
+    digest: bytes,
+) -> dict[str, Any]:
+    """The revision's number and receipt, then its rows; the 201 body."""
+    version, schema, head = pinned.version, pinned.schema, pinned.head
     token: str | None = None
     token_digest: bytes | None = None
     if head.get("amends") is None:
@@ -327,7 +362,6 @@ async def _submit(
         raise _nonce_invalid()  # consumed by a concurrent submission since it was read
     if filing is not None and token is not None:
         await proxy.record(conn, submission_id, filing)
-    labels.outcome = "pending" if verification.status == "pending" else "accepted"
     return body
 
 

@@ -7,13 +7,14 @@ import uuid
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.di import Provide
 from litestar.params import FromPath
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from service import access
 from service.audit import trail
 from service.auth import tokens
-from service.db import Conn
+from service.db import Autocommit, Conn, provide_autocommit
 from service.offload import cpu_bound
 from service.pagination import VersionNumber
 from service.problems import InvalidBody, TooLarge
@@ -129,11 +130,15 @@ def submissions_controller(settings: Settings) -> type[Controller]:
             "`attachment` (one per declared file). Optional `Idempotency-Key` header.",
             request_max_body_size=limit,
             status_code=HTTP_201_CREATED,
+            # Intake opens a transaction only when its writes take more than one statement.
+            dependencies={"autocommit": Provide(provide_autocommit)},
         )
-        async def submit(self, request: Request[Any, Any, Any], conn: Conn, services: Injected) -> Response[Any]:
+        async def submit(
+            self, request: Request[Any, Any, Any], autocommit: Autocommit, services: Injected
+        ) -> Response[Any]:
             parts = await read_parts(request, services.settings)
             body = await intake.submit(
-                conn, parts, await intake_context(services, conn), request.headers.get("idempotency-key")
+                autocommit, parts, await intake_context(services, autocommit), request.headers.get("idempotency-key")
             )
             return Response(body, status_code=HTTP_201_CREATED)
 
