@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Final
 
 from asn1crypto import algos, keys
@@ -33,7 +34,16 @@ def digest(name: str, data: bytes) -> bytes:
 
 
 def public_key(info: keys.PublicKeyInfo) -> rsa.RSAPublicKey | ec.EllipticCurvePublicKey:
-    key = serialization.load_der_public_key(info.dump())
+    return _public_key(info.dump())
+
+
+@functools.lru_cache(maxsize=4096)
+def _public_key(der: bytes) -> rsa.RSAPublicKey | ec.EllipticCurvePublicKey:
+    """Loaded once per key (a signature's check asks twice; CA keys are asked by every chain).
+
+    A key below the allow-list raises every time: ``lru_cache`` keeps only what returns.
+    """
+    key = serialization.load_der_public_key(der)
     if isinstance(key, rsa.RSAPublicKey):
         if key.key_size < MIN_RSA_BITS:
             raise WeakAlgorithm(f"RSA key of {key.key_size} bits")
