@@ -15,7 +15,8 @@ from litestar.datastructures import UploadFile
 @asynccontextmanager
 async def lifespan(app: Litestar) -> AsyncIterator[None]:
     app.state.pool = await asyncpg.create_pool(os.environ["DATABASE_URL"], min_size=1, max_size=10)
-    async with app.state.pool.acquire() as conn:
+    async with app.state.pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(7)")  # workers start together: one creates the table
         await conn.execute(
             "CREATE TABLE IF NOT EXISTS bare_submission (id bigserial PRIMARY KEY, document bytea, signature bytea)"
         )

@@ -10,7 +10,7 @@ log over a counted sample), the share of lock waits whose holder was idle in tra
 from ``pg_stat_activity`` every 5 ms), and the ratio to the ceiling; then p99 at half of shinsei's
 maximum rate (an open-loop client at a fixed rate, far below what it can send).
 
-``INGEST_BODIES`` (default 6000), ``INGEST_SECONDS`` (6), ``INGEST_CONNECTIONS`` (16) and
+``INGEST_BODIES`` (default 6,000 + 4,000 per worker), ``INGEST_SECONDS`` (6), ``INGEST_CONNECTIONS`` (16) and
 ``INGEST_ROUNDS`` (2) scale it; ``INGEST_WORKERS`` (default ``1,2``) runs the whole comparison once per
 worker count, both servers with that many processes (``shinsei serve --workers N``, ``uvicorn --workers N``).
 """
@@ -18,6 +18,7 @@ worker count, both servers with that many processes (``shinsei serve --workers N
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime as dt
 import os
 import re
@@ -48,12 +49,15 @@ from tests import pki
 from tests.service.test_intake_live import ANSWERS
 
 HERE = Path(__file__).resolve().parent
-BODIES = int(os.environ.get("INGEST_BODIES", "6000"))
+#: Every body is sent once (a nonce is single-use), so there must be more than the server can take in a run.
+BODIES = int(os.environ.get("INGEST_BODIES", "0"))
 SECONDS = int(os.environ.get("INGEST_SECONDS", "6"))
+#: The run under py-spy, after the counted rounds.
+PROFILE_SECONDS = 3
 CONNECTIONS = int(os.environ.get("INGEST_CONNECTIONS", "16"))
 ROUNDS = int(os.environ.get("INGEST_ROUNDS", "2"))
 WORKERS = [int(n) for n in os.environ.get("INGEST_WORKERS", "1,2").split(",")]
-#: py-spy (``pip install py-spy``), when installed, samples shinsei's processes during its first round.
+#: py-spy (``pip install py-spy``), when installed, samples shinsei's processes in a run of their own after the rounds.
 PY_SPY = shutil.which("py-spy") or next((str(p) for p in [Path(sys.executable).parent / "py-spy"] if p.exists()), None)
 THREADS = 2
 BOUNDARY = "shinsei-bench-boundary-7d1c"
@@ -183,8 +187,8 @@ def sampler(dsn: str) -> Iterator[list[tuple[int, int]]]:
         thread.join(timeout=5)
 
 
-def wrk(binary: str, url: str, bodies: Path, count: int) -> Run:
-    command = [binary, "-t", str(THREADS), "-c", str(CONNECTIONS), "-d", f"{SECONDS}s", "--timeout", "10s"]
+def wrk(binary: str, url: str, bodies: Path, count: int, seconds: int = SECONDS) -> Run:
+    command = [binary, "-t", str(THREADS), "-c", str(CONNECTIONS), "-d", f"{seconds}s", "--timeout", "10s"]
     command += ["-s", str(HERE / "ingest.lua"), url, "--", "/" + url.split("/", 3)[3]]
     command += [str(bodies), str(count), str(THREADS), BOUNDARY]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
@@ -196,7 +200,14 @@ def wrk(binary: str, url: str, bodies: Path, count: int) -> Run:
 
 
 def measured(
-    binary: str, url: str, bodies: Path, count: int, server: int, dsn: str, profile: Path | None = None
+    binary: str,
+    url: str,
+    bodies: Path,
+    count: int,
+    server: int,
+    dsn: str,
+    profile: Path | None = None,
+    seconds: int = SECONDS,
 ) -> Run:
     servers, databases = tree(server), postgres_processes()
     before_server, before_db = cpu(servers), cpu(databases)
@@ -213,7 +224,7 @@ def measured(
                     "-p",
                     str(p.pid),
                     "-d",
-                    str(SECONDS),
+                    str(seconds),
                     "-r",
                     "200",
                     "-f",
@@ -228,7 +239,7 @@ def measured(
             for p in workers
         ]
     with sampler(dsn) as samples:
-        run = wrk(binary, url, bodies, count)
+        run = wrk(binary, url, bodies, count, seconds)
     for spy in spies:
         spy.wait(timeout=60)
     done = max(run.created, 1)
@@ -309,12 +320,9 @@ def statements(log: Path, send: list[bytes], url: str) -> float:
 DSN = ""
 
 
-def sign_bodies(base: str, count: int, directory: Path) -> list[bytes]:
-    """``count`` applications, each with its own nonce, signed by one pyHanko signer in one event loop."""
-    with httpx.Client(base_url=base) as client:
-        nonces = [
-            client.post("/api/v1/forms/nta-kaigyo-todoke/versions/1/nonces").json()["nonce"] for _ in range(count)
-        ]
+def _sign_chunk(task: tuple[int, list[str]]) -> list[bytes]:
+    """One process's share of the bodies: a pyHanko signer of its own, every body in one event loop."""
+    first, nonces = task
     signer = signers.SimpleSigner(
         signing_cert=pki.cert("applicant"),
         signing_key=pki.private_key("applicant"),
@@ -323,18 +331,31 @@ def sign_bodies(base: str, count: int, directory: Path) -> list[bytes]:
 
     async def sign_all() -> list[bytes]:
         bodies = []
-        for i, nonce in enumerate(nonces):
+        for i, nonce in enumerate(nonces, start=first):
             document = msgspec.json.encode(
                 {"form_id": "nta-kaigyo-todoke", "form_version": 1, "nonce": nonce,
                  "answers": ANSWERS | {"occupation": f"職業{i}"}}
             )  # fmt: skip
             signature = await signer.async_sign_general_data(document, "sha256", detached=True)
-            body = multipart(document, signature.dump())
-            (directory / f"{i}.bin").write_bytes(body)
-            bodies.append(body)
+            bodies.append(multipart(document, signature.dump()))
         return bodies
 
     return asyncio.run(sign_all())
+
+
+def sign_bodies(base: str, count: int, directory: Path) -> list[bytes]:
+    """``count`` applications, each with its own nonce, signed in a process per core (signing is the slow part)."""
+    with httpx.Client(base_url=base) as client:
+        nonces = [
+            client.post("/api/v1/forms/nta-kaigyo-todoke/versions/1/nonces").json()["nonce"] for _ in range(count)
+        ]
+    share = -(-count // (os.cpu_count() or 1))
+    tasks = [(start, nonces[start : start + share]) for start in range(0, count, share)]
+    with concurrent.futures.ProcessPoolExecutor(len(tasks)) as pool:
+        bodies = [body for chunk in pool.map(_sign_chunk, tasks) for body in chunk]
+    for i, body in enumerate(bodies):
+        (directory / f"{i}.bin").write_bytes(body)
+    return bodies
 
 
 class Comparison(msgspec.Struct, kw_only=True):
@@ -366,27 +387,36 @@ def compare(binary: str, tmp: Path, env: dict[str, str], pgdata: Path, dsn: str,
     try:
         bodies_dir = tmp / f"bodies-{workers}"
         bodies_dir.mkdir()
-        print(f"signing {BODIES} applications (each with its own nonce) ...", file=sys.stderr)
-        bodies = sign_bodies(base, BODIES, bodies_dir)
+        count = BODIES or 6_000 + 4_000 * workers
+        print(f"signing {count} applications (each with its own nonce) ...", file=sys.stderr)
+        bodies = sign_bodies(base, count, bodies_dir)
         statements_per = {
             "shinsei": statements(pgdata / "log", bodies[:50], base + "/api/v1/submissions"),
             "bare": statements(pgdata / "log", bodies[:50], bare_base + "/bare"),
         }
-        rounds_dir = []
-        chunk = (BODIES - 50 - 600) // ROUNDS
-        for r in range(ROUNDS):
-            directory = tmp / f"round-{workers}-{r}"
+        # Each counted round, then one shorter run under py-spy, gets bodies of its own in proportion to its
+        # length: py-spy takes CPU from the server it samples, so that run's throughput is not counted.
+        runs = [SECONDS] * ROUNDS + [PROFILE_SECONDS]
+        per_second = (count - 50 - 600) // sum(runs)
+        directories, sizes, first = [], [], 50
+        for r, seconds in enumerate(runs):
+            directory = tmp / f"run-{workers}-{r}"
             directory.mkdir()
-            for i, body in enumerate(bodies[50 + r * chunk : 50 + (r + 1) * chunk]):
+            size = per_second * seconds
+            for i, body in enumerate(bodies[first : first + size]):
                 (directory / f"{i}.bin").write_bytes(body)
-            rounds_dir.append(directory)
+            directories.append(directory)
+            sizes.append(size)
+            first += size
         ours_runs, bare_runs = [], []
         for r in range(ROUNDS):
-            bare_runs.append(measured(binary, bare_base + "/bare", bodies_dir, BODIES, bare.pid, dsn))
-            profile = tmp / f"profile-{workers}" if r == 0 else None
-            ours_runs.append(
-                measured(binary, base + "/api/v1/submissions", rounds_dir[r], chunk, server.pid, dsn, profile)
-            )
+            bare_runs.append(measured(binary, bare_base + "/bare", bodies_dir, count, bare.pid, dsn))
+            ours_runs.append(measured(binary, base + "/api/v1/submissions", directories[r], sizes[r], server.pid, dsn))
+        if PY_SPY:
+            measured(
+                binary, base + "/api/v1/submissions", directories[-1], sizes[-1], server.pid, dsn,
+                tmp / f"profile-{workers}", seconds=PROFILE_SECONDS,
+            )  # fmt: skip
         ours = max(ours_runs, key=lambda run: run.rate)
         half = asyncio.run(open_loop(base + "/api/v1/submissions", bodies[-600:], ours.rate / 2, 4.0))
     finally:
@@ -405,18 +435,29 @@ def compare(binary: str, tmp: Path, env: dict[str, str], pgdata: Path, dsn: str,
     )
 
 
-#: Where a sample's stack says it was, first match wins (module paths as py-spy prints them).
+#: Where a sample was: the frame nearest the leaf that names one of these decides (module paths as py-spy
+#: prints them), so a library's frames count for the part of shinsei that called them, and a middleware
+#: that wraps the whole request (service/body.py) counts only for its own frames.
 PARTS = [
     ("signature verification (signing/verify, asn1crypto, RSA)", ("signing/verify.py", "signing/crypto.py")),
     ("receipt: canonical JSON and its CMS signature", ("sign_receipt", "detached_cms", "signing/canonical.py")),
     ("form validation (compiled msgspec types)", ("forms/",)),
     ("database client (asyncpg)", ("asyncpg",)),
     ("multipart parsing and body reading", ("multipart", "service/body.py")),
-    ("request log and metrics", ("service/logs.py", "service/metrics", "prometheus_client")),
+    ("request log and metrics", ("service/logs.py", "service/metrics", "prometheus_client", "structlog")),
     ("security headers and problems", ("service/headers.py", "service/problems.py")),
-    ("framework (Litestar, uvicorn, h11)", ("litestar", "uvicorn", "h11")),
+    ("intake's own steps (service/submissions, proxy, trust)", ("service/",)),
+    ("framework (Litestar, uvicorn, httptools)", ("litestar", "uvicorn", "httptools", "h11")),
     ("event loop and threads (idle, scheduling)", ("asyncio", "threading", "selectors", "concurrent")),
 ]
+
+
+def part_of(frames: list[str]) -> str:
+    for frame in reversed(frames):
+        for name, marks in PARTS:
+            if any(mark in frame for mark in marks):
+                return name
+    return "other"
 
 
 #: For each part of the profile: what would take its cost away (printed when the floor is not met).
@@ -428,8 +469,9 @@ REMEDIES = {
     PARTS[4][0]: "a multipart parser in C, or signed documents sent as one JSON body with base64 parts",
     PARTS[5][0]: "sampling the request log, or metrics recorded once per batch",
     PARTS[6][0]: "headers precomputed once per route",
-    PARTS[7][0]: "fewer middleware layers and dependencies on the intake route",
-    PARTS[8][0]: "no thread hand-off for small inputs (work inline below a size, as the multipart parse does)",
+    PARTS[7][0]: "the pipeline's Python between the libraries: fewer objects built per submission",
+    PARTS[8][0]: "fewer middleware layers and dependencies on the intake route",
+    PARTS[9][0]: "no thread hand-off for small inputs (work inline below a size, as the multipart parse does)",
 }
 
 
@@ -442,7 +484,7 @@ def summarise_profile(tmp: Path, workers: int) -> list[tuple[str, float]]:
             if not number.isdigit():
                 continue
             total += int(number)
-            part = next((name for name, marks in PARTS if any(m in stack for m in marks)), "other")
+            part = part_of(stack.split(";"))
             counts[part] = counts.get(part, 0) + int(number)
     return sorted(((name, n / total) for name, n in counts.items()), key=lambda item: -item[1]) if total else []
 
@@ -475,7 +517,7 @@ def report(result: Comparison) -> None:
         p99 = statistics.quantiles(result.half, n=100)[98] * 1000
         print(f"  p99 at half the maximum rate ({ours.rate / 2:,.0f}/s, open loop): {p99:.1f} ms (target < 50 ms)")
     if result.profile:
-        print("  where shinsei's processes spent their time (py-spy samples, first round), per submission:")
+        print("  where shinsei's processes spent their time (py-spy, a run of its own, not counted), per submission:")
         for name, share in result.profile:
             print(f"    {share:>5.0%}  {share * ours.server_cpu_ms:5.2f} ms  {name}")
     if ours.rate / ceiling.rate < TARGET_RATIO and ours.server_cpu_ms > 0:

@@ -48,9 +48,9 @@ class Services(msgspec.Struct, frozen=True, kw_only=True):
     timestamper: TimeStamper | None = None
     """An RFC 3161 service when ``SHINSEI_TSA_URL`` is set."""
     clock: Clock = system_clock
+    """Now, in UTC: the time of intake, decisions and every validation."""
     my_number: KeyStore = msgspec.field(default_factory=lambda: KeyStore(None))
     """The agencies' 個人番号 data keys; without a master key (production unset) it refuses to encrypt."""
-    """Now, in UTC: the time of intake, decisions and every validation."""
 
 
 def provide_services(state: State) -> Services:
