@@ -74,7 +74,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     body_min_rate_bytes: Annotated[int, msgspec.Meta(ge=1)] = 16_384
     """Minimum average upload rate (bytes per second) after the grace; a slower body is refused with 408."""
     max_header_bytes: Annotated[int, msgspec.Meta(ge=4096)] = 65_536
-    """Limit on a request's header block (uvicorn's h11 ``max_incomplete_event_size``); more is refused with 400."""
+    """Limit on a request's header block; more is refused with 431, and a head still arriving past it also closes
+    the connection (``service/http_server.py``)."""
     max_json_depth: Annotated[int, msgspec.Meta(ge=8, le=512)] = 64
     """Deepest nesting accepted in a JSON or YAML body, document or form schema."""
 
