@@ -70,7 +70,7 @@ from service.validation import FieldProblem
 from signing.receipt_keys import ReceiptKey
 from signing.receipts import AttachmentDigest, Receipt, sign_receipt
 from signing.report import VerificationReport
-from signing.timestamps import SignatureTimestamp, TimestampUnavailable
+from signing.timestamps import TimestampUnavailable
 from signing.verify import Bounds, Verifier
 
 _decoder: Final = msgspec.json.Decoder()
@@ -303,65 +303,40 @@ async def _submit(
     # beside it) and a sealed document (its key record) need the statements after it in one transaction.
     atomic = head.get("amends") is not None or filing is not None or carries_my_number(schema)
     async with conn.transaction() if atomic else contextlib.nullcontext():
-        body = await _write(
-            conn, intake, parts, pinned, verification, flags, reports, paired, tokens, filing, signers, holders,
-            idempotency_key, digest,
-        )  # fmt: skip
-    labels.outcome = "pending" if verification.status == "pending" else "accepted"
-    return body
-
-
-async def _write(
-    conn: asyncpg.Connection,
-    intake: Intake,
-    parts: Parts,
-    pinned: Pinned,
-    verification: Verification,
-    flags: list[str],
-    reports: list[VerificationReport],
-    paired: list[tuple[str, dict[str, Any], Upload]],
-    tokens: list[SignatureTimestamp | None],
-    filing: proxy.Filing | None,
-    signers: list[dict[str, Any]],
-    holders: list[dict[str, Any]],
-    idempotency_key: str | None,
-    digest: bytes,
-) -> dict[str, Any]:
-    """The revision's number and receipt, then its rows; the 201 body."""
-    version, schema, head = pinned.version, pinned.schema, pinned.head
-    token: str | None = None
-    token_digest: bytes | None = None
-    if head.get("amends") is None:
-        submission_id, revision = uuid.uuid4(), 1
-        token, token_digest = new_applicant_token()
-    else:
-        submission_id, revision = await _amend(conn, head["amends"], signers, schema.id)
-    sequence = await queries.next_receipt_number(conn, version.agency_code, intake.now.year)
-    receipt_number = f"{version.agency_code}-{intake.now.year}-{sequence:06d}"
-    body: dict[str, Any] = msgspec.to_builtins(
-        SubmissionCreated(
-            submission_id=submission_id,
-            revision=revision,
-            receipt_number=receipt_number,
-            status="received",
-            received_at=intake.now,
-            verification=verification,
-            flags=open_flags(flags, verification),
-            access_token=token or "",
-            links=Links.of(submission_id),
+        token: str | None = None
+        token_digest: bytes | None = None
+        if head.get("amends") is None:
+            submission_id, revision = uuid.uuid4(), 1
+            token, token_digest = new_applicant_token()
+        else:
+            submission_id, revision = await _amend(conn, head["amends"], signers, schema.id)
+        sequence = await queries.next_receipt_number(conn, version.agency_code, intake.now.year)
+        receipt_number = f"{version.agency_code}-{intake.now.year}-{sequence:06d}"
+        body: dict[str, Any] = msgspec.to_builtins(
+            SubmissionCreated(
+                submission_id=submission_id,
+                revision=revision,
+                receipt_number=receipt_number,
+                status="received",
+                received_at=intake.now,
+                verification=verification,
+                flags=open_flags(flags, verification),
+                access_token=token or "",
+                links=Links.of(submission_id),
+            )
         )
-    )
-    stored = await _store_revision(
-        conn, intake, parts, pinned, submission_id, revision, receipt_number, verification, flags, reports, paired,
-        new_submission=(token_digest, holders) if token_digest is not None else None,
-        tokens=[t.token if t is not None else None for t in tokens],
-        idempotency=(idempotency_key, digest, body) if idempotency_key is not None else None,
-        parties=proxy.receipt_parties(filing) if filing else None,
-    )  # fmt: skip
-    if not stored:
-        raise _nonce_invalid()  # consumed by a concurrent submission since it was read
-    if filing is not None and token is not None:
-        await proxy.record(conn, submission_id, filing)
+        stored = await _store_revision(
+            conn, intake, parts, pinned, submission_id, revision, receipt_number, verification, flags, reports, paired,
+            new_submission=(token_digest, holders) if token_digest is not None else None,
+            tokens=[t.token if t is not None else None for t in tokens],
+            idempotency=(idempotency_key, digest, body) if idempotency_key is not None else None,
+            parties=proxy.receipt_parties(filing) if filing else None,
+        )  # fmt: skip
+        if not stored:
+            raise _nonce_invalid()  # consumed by a concurrent submission since it was read
+        if filing is not None and token is not None:
+            await proxy.record(conn, submission_id, filing)
+    labels.outcome = "pending" if verification.status == "pending" else "accepted"
     return body
 
 
